@@ -1,0 +1,3 @@
+from runtime_scaffold.cli import main
+
+main()
