@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from runtime_scaffold.check.findings import Finding, Severity
-from runtime_scaffold.check.sandbox import Sandbox
+from runtime_scaffold.check.sandbox import Sandbox, shown
 from runtime_scaffold.project import Project
 
 RECOMMENDED_RUNTIME = "provided.al2023"
@@ -50,8 +50,8 @@ def check_runtime(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
             "runtime-deprecated",
             Severity.WARNING,
             config,
-            f"{setting} is provided.al2 (Amazon Linux 2), deprecated since Jul 31 2026: Lambda no "
-            "longer patches it and will stop accepting new and updated functions on it",
+            f"{setting} is provided.al2 (Amazon Linux 2), deprecated since Jul 31 2026: it gets no "
+            "more security patches, and Lambda then blocks creating and later updating functions on it",
             f"{fix} (rebuild native binaries for Amazon Linux 2023)",
         )
     elif runtime == "provided":
@@ -183,7 +183,7 @@ def check_layer_paths(project: Project) -> Iterator[Finding]:
                 "layer-path-missing",
                 Severity.ERROR,
                 config,
-                f"layer {layer.key!r} has path: {layer.path}, which is not a folder",
+                f"layer {layer.key!r} has path: {shown(project, layer.path)}, which is not a folder",
                 f"create the folder or fix layers.{layer.key}.path",
             )
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from runtime_scaffold.check.findings import Finding, Severity
+from runtime_scaffold.check.packaging import walk_files
 from runtime_scaffold.check.sandbox import OPT, TASK_ROOT, Package, Sandbox, shown
 from runtime_scaffold.project import Project
 
@@ -27,7 +28,7 @@ AL2023_BASE_INTERPRETERS = frozenset(
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
 # ELF e_machine values (System V ABI) for Lambda's two architectures, and names for a few common others.
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
-ELF_MACHINE_NAMES = {3: "i386", 40: "32-bit ARM", 62: "x86_64", 183: "arm64 (aarch64)", 243: "RISC-V"}
+ELF_MACHINE_NAMES = {3: "i386", 40: "32-bit ARM", 62: "x86_64", 183: "arm64", 243: "RISC-V"}
 HEADER_BYTES = 256
 CRLF_SCAN_LIMIT = 4 * 1024 * 1024
 MAX_LISTED = 5
@@ -80,8 +81,8 @@ def _interpreter_problem(sandbox: Sandbox, interpreter: str, argument: str) -> s
         return f"{interpreter} is not in the function package"
     if interpreter not in AL2023_BASE_INTERPRETERS:
         return (
-            f"{interpreter} is not on Amazon Linux 2023's minimal base image (it has "
-            f"{', '.join(sorted(AL2023_BASE_INTERPRETERS))}) nor in a layer"
+            f"{interpreter} is not on Amazon Linux 2023's minimal base image (whose interpreters are "
+            f"{', '.join(AL2023_BASE_COMMANDS)} in /bin and /usr/bin) nor in a layer"
         )
     if interpreter.endswith("/env"):
         command = _env_command(argument)
@@ -150,21 +151,25 @@ def check_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
 def _missing_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     looked = []
     if sandbox.task is not None:
-        looked.append(f"{shown(project, sandbox.task.root / 'bootstrap')} ({TASK_ROOT}/bootstrap)")
+        looked.append(f"bootstrap at the project root ({TASK_ROOT}/bootstrap)")
     looked += [
         f"{shown(project, package.root / 'bootstrap')} ({OPT}/bootstrap from {package.label})"
         for package in sandbox.layers
     ]
+    # A layer folder is searched on disk, not only in its zip: service-level package.patterns also apply
+    # inside layer folders, so `!runtime/**` drops runtime/runtime/bootstrap from the layer zip as well.
     nested = [
         (inner, package)
         for package in sandbox.packages()
-        for inner in package.files
+        for inner in (walk_files(package.root) if package.layer is not None else package.files)
         if inner.rsplit("/", 1)[-1] == "bootstrap" and "/" in inner
     ]
     function = sandbox.function.key
+    if any(not package.root.is_dir() for package in sandbox.layers):
+        return  # a layer folder is missing altogether: layer-path-missing already says so
     if nested:
         inner, package = min(nested, key=lambda item: item[0].count("/"))
-        where = shown(project, package.files[inner])
+        where = shown(project, package.root / inner)
         target = shown(project, package.root / "bootstrap")
         yield Finding(
             "bootstrap-nested",
@@ -184,10 +189,13 @@ def _missing_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     excluded = project.root / "bootstrap"
     if sandbox.task is not None and excluded.is_file():
         message += "; bootstrap exists at the project root but package.patterns leaves it out of the zip"
-    fix = (
-        "add an executable bootstrap at the root of the runtime layer's folder and reference that layer "
-        f"in functions.{function}.layers as {{ Ref: <LayerLogicalId> }}"
-    )
+    if sandbox.layers:
+        fix = f"create {shown(project, sandbox.layers[0].root / 'bootstrap')} and chmod 755 it"
+    else:
+        fix = (
+            "add an executable bootstrap at the root of a layer folder (layers.<key>.path) and reference "
+            f"that layer in functions.{function}.layers as {{ Ref: <LayerLogicalId> }}"
+        )
     if sandbox.unknown_layers:
         yield Finding(
             "bootstrap-missing",

@@ -13,6 +13,12 @@ from runtime_scaffold.project import Project
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 
+def _size(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return _megabytes(size)
+
+
 def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
@@ -120,13 +126,24 @@ def check_layer_folders(project: Project, sandbox: Sandbox) -> Iterator[Finding]
         if not inside:
             continue
         size = sum(task.files[path].stat().st_size for path in inside)
+        raw_path = str(((project.config.get("layers") or {}).get(layer.key) or {}).get("path", ""))
+        if raw_path.endswith("/"):
+            # The Framework leaves `<path>/**` out of function zips; `runtime//**` matches nothing.
+            fix = (
+                f"write layers.{layer.key}.path as {raw_path.rstrip('/')!r} (the trailing / stops the "
+                f"Framework from leaving the folder out), or add '!{folder}/**' to package.patterns"
+            )
+        else:
+            fix = (
+                f"remove the package.patterns entry that adds {folder}/ back, or end the list with "
+                f"'!{folder}/**'"
+            )
+        count = f"{len(inside)} file{'' if len(inside) == 1 else 's'}"
         yield Finding(
             "layer-shipped-twice",
             Severity.WARNING,
             folder + "/",
-            f"the function package also holds the layer folder {folder}/ ({len(inside)} files, "
-            f"{_megabytes(size)}): it is shipped twice, as {folder}/ in /var/task and as layer "
-            f"{layer.key!r} in /opt",
-            f"add '!{folder}/**' to package.patterns (and write layers.{layer.key}.path without a "
-            "trailing /, which stops the Framework's own exclusion)",
+            f"the function package also holds the layer folder {folder}/ ({count}, {_size(size)}): it is "
+            f"shipped twice, as {folder}/ in /var/task and as layer {layer.key!r} in /opt",
+            fix,
         )
