@@ -559,3 +559,37 @@ def test_serverless_print_reads_the_good_project_as_we_do(project: Path) -> None
 def test_finding_is_plain_data() -> None:
     finding = Finding("bootstrap-missing", Severity.ERROR, "serverless.yml", "m", "f")
     assert finding.is_error and finding.severity.value == "error"
+
+
+def test_helper_command_with_a_missing_interpreter_is_a_warning(project: Path) -> None:
+    write(project / "runtime" / "bin" / "report", "#!/usr/bin/env python3\nprint(1)\n", 0o755)
+    write(project / "node_modules" / ".bin" / "tool", "#!/usr/bin/env node\n", 0o755)  # never run: ignored
+    [finding] = findings_of(project)
+    assert (finding.rule, finding.severity, finding.file) == (
+        "shebang-interpreter-missing", Severity.WARNING, "runtime/bin/report")
+
+
+def test_function_patterns_count_only_when_packaged_individually(project: Path) -> None:
+    edit_config(project, lambda c: hello(c).update(package={"patterns": ["!function.sh"]}))
+    assert findings_of(project) == []  # the Framework ignores them (and says so) without individually
+    edit_config(project, lambda c: c["package"].update(individually=True))
+    [finding] = findings_of(project)
+    assert (finding.rule, finding.file) == ("handler-file-missing", "function.sh")
+
+
+def test_suggestions_follow_the_frameworks_naming(project: Path) -> None:
+    def change(config: dict[str, Any]) -> None:
+        config["layers"] = {"my_runtime": {"path": "runtime"}}
+        hello(config)["layers"] = [{"Ref": "MyRuntimeLambdaLayer"}]
+
+    edit_config(project, change)
+    [finding] = findings_of(project)
+    assert "did you mean { Ref: MyUnderscoreruntimeLambdaLayer }" in finding.fix
+
+
+def test_prebuilt_artifacts_are_not_inspected(project: Path) -> None:
+    remove_bootstrap(project)
+    edit_config(project, lambda c: c["layers"]["bash-runtime"].update(package={"artifact": "layer.zip"}))
+    [finding] = findings_of(project)
+    assert (finding.rule, finding.severity) == ("bootstrap-missing", Severity.WARNING)
+    assert "layer bash-runtime (a prebuilt package.artifact)" in finding.message

@@ -67,8 +67,8 @@ def check_runtime(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
             "runtime-unsupported",
             Severity.ERROR,
             config,
-            f"function {function.key} has no runtime: the Framework then deploys it as nodejs16.x, "
-            "which never runs a bootstrap",
+            "provider.runtime is not set: the Framework then deploys functions without their own "
+            "runtime as nodejs16.x, which never runs a bootstrap",
             f"set provider.runtime: {RECOMMENDED_RUNTIME}",
         )
     elif runtime.startswith("provided"):

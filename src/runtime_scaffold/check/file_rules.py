@@ -238,13 +238,13 @@ def check_files(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
                 yield _crlf(project, path, "a shell script")
             elif shebang is not None and _has_crlf(path, whole=False):
                 yield _crlf(project, path, "its #! line")
-            executable = path.stat().st_mode & stat.S_IXUSR
-            if shebang is not None and (is_bootstrap or executable):
+            if shebang is not None and (is_bootstrap or _is_command(package, inner, path)):
                 problem = _interpreter_problem(sandbox, *shebang)
                 if problem:
+                    # Only the bootstrap is surely executed; another command may never be called.
                     yield Finding(
                         "shebang-interpreter-missing",
-                        Severity.ERROR,
+                        Severity.ERROR if is_bootstrap else Severity.WARNING,
                         shown(project, path),
                         f'{problem}; starting it in Lambda fails with "no such file or directory"',
                         "use #!/bin/bash or #!/bin/sh, or ship the interpreter in a layer and name it "
@@ -252,6 +252,15 @@ def check_files(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
                     )
         if foreign:
             yield _foreign_elf(sandbox, package, foreign)
+
+
+def _is_command(package: Package, inner: str, path: Path) -> bool:
+    """An executable a bootstrap is likely to run: on PATH from a layer (/opt/bin) or at the task root."""
+    if not path.stat().st_mode & stat.S_IXUSR:
+        return False
+    if package.layer is not None:
+        return inner.startswith("bin/") and inner.count("/") == 1
+    return "/" not in inner
 
 
 def _crlf(project: Project, path: Path, what: str) -> Finding:

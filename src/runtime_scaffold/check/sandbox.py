@@ -141,6 +141,8 @@ class SandboxBuilder:
             package = self.layer_package(resolved.layer) if resolved.layer is not None else None
             if package is not None:
                 sandbox.layers.append(package)
+            elif resolved.layer is not None:
+                sandbox.unknown_layers.append(f"layer {resolved.layer.key} (a prebuilt package.artifact)")
             elif reference.arn is not None:
                 sandbox.unknown_layers.append(reference.arn)
             else:
