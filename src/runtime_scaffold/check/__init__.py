@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from runtime_scaffold.check import config_rules, file_rules, package_rules
+from runtime_scaffold.check import bootstrap_rules, config_rules, file_rules, package_rules
 from runtime_scaffold.check.findings import RULES, Finding, Severity
 from runtime_scaffold.check.sandbox import SandboxBuilder
 from runtime_scaffold.project import Project
@@ -32,7 +32,7 @@ def check_project(project: Project) -> list[Finding]:
         findings += config_rules.check_layer_lists(project, sandbox)
         if not config_rules.expects_bootstrap(sandbox):
             continue
-        findings += file_rules.check_bootstrap(project, sandbox)
+        findings += bootstrap_rules.check_bootstrap(project, sandbox)
         findings += file_rules.check_files(project, sandbox)
         findings += package_rules.check_handler(project, sandbox)
         findings += package_rules.check_size(project, sandbox)

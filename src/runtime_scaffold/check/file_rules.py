@@ -1,4 +1,4 @@
-"""Rules on the files Lambda would execute: bootstrap, scripts and native binaries.
+"""Rules on every file Lambda would execute: scripts (line endings, #! interpreters) and native binaries.
 
 Lambda starts ``/var/task/bootstrap`` or else ``/opt/bootstrap`` with execve(2), as a user that is neither the
 file's owner nor in its group; everything here predicts how that call (or the interpreter it names) would
@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from runtime_scaffold.check.findings import Finding, Severity
-from runtime_scaffold.check.packaging import walk_files
 from runtime_scaffold.check.sandbox import OPT, TASK_ROOT, Package, Sandbox, shown
 from runtime_scaffold.project import Project
 
@@ -34,7 +33,7 @@ CRLF_SCAN_LIMIT = 4 * 1024 * 1024
 MAX_LISTED = 5
 
 
-def _head(path: Path) -> bytes:
+def read_head(path: Path) -> bytes:
     try:
         with path.open("rb") as stream:
             return stream.read(HEADER_BYTES)
@@ -42,7 +41,7 @@ def _head(path: Path) -> bytes:
         return b""
 
 
-def _shebang(head: bytes) -> tuple[str, str] | None:
+def parse_shebang(head: bytes) -> tuple[str, str] | None:
     """(interpreter, argument) of a #! line, split as the kernel does; None when there is none."""
     if not head.startswith(b"#!"):
         return None
@@ -95,120 +94,6 @@ def _interpreter_problem(sandbox: Sandbox, interpreter: str, argument: str) -> s
     return None
 
 
-def locate_bootstrap(sandbox: Sandbox) -> tuple[Path, Package] | None:
-    """The file Lambda would start: /var/task/bootstrap first, then /opt/bootstrap."""
-    if sandbox.task is not None and "bootstrap" in sandbox.task.files:
-        return sandbox.task.files["bootstrap"], sandbox.task
-    return sandbox.opt_file("bootstrap")
-
-
-def check_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    found = locate_bootstrap(sandbox)
-    if found is None:
-        yield from _missing_bootstrap(project, sandbox)
-        return
-    path = found[0]
-    where = shown(project, path)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o005 != 0o005:
-        yield Finding(
-            "bootstrap-not-executable",
-            Severity.ERROR,
-            where,
-            f"bootstrap has mode {mode:04o}: Lambda's user (neither owner nor group) cannot "
-            f"{'execute' if mode & 0o001 == 0 else 'read'} it, so every invoke fails with "
-            "Runtime.InvalidEntrypoint (permission denied); the Framework copies this mode into the zip",
-            f"chmod 755 {where} (and `git update-index --chmod=+x {where}` so a checkout keeps it)",
-        )
-    head = _head(path)
-    shebang = _shebang(head)
-    if head.startswith(b"\xef\xbb\xbf#!"):
-        yield Finding(
-            "bootstrap-format",
-            Severity.ERROR,
-            where,
-            "bootstrap starts with a UTF-8 byte order mark before #!, so the kernel does not see the "
-            "#! line: exec format error (Runtime.InvalidEntrypoint)",
-            "save the file as UTF-8 without BOM",
-        )
-    elif shebang is None and not head.startswith(b"\x7fELF"):
-        kind = (
-            "a macOS (Mach-O) binary"
-            if head[:4] in (b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xcf")
-            else "a Windows binary"
-            if head.startswith(b"MZ")
-            else "neither a #! script nor a Linux ELF executable"
-        )
-        yield Finding(
-            "bootstrap-format",
-            Severity.ERROR,
-            where,
-            f"bootstrap is {kind}: Lambda's exec fails with exec format error (Runtime.InvalidEntrypoint)",
-            "start a script with a #! line (e.g. #!/bin/bash) or build the binary for Linux",
-        )
-
-
-def _missing_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    looked = []
-    if sandbox.task is not None:
-        looked.append(f"bootstrap at the project root ({TASK_ROOT}/bootstrap)")
-    looked += [
-        f"{shown(project, package.root / 'bootstrap')} ({OPT}/bootstrap from {package.label})"
-        for package in sandbox.layers
-    ]
-    # A layer folder is searched on disk, not only in its zip: service-level package.patterns also apply
-    # inside layer folders, so `!runtime/**` drops runtime/runtime/bootstrap from the layer zip as well.
-    nested = [
-        (inner, package)
-        for package in sandbox.packages()
-        for inner in (walk_files(package.root) if package.layer is not None else package.files)
-        if inner.rsplit("/", 1)[-1] == "bootstrap" and "/" in inner
-    ]
-    function = sandbox.function.key
-    if any(not package.root.is_dir() for package in sandbox.layers):
-        return  # a layer folder is missing altogether: layer-path-missing already says so
-    if nested:
-        inner, package = min(nested, key=lambda item: item[0].count("/"))
-        where = shown(project, package.root / inner)
-        target = shown(project, package.root / "bootstrap")
-        yield Finding(
-            "bootstrap-nested",
-            Severity.ERROR,
-            where,
-            f"function {function}'s bootstrap would be {package.mount}/{inner}, one folder too deep: "
-            f"Lambda only starts {TASK_ROOT}/bootstrap or {OPT}/bootstrap (Couldn't find valid "
-            "bootstrap, Runtime.InvalidEntrypoint)",
-            f"move it to {target}, or point the layer's path: at the folder that holds it",
-        )
-        return
-    message = (
-        f"function {function} has no bootstrap: Lambda would fail with \"Couldn't find valid bootstrap(s): "
-        f'[{TASK_ROOT}/bootstrap {OPT}/bootstrap]" (Runtime.InvalidEntrypoint). Looked at: '
-        + "; ".join(looked)
-    )
-    excluded = project.root / "bootstrap"
-    if sandbox.task is not None and excluded.is_file():
-        message += "; bootstrap exists at the project root but package.patterns leaves it out of the zip"
-    if sandbox.layers:
-        fix = f"create {shown(project, sandbox.layers[0].root / 'bootstrap')} and chmod 755 it"
-    else:
-        fix = (
-            "add an executable bootstrap at the root of a layer folder (layers.<key>.path) and reference "
-            f"that layer in functions.{function}.layers as {{ Ref: <LayerLogicalId> }}"
-        )
-    if sandbox.unknown_layers:
-        yield Finding(
-            "bootstrap-missing",
-            Severity.WARNING,
-            project.config_path.name,
-            message + f"; it can only come from {', '.join(sandbox.unknown_layers)}, which is not "
-            "checked here",
-            fix + ", or make sure the external layer provides /opt/bootstrap",
-        )
-        return
-    yield Finding("bootstrap-missing", Severity.ERROR, project.config_path.name, message, fix)
-
-
 def _is_shell_script(inner: str, shebang: tuple[str, str] | None) -> bool:
     if inner.endswith((".sh", ".bash")) or inner.rsplit("/", 1)[-1] == "bootstrap":
         return True
@@ -222,17 +107,17 @@ def _is_shell_script(inner: str, shebang: tuple[str, str] | None) -> bool:
 def check_files(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     """CRLF line endings, unusable #! interpreters and foreign ELF binaries in every packaged file."""
     expected = ELF_MACHINES.get(sandbox.function.architecture)
-    bootstrap = locate_bootstrap(sandbox)
+    bootstrap = sandbox.bootstrap()
     for package in sandbox.packages():
         foreign: list[tuple[str, int]] = []
         for inner, path in package.files.items():
-            head = _head(path)
+            head = read_head(path)
             if head.startswith(b"\x7fELF"):
                 machine = _elf_machine(head)
                 if expected is not None and machine is not None and machine != expected:
                     foreign.append((shown(project, path), machine))
                 continue
-            shebang = _shebang(head)
+            shebang = parse_shebang(head)
             is_bootstrap = bootstrap is not None and bootstrap[0] == path
             if _is_shell_script(inner, shebang) and _has_crlf(path, whole=True):
                 yield _crlf(project, path, "a shell script")

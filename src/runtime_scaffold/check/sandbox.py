@@ -59,6 +59,12 @@ class Sandbox:
                 return package.files[inner], package
         return None
 
+    def bootstrap(self) -> tuple[Path, Package] | None:
+        """The file Lambda would start: /var/task/bootstrap first, then /opt/bootstrap."""
+        if self.task is not None and "bootstrap" in self.task.files:
+            return self.task.files["bootstrap"], self.task
+        return self.opt_file("bootstrap")
+
     def packages(self) -> list[Package]:
         return ([self.task] if self.task else []) + self.layers
 
