@@ -200,12 +200,12 @@ def load_project(root: Path, *, stage: str | None = None, region: str | None = N
     root = root.resolve()
     config_path = find_config(root)
     try:
-        raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506
+        raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
     except yaml.YAMLError as error:
         raise ProjectError(f"{config_path} is not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise ProjectError(f"{config_path} does not hold a mapping")
-    provider_raw = raw.get("provider") if isinstance(raw.get("provider"), dict) else {}
+    provider_raw: dict[str, Any] = raw["provider"] if isinstance(raw.get("provider"), dict) else {}
     options = {"stage": stage or str(provider_raw.get("stage") or DEFAULT_STAGE)}
     options["stage"] = str(_resolve(options["stage"], raw, {"stage": DEFAULT_STAGE}))
     options["region"] = region or str(_resolve(provider_raw.get("region") or DEFAULT_REGION, raw, options))

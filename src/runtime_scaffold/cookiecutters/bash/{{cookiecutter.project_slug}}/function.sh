@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 handler() {
   printf "%s" "$1"
 }
