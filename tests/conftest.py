@@ -14,7 +14,11 @@ from runtime_scaffold.templates import render_project
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("bash", "php")
 ARCHITECTURES = ("x86_64", "arm64")
-SERVERLESS = REPO_ROOT / "node_modules" / ".bin" / "serverless"
+# Both Serverless Framework v3 and its open-source fork osls 3 (package.json) must package a generated project.
+FRAMEWORKS = {
+    "serverless": REPO_ROOT / "node_modules" / "serverless" / "bin" / "serverless.js",
+    "osls": REPO_ROOT / "node_modules" / "osls" / "bin" / "serverless.js",
+}
 OFFLINE_AWS = REPO_ROOT / "tests" / "support" / "offline-aws.js"
 
 
@@ -32,10 +36,11 @@ def require_tool(name: str) -> str:
     return path
 
 
-def serverless_package(project: Path, *, timeout: float = 180) -> Path:
+def serverless_package(project: Path, *, framework: str = "serverless", timeout: float = 180) -> Path:
     """Run the real `serverless package` (v3) offline in ``project``; return its .serverless folder."""
-    if not SERVERLESS.exists():
-        pytest.fail(f"{SERVERLESS} is missing: run `npm ci` in {REPO_ROOT} (.ci/run does)")
+    entry = FRAMEWORKS[framework]
+    if not entry.exists():
+        pytest.fail(f"{entry} is missing: run `npm ci` in {REPO_ROOT} (.ci/run does)")
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "AKIAOFFLINETESTS",
@@ -46,7 +51,7 @@ def serverless_package(project: Path, *, timeout: float = 180) -> Path:
         "NODE_OPTIONS": f"--require {OFFLINE_AWS}",
     }
     result = subprocess.run(
-        [str(SERVERLESS), "package"], cwd=project, env=env, capture_output=True, text=True, timeout=timeout
+        [require_tool("node"), str(entry), "package"], cwd=project, env=env, capture_output=True, text=True, timeout=timeout
     )
     assert result.returncode == 0, f"serverless package failed:\n{result.stdout}\n{result.stderr}"
     return project / ".serverless"

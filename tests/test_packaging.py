@@ -12,15 +12,17 @@ import pytest
 
 from runtime_scaffold.naming import layer_logical_id
 
-from .conftest import ARCHITECTURES, LANGUAGES, render, require_tool, serverless_package
+from .conftest import ARCHITECTURES, FRAMEWORKS, LANGUAGES, render, require_tool, serverless_package
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_project_packages_and_template_is_valid(tmp_path: Path, language: str, architecture: str) -> None:
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_project_packages_and_template_is_valid(tmp_path: Path, language: str, architecture: str,
+                                                framework: str) -> None:
     project = render(language, tmp_path, architecture=architecture)
-    build = serverless_package(project)
+    build = serverless_package(project, framework=framework)
     template_path = build / "cloudformation-template-update-stack.json"
     template = json.loads(template_path.read_text())
     resources = template["Resources"]
