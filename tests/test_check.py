@@ -21,6 +21,8 @@ from runtime_scaffold.errors import ExitCode
 from runtime_scaffold.naming import layer_logical_id
 from runtime_scaffold.project import load_project
 
+from .conftest import render
+
 SERVERLESS = Path("/tmp/slsprobe/node_modules/.bin/serverless")
 FRAMEWORK_DIR = Path("/tmp/slsprobe/node_modules/serverless")
 ARN = "arn:aws:lambda:us-east-1:123456789012:layer:extras:{}"
@@ -593,3 +595,44 @@ def test_prebuilt_artifacts_are_not_inspected(project: Path) -> None:
     [finding] = findings_of(project)
     assert (finding.rule, finding.severity) == ("bootstrap-missing", Severity.WARNING)
     assert "layer bash-runtime (a prebuilt package.artifact)" in finding.message
+
+
+def test_resolved_configuration_from_elsewhere(project: Path, tmp_path: Path) -> None:
+    """What the Serverless plugin does: hand over the Framework's resolved configuration as a JSON file."""
+    resolved = write(tmp_path / "plugin" / "serverless.json", json.dumps(GOOD_CONFIG))
+    cli_args = ["check", "--project", str(project), "--config", str(resolved)]
+    assert CliRunner().invoke(cli, cli_args).exit_code == ExitCode.OK
+    remove_bootstrap(project)
+    result = CliRunner().invoke(cli, cli_args)
+    assert result.exit_code == ExitCode.CHECK
+    assert "error: serverless.yml: function hello has no bootstrap" in result.output
+
+
+def test_ignored_rules_are_not_reported(project: Path) -> None:
+    runtime_al2(project)
+    bootstrap_not_executable(project)
+    args = ["check", "--project", str(project), "--ignore", "bootstrap-not-executable"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == ExitCode.OK
+    assert "[runtime-deprecated]" in result.output and "bootstrap-not-executable" not in result.output
+    assert CliRunner().invoke(cli, [*args, "--ignore", "no-such-rule"]).exit_code == ExitCode.USAGE
+
+
+# --- generated projects ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_generated_bash_project_is_clean(tmp_path: Path, architecture: str) -> None:
+    root = render("bash", tmp_path, architecture=architecture)
+    assert findings_of(root) == []
+
+
+def test_generated_php_project_needs_its_php_built(tmp_path: Path) -> None:
+    root = render("php", tmp_path)
+    [finding] = findings_of(root)
+    assert (finding.rule, finding.file) == ("shebang-interpreter-missing", "runtime/bootstrap")
+    assert "run runtime/build-php.sh" in finding.fix
+    write(root / "runtime" / "bin" / "php", elf_header(62), 0o755)  # what build-php.sh would produce
+    assert findings_of(root) == []
+    write(root / "runtime" / "bin" / "php", elf_header(183), 0o755)  # built for the wrong machine
+    assert [f.rule for f in findings_of(root)] == ["elf-architecture"]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from runtime_scaffold.check.file_rules import parse_shebang, read_head
 from runtime_scaffold.check.findings import Finding, Severity
 from runtime_scaffold.check.packaging import walk_files
-from runtime_scaffold.check.sandbox import OPT, TASK_ROOT, Sandbox, shown
+from runtime_scaffold.check.sandbox import OPT, TASK_ROOT, Sandbox, config_name, shown
 from runtime_scaffold.project import Project
 
 
@@ -114,10 +114,10 @@ def _missing_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
         yield Finding(
             "bootstrap-missing",
             Severity.WARNING,
-            project.config_path.name,
+            config_name(project),
             message + f"; it can only come from {', '.join(sandbox.unknown_layers)}, which is not "
             "checked here",
             fix + ", or make sure the external layer provides /opt/bootstrap",
         )
         return
-    yield Finding("bootstrap-missing", Severity.ERROR, project.config_path.name, message, fix)
+    yield Finding("bootstrap-missing", Severity.ERROR, config_name(project), message, fix)

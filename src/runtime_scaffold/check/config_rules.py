@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from runtime_scaffold.check.findings import Finding, Severity
-from runtime_scaffold.check.sandbox import Sandbox, shown
+from runtime_scaffold.check.sandbox import Sandbox, config_name, shown
 from runtime_scaffold.project import Project
 
 RECOMMENDED_RUNTIME = "provided.al2023"
@@ -35,7 +35,7 @@ def expects_bootstrap(sandbox: Sandbox) -> bool:
 
 def check_runtime(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     function = sandbox.function
-    config = project.config_path.name
+    config = config_name(project)
     setting = (
         f"functions.{function.key}.runtime"
         if "runtime" in _function_spec(project, function.key)
@@ -93,7 +93,7 @@ def check_runtime(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
 
 def check_layer_references(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     function = sandbox.function
-    config = project.config_path.name
+    config = config_name(project)
     where = (
         f"provider.layers (used by function {function.key})"
         if function.layers_from_provider
@@ -149,7 +149,7 @@ def check_layer_references(project: Project, sandbox: Sandbox) -> Iterator[Findi
 
 def check_layer_lists(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     function = sandbox.function
-    config = project.config_path.name
+    config = config_name(project)
     provider_layers = _provider(project).get("layers") or []
     if not function.layers_from_provider and isinstance(provider_layers, list) and provider_layers:
         own = [reference.raw for reference in function.layers]
@@ -176,7 +176,7 @@ def check_layer_lists(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
 
 
 def check_layer_paths(project: Project) -> Iterator[Finding]:
-    config = project.config_path.name
+    config = config_name(project)
     for layer in project.layers.values():
         if not layer.path.is_dir():
             yield Finding(

@@ -132,11 +132,25 @@ def check_files(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
                         Severity.ERROR if is_bootstrap else Severity.WARNING,
                         shown(project, path),
                         f'{problem}; starting it in Lambda fails with "no such file or directory"',
-                        "use #!/bin/bash or #!/bin/sh, or ship the interpreter in a layer and name it "
-                        "as /opt/bin/<name> (layers are unpacked in /opt)",
+                        _interpreter_fix(project, sandbox, shebang[0]),
                     )
         if foreign:
             yield _foreign_elf(sandbox, package, foreign)
+
+
+def _interpreter_fix(project: Project, sandbox: Sandbox, interpreter: str) -> str:
+    generic = (
+        "use #!/bin/bash or #!/bin/sh, or ship the interpreter in a layer and name it as /opt/bin/<name> "
+        "(layers are unpacked in /opt)"
+    )
+    if not interpreter.startswith(OPT + "/"):
+        return generic
+    # A generated project builds its interpreter into the layer folder with a script (e.g. build-php.sh).
+    # Looked for on disk: the layer's own patterns usually leave the build script out of its zip.
+    scripts = sorted(shown(project, script) for package in sandbox.layers for script in package.root.glob("build*.sh"))
+    if scripts:
+        return f"run {scripts[0]} to build {interpreter} into the layer folder before packaging, or {generic}"
+    return generic
 
 
 def _is_command(package: Package, inner: str, path: Path) -> bool:

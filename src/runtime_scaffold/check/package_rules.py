@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from runtime_scaffold.check.findings import Finding, Severity
 from runtime_scaffold.check.packaging import walk_files
-from runtime_scaffold.check.sandbox import Sandbox, shown
+from runtime_scaffold.check.sandbox import Sandbox, config_name, shown
 from runtime_scaffold.project import Project
 
 # Lambda's quota: function code plus all its layers, unzipped (262,144,000 bytes).
@@ -35,7 +35,7 @@ def _matches(path: str, stems: list[str]) -> bool:
 
 def check_handler(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     function = sandbox.function
-    config = project.config_path.name
+    config = config_name(project)
     task = sandbox.task
     if task is None:
         return
@@ -106,7 +106,7 @@ def check_size(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     yield Finding(
         "package-too-large",
         Severity.ERROR,
-        project.config_path.name,
+        config_name(project),
         f"function {sandbox.function.key} and its layers hold {_megabytes(total)} unzipped{unseen}: "
         f"{parts}; Lambda's limit is 250 MB, so the deploy fails",
         "exclude what the function does not need at run time (package.patterns: '!path/**'), strip "

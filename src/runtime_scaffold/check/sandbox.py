@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime_scaffold.check.packaging import function_package_files, has_artifact, layer_package_files
-from runtime_scaffold.project import Function, Layer, LayerReference, Project
+from runtime_scaffold.project import CONFIG_NAMES, Function, Layer, LayerReference, Project
 
 TASK_ROOT = "/var/task"
 OPT = "/opt"
@@ -113,7 +113,7 @@ class SandboxBuilder:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self._config_name = project.config_path.name
+        self._config_name = config_name(project)
         self._layer_packages: dict[str, Package] = {}
         self._function_packages: dict[str, Package] = {}
 
@@ -154,6 +154,17 @@ class SandboxBuilder:
             else:
                 sandbox.unknown_layers.append(str(reference.ref or reference.raw))
         return sandbox
+
+
+def config_name(project: Project) -> str:
+    """The project's own config file name, also when the configuration was read from elsewhere (the plugin
+    hands over the Framework's resolved configuration as a temporary JSON file)."""
+    if project.config_path.parent == project.root:
+        return project.config_path.name
+    for name in CONFIG_NAMES:
+        if (project.root / name).is_file():
+            return name
+    return CONFIG_NAMES[0]
 
 
 def shown(project: Project, path: Path) -> str:
