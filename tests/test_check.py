@@ -21,10 +21,19 @@ from runtime_scaffold.errors import ExitCode
 from runtime_scaffold.naming import layer_logical_id
 from runtime_scaffold.project import load_project
 
-from .conftest import render
+from .conftest import REPO_ROOT, render
 
-SERVERLESS = Path("/tmp/slsprobe/node_modules/.bin/serverless")
-FRAMEWORK_DIR = Path("/tmp/slsprobe/node_modules/serverless")
+# Serverless Framework v3: the repository's own (npm ci, as .ci/run does), else a copy installed for experiments.
+FRAMEWORK_DIR = next(
+    (
+        folder
+        for folder in (REPO_ROOT / "node_modules" / "serverless", Path("/tmp/slsprobe/node_modules/serverless"))
+        if (folder / "bin" / "serverless.js").is_file()
+    ),
+    Path("/nonexistent"),
+)
+SERVERLESS = FRAMEWORK_DIR / "bin" / "serverless.js"
+NODE = shutil.which("node")
 ARN = "arn:aws:lambda:us-east-1:123456789012:layer:extras:{}"
 
 GOOD_CONFIG: dict[str, Any] = {
@@ -501,17 +510,15 @@ def test_glob_matching(pattern: str, expected: list[str]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FRAMEWORK_DIR.exists(), reason="Serverless Framework v3 not installed")
+@pytest.mark.skipif(not SERVERLESS.exists() or NODE is None, reason="Serverless Framework v3 not installed")
 def test_glob_matching_agrees_with_micromatch() -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node not installed")
+    assert NODE is not None
     script = (
         "const mm = require('micromatch'); const [files, patterns] = JSON.parse(process.argv[1]);"
         "console.log(JSON.stringify(patterns.map((p) => mm(files, [p], { dot: true }))));"
     )
     out = subprocess.run(
-        [node, "-e", script, json.dumps([GLOB_FILES, list(GLOB_CASES)])],
+        [NODE, "-e", script, json.dumps([GLOB_FILES, list(GLOB_CASES)])],
         cwd=FRAMEWORK_DIR, capture_output=True, text=True, timeout=60, check=True,
     ).stdout
     assert json.loads(out) == list(GLOB_CASES.values())
@@ -519,7 +526,9 @@ def test_glob_matching_agrees_with_micromatch() -> None:
 
 # --- the real Serverless Framework v3 ----------------------------------------------------------------------
 
-needs_serverless = pytest.mark.skipif(not SERVERLESS.exists(), reason="Serverless Framework v3 not installed")
+needs_serverless = pytest.mark.skipif(
+    not SERVERLESS.exists() or NODE is None, reason="Serverless Framework v3 not installed"
+)
 SLS_ENV = {"SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "SLS_DEPRECATION_DISABLE": "*"}
 
 
@@ -533,7 +542,7 @@ def test_layer_ids_match_the_frameworks_naming() -> None:
         "console.log(JSON.stringify(keys.map((k) => naming.getLambdaLayerLogicalId(k))));"
     )
     out = subprocess.run(
-        ["node", "-e", script, json.dumps(keys)],
+        [str(NODE), "-e", script, json.dumps(keys)],
         cwd=FRAMEWORK_DIR, capture_output=True, text=True, timeout=60, check=True,
     ).stdout
     assert json.loads(out) == [layer_logical_id(key) for key in keys]
@@ -543,7 +552,7 @@ def test_layer_ids_match_the_frameworks_naming() -> None:
 @needs_serverless
 def test_serverless_print_reads_the_good_project_as_we_do(project: Path) -> None:
     result = subprocess.run(
-        [str(SERVERLESS), "print", "--format", "json"],
+        [str(NODE), str(SERVERLESS), "print", "--format", "json"],
         cwd=project, capture_output=True, text=True, timeout=120, env={**os.environ, **SLS_ENV},
         start_new_session=True,
     )

@@ -120,7 +120,7 @@ def check_layer_references(project: Project, sandbox: Sandbox) -> Iterator[Findi
                     Severity.ERROR,
                     config,
                     f"{where} has {{ Ref: {reference.ref} }}, but no layer has the logical id "
-                    f"{reference.ref!r}: `serverless package` lets it through and the deploy fails",
+                    f"{reference.ref!r}: the Framework copies it into the template as is, so only the deploy fails",
                     f"{hint} The Framework names layer <key> as <Key with - as Dash and _ as "
                     "Underscore>LambdaLayer",
                 )
