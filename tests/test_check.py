@@ -580,6 +580,13 @@ def test_helper_command_with_a_missing_interpreter_is_a_warning(project: Path) -
         "shebang-interpreter-missing", Severity.WARNING, "runtime/bin/report")
 
 
+def test_compiled_bootstrap_needs_no_handler_file(project: Path) -> None:
+    write(project / "bootstrap", elf_header(62), 0o755)  # e.g. a Go or Rust function built as `bootstrap`
+    edit_config(project, lambda c: (c.pop("layers"), hello(c).update(handler="not.required", layers=[])))
+    shutil.rmtree(project / "runtime")
+    assert findings_of(project) == []
+
+
 def test_function_patterns_count_only_when_packaged_individually(project: Path) -> None:
     edit_config(project, lambda c: hello(c).update(package={"patterns": ["!function.sh"]}))
     assert findings_of(project) == []  # the Framework ignores them (and says so) without individually

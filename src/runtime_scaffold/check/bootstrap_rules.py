@@ -63,6 +63,8 @@ def check_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
 
 
 def _missing_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
+    if any(not package.root.is_dir() for package in sandbox.layers):
+        return  # a layer folder is missing altogether: layer-path-missing already says so
     looked = []
     if sandbox.task is not None:
         looked.append(f"bootstrap at the project root ({TASK_ROOT}/bootstrap)")
@@ -79,8 +81,6 @@ def _missing_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
         if inner.rsplit("/", 1)[-1] == "bootstrap" and "/" in inner
     ]
     function = sandbox.function.key
-    if any(not package.root.is_dir() for package in sandbox.layers):
-        return  # a layer folder is missing altogether: layer-path-missing already says so
     if nested:
         inner, package = min(nested, key=lambda item: item[0].count("/"))
         where = shown(project, package.root / inner)

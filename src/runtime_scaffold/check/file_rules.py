@@ -23,7 +23,6 @@ AL2023_BASE_COMMANDS = ("sh", "bash", "env")
 AL2023_BASE_INTERPRETERS = frozenset(
     f"{folder}/{name}" for folder in ("/bin", "/usr/bin") for name in AL2023_BASE_COMMANDS
 )
-# Lambda's PATH: /usr/local/bin:/usr/bin/:/bin:/opt/bin (only /opt/bin can hold layer files).
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
 # ELF e_machine values (System V ABI) for Lambda's two architectures, and names for a few common others.
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
@@ -46,18 +45,19 @@ def parse_shebang(head: bytes) -> tuple[str, str] | None:
     if not head.startswith(b"#!"):
         return None
     line = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip(" \t\r")
-    interpreter, _, argument = line.partition(" ")
-    return interpreter, argument.strip()
+    words = line.split(None, 1)  # the kernel splits at the first blank: one interpreter, one argument
+    return (words[0], words[1].strip()) if len(words) == 2 else (line, "")
 
 
 def _env_command(argument: str) -> str:
-    """The command `/usr/bin/env ARG` runs (`-S` splits the argument, as for `env -S bash -e`)."""
+    """The command `/usr/bin/env ARG` runs: the first word that is neither an option (`-S`) nor NAME=VALUE.
+
+    env looks it up on Lambda's PATH, /usr/local/bin:/usr/bin/:/bin:/opt/bin, where only /opt/bin can hold
+    layer files.
+    """
     for word in argument.split():
-        if word == "-S" or (word.startswith("-") and "=" not in word):
-            continue
-        if "=" in word:
-            continue
-        return word
+        if not word.startswith("-") and "=" not in word:
+            return word
     return ""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from runtime_scaffold.check.file_rules import read_head
 from runtime_scaffold.check.findings import Finding, Severity
 from runtime_scaffold.check.packaging import walk_files
 from runtime_scaffold.check.sandbox import Sandbox, config_name, shown
@@ -52,6 +53,9 @@ def check_handler(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
         return
     if handler in task.files:  # e.g. a compiled runtime whose handler names the binary itself
         return
+    bootstrap = sandbox.bootstrap()
+    if bootstrap is not None and read_head(bootstrap[0]).startswith(b"\x7fELF"):
+        return  # a compiled bootstrap (Go, Rust...) is the function; its handler is often a placeholder
     stems = handler_stems(handler.removeprefix("./"))
     if not stems:
         yield Finding(
