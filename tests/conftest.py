@@ -51,7 +51,8 @@ def serverless_package(project: Path, *, framework: str = "serverless", timeout:
         "NODE_OPTIONS": f"--require {OFFLINE_AWS}",
     }
     result = subprocess.run(
-        [require_tool("node"), str(entry), "package"], cwd=project, env=env, capture_output=True, text=True, timeout=timeout
+        [require_tool("node"), str(entry), "package"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=timeout,
     )
     assert result.returncode == 0, f"serverless package failed:\n{result.stdout}\n{result.stderr}"
     return project / ".serverless"
