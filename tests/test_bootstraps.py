@@ -1,0 +1,413 @@
+"""The bash and PHP bootstraps, run for real against a fake Runtime API.
+
+Every run gets an empty TMPDIR that must still be empty afterwards, and ends with a GET /next answered 500,
+which the bootstrap must obey by exiting (so every run also checks the 500 rule).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from runtime_api_fake import FakeRuntimeAPI
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "src" / "runtime_scaffold" / "cookiecutters"
+SLUG = "{{cookiecutter.project_slug}}"
+PROJECT = {"bash": TEMPLATES / "bash" / SLUG, "php": TEMPLATES / "php" / SLUG}
+CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance"}
+SAMPLE = {"bash": "function.handler", "php": "src/hello.hello"}
+LANGS = ["bash", "php"]
+
+PAYLOADS: dict[str, bytes] = {
+    "unicode": '{"text": "héllo wörld ✓ 日本語 😀 \u2028"}'.encode(),
+    "quotes_backslashes": rb'{"a": "say \"hi\" \\ back\\slash \\n not a newline"}',
+    "escaped_controls": b'{"c": "\\u0000\\u0001\\u001f\\t\\r\\n\\b\\f"}',
+    "star": b"*",
+    "globs_in_json": b'{"pattern": "* ? [a-z] /etc/* ~ {a,b}"}',
+    "leading_at": b"@/etc/hostname",
+    "leading_dash": b"-n -e -E -d @x",
+    "newlines": b'{"a": 1}\n\n{"b": 2}\n',
+    "trailing_newlines": b'"x"\n\n\n',
+    "double_spaces": b'{"a":  "two  spaces   three    "}  ',
+    "crlf_tabs": b'{"a":\r\n\t"b"}\r\n',
+    "percent": b'"%s %d %% %n \\x41"',
+    "shell_syntax": b"\"$HOME $(id) `id` ${x:-y} !! 'single'\"",
+    "invalid_utf8": b'"\xff\xfe\x80 \xc3"',
+    "empty_object": b"{}",
+    "empty": b"",
+    "one_mb": json.dumps({"data": 'a*b \\ "q" é\n' * 80_000}).encode()[: 1 << 20],
+}
+
+
+@dataclass
+class Run:
+    returncode: int
+    stderr: str
+
+
+def run_bootstrap(
+    lang: str,
+    api: FakeRuntimeAPI | str,
+    tmp_path: Path,
+    *,
+    handler: str | None = None,
+    task_root: Path | None = None,
+    timeout: float = 60,
+) -> Run:
+    """Run LANG's bootstrap until it exits; fail on a timeout or on anything left in its TMPDIR."""
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir(exist_ok=True)
+    bootstrap = PROJECT[lang] / "runtime" / "bootstrap"
+    # #!/opt/bin/php exists only in the layer on Lambda; here the host's php runs the same file.
+    argv = ["bash", str(bootstrap)] if lang == "bash" else ["php", str(bootstrap)]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmpdir),
+        "AWS_LAMBDA_RUNTIME_API": api if isinstance(api, str) else api.address,
+        "_HANDLER": handler or CONFORMANCE[lang],
+        "LAMBDA_TASK_ROOT": str(task_root or PROJECT[lang]),
+        "AWS_LAMBDA_FUNCTION_NAME": "conform",
+    }
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"{lang} bootstrap still running after {timeout} s")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # anything the handler left running
+    assert list(tmpdir.iterdir()) == [], "the bootstrap left files in TMPDIR"
+    return Run(proc.returncode, stderr.decode(errors="replace"))
+
+
+def error_post(api: FakeRuntimeAPI, request_id: str) -> dict[str, object]:
+    """The single /error post for REQUEST_ID, checked for the header and the ErrorRequest shape."""
+    posts = api.posts_for(request_id)
+    assert [p.resource for p in posts] == [f"invocation/{request_id}/error"], posts
+    assert posts[0].headers.get("lambda-runtime-function-error-type", "").startswith("Function.")
+    body: dict[str, object] = json.loads(posts[0].body)
+    assert isinstance(body["errorMessage"], str)
+    assert isinstance(body["errorType"], str) and body["errorType"]
+    assert isinstance(body["stackTrace"], list)
+    assert all(isinstance(line, str) for line in body["stackTrace"])
+    return body
+
+
+def init_error(api: FakeRuntimeAPI, run: Run, error_type: str) -> dict[str, object]:
+    assert run.returncode != 0
+    assert [(m, r) for m, r, _ in api.requests] == [("POST", "init/error")], "nothing but init/error expected"
+    post = api.posts[0]
+    assert post.headers["lambda-runtime-function-error-type"] == error_type
+    body: dict[str, object] = json.loads(post.body)
+    assert body["errorType"] == error_type
+    assert isinstance(body["errorMessage"], str) and body["errorMessage"]
+    assert isinstance(body["stackTrace"], list)
+    return body
+
+
+@pytest.fixture
+def api() -> Iterator[FakeRuntimeAPI]:
+    with FakeRuntimeAPI() as fake:
+        yield fake
+
+
+# ---- responses ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_echoes_tricky_payloads_byte_for_byte(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    ids = {name: api.add(body) for name, body in PAYLOADS.items()}
+    api.add_status(500)
+    run = run_bootstrap(lang, api, tmp_path)
+    assert run.returncode != 0, "a 500 from /next must end the runtime"
+    for name, body in PAYLOADS.items():
+        assert api.response(ids[name]) == body, name
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_echoes_just_under_6_mb(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    body = b'"' + b"0123456789abcdef" * ((6 * 1024 * 1024 - 1000) // 16) + b'"'
+    request_id = api.add(body)
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path)
+    assert api.response(request_id) == body
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_chunked_event_and_delayed_next(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    chunked = api.add(PAYLOADS["one_mb"][:25_000], chunked=True)
+    # Several seconds without an event must not break the bootstrap: it has no client timeout on /next.
+    delayed = api.add(b'{"late": true}', delay=3.0)
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path)
+    assert api.response(chunked) == PAYLOADS["one_mb"][:25_000]
+    assert api.response(delayed) == b'{"late": true}'
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_sample_handler_greets(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    ok = api.add(b'{"name": "World"}')
+    bad = api.add(b'{"nom": "World"}')
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path, handler=SAMPLE[lang])
+    assert json.loads(api.response(ok)) == {"message": "Hello, World!"}
+    assert "name" in str(error_post(api, bad)["errorMessage"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_one_connection_many_invocations_no_temp_files(
+    lang: str, api: FakeRuntimeAPI, tmp_path: Path
+) -> None:
+    ids = [api.add(b'{"n": %d}' % i) for i in range(1000)]
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path)  # checks that TMPDIR stays empty
+    assert all(api.response(i) == b'{"n": %d}' % n for n, i in enumerate(ids))
+    assert len({port for _, _, port in api.requests}) == 1, (
+        "every request should reuse one keep-alive connection"
+    )
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_reconnects_when_the_api_closes_the_connection(
+    lang: str, api: FakeRuntimeAPI, tmp_path: Path
+) -> None:
+    first = api.add(b'"one"')
+    second = api.add(b'"two"')
+    api.rules.close_after_response.add(first)
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path)
+    assert api.response(first) == b'"one"'
+    assert api.response(second) == b'"two"'
+
+
+# ---- context -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_trace_id_and_context_per_event(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    ask = b'{"conform":"context"}'
+    first = api.add(ask, deadline_ms=4_102_444_800_000)
+    second = api.add(ask)
+    untraced = api.add(ask, trace_id=None)
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path)
+    seen = {rid: json.loads(api.response(rid)) for rid in (first, second, untraced)}
+    for rid in (first, second):
+        assert seen[rid]["requestId"] == rid
+        assert seen[rid]["traceId"] == seen[rid]["xAmznTraceId"] != ""
+        assert seen[rid]["xAmznTraceIdExported"] is True
+        assert seen[rid]["invokedFunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:conform"
+    assert seen[first]["traceId"] != seen[second]["traceId"]
+    assert seen[first]["deadlineMs"] == "4102444800000"
+    assert seen[first]["remainingMs"] > 1_000_000_000
+    assert 0 < seen[second]["remainingMs"] <= 300_000
+    assert seen[untraced]["xAmznTraceId"] == "" and seen[untraced]["xAmznTraceIdExported"] is False
+
+
+# ---- errors ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_handler_error_posts_header_and_json_then_carries_on(
+    lang: str, api: FakeRuntimeAPI, tmp_path: Path
+) -> None:
+    failing = api.add(b'{"conform":"error","message":"boom"}')
+    after = api.add(b'"still alive"')
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path)
+    assert error_post(api, failing)["errorMessage"] == "boom"
+    assert api.response(after) == b'"still alive"'
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_error_post_after_413(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    too_big = api.add(b'{"conform":"output","bytes":7000000}')
+    after = api.add(b'"next"')
+    api.rules.status["/response"] = 413
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path)
+    posts = api.posts_for(too_big)
+    assert [p.resource for p in posts] == [f"invocation/{too_big}/response"]
+    assert len(posts[0].body) == 7_000_000
+    assert [p.resource for p in api.posts_for(after)] == [f"invocation/{after}/response"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("resource", ["/response", "/error"])
+def test_exits_on_500_from_a_post(lang: str, resource: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    api.add(b'{"conform":"error","message":"x"}' if resource == "/error" else b'"x"')
+    never = api.add(b'"never answered"')
+    api.rules.status[resource] = 500
+    run = run_bootstrap(lang, api, tmp_path, timeout=30)
+    assert run.returncode != 0
+    # The bash bootstrap pipelines GET /next behind each POST (see its comments): a GET may follow the POST;
+    # the runtime must not act on it.
+    assert [m for m, _, _ in api.requests][:2] == ["GET", "POST"]
+    assert [m for m, _, _ in api.requests][2:] in ([], ["GET"])
+    assert api.posts_for(never) == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_init_error_missing_handler_file(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    run = run_bootstrap(lang, api, tmp_path, handler="nowhere.handler")
+    assert "nowhere" in str(init_error(api, run, "Runtime.ImportModuleError")["errorMessage"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_init_error_missing_function(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    handler = {"bash": "function.nope", "php": "src/hello.nope"}[lang]
+    run = run_bootstrap(lang, api, tmp_path, handler=handler)
+    assert "nope" in str(init_error(api, run, "Runtime.HandlerNotFound")["errorMessage"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_init_error_malformed_handler(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    run = run_bootstrap(lang, api, tmp_path, handler="nodot")
+    init_error(api, run, "Runtime.MalformedHandlerName")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_init_error_when_loading_fails(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    if lang == "bash":
+        (tmp_path / "broken.sh").write_text("handler() { :; }\necho 'loading' >&2\nexit 3\n")
+    else:
+        (tmp_path / "broken.php").write_text("<?php\nthrow new LogicException('cannot start');\n")
+    run = run_bootstrap(lang, api, tmp_path, handler="broken.handler", task_root=tmp_path)
+    init_error(api, run, "Runtime.ImportModuleError")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_exit_without_runtime_api(lang: str, tmp_path: Path) -> None:
+    with FakeRuntimeAPI() as api:
+        address = api.address  # closed once the block ends: nothing listens there any more
+    run = run_bootstrap(lang, address, tmp_path, timeout=30)
+    assert run.returncode != 0
+
+
+# ---- bash specifics ----------------------------------------------------------------------------------------
+
+
+def write_bash_handler(tmp_path: Path, body: str) -> Path:
+    task_root = tmp_path / "task"
+    task_root.mkdir()
+    (task_root / "h.sh").write_text(body)
+    return task_root
+
+
+def test_bash_handler_status_and_message(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    root = write_bash_handler(
+        tmp_path,
+        "set -euo pipefail\n"
+        'handler() { IFS= read -r -d "" ev || :\n'
+        "  case $ev in fail) false ;; exit) exit 7 ;;\n"
+        "    message) printf 'bad \"input\" \\\\ \\t tab\\nline2 \\001 é\\n'; return 4 ;; esac\n"
+        '  printf "%s" "$ev"; }\n',
+    )
+    failed = api.add(b"fail")
+    exited = api.add(b"exit")
+    message = api.add(b"message")
+    ok = api.add(b"ok")
+    api.add_status(500)
+    run = run_bootstrap("bash", api, tmp_path, handler="h.handler", task_root=root)
+    assert "exited with status 1" in str(error_post(api, failed)["errorMessage"])
+    assert "status 7" in str(error_post(api, exited)["stackTrace"])
+    assert error_post(api, message)["errorMessage"] == 'bad "input" \\ \t tab\nline2 \x01 é'
+    assert api.response(ok) == b"ok"
+    assert "_lr_" not in run.stderr
+
+
+def test_bash_large_output_before_reading_input_does_not_deadlock(
+    api: FakeRuntimeAPI, tmp_path: Path
+) -> None:
+    root = write_bash_handler(
+        tmp_path,
+        "handler() { printf '%*s' 1000000 ''; }\n",  # never reads its 1 MB event
+    )
+    request_id = api.add(PAYLOADS["one_mb"])
+    api.add_status(500)
+    run = run_bootstrap("bash", api, tmp_path, handler="h.handler", task_root=root)
+    assert api.response(request_id) == b" " * 1_000_000
+    assert "Broken pipe" not in run.stderr
+
+
+# ---- PHP specifics -----------------------------------------------------------------------------------------
+
+
+def test_php_decoded_event_json_result_and_exit(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    (tmp_path / "h.php").write_text(
+        "<?php\nfunction h($event, LambdaContext $context) {\n"
+        "  if ($event === 'exit') { exit(3); }\n"
+        "  return ['got' => $event, 'id' => $context->awsRequestId, 'f' => 1.0];\n}\n"
+    )
+    decoded = api.add(b'{"a": [1, "\\u00e9"]}')
+    not_json = api.add(b"exit")
+    never = api.add(b"{}")
+    run = run_bootstrap("php", api, tmp_path, handler="h.h", task_root=tmp_path)
+    assert json.loads(api.response(decoded)) == {"got": {"a": [1, "é"]}, "id": decoded, "f": 1.0}
+    assert b'"f":1.0' in api.response(decoded)
+    assert error_post(api, not_json)["errorType"] == "Exit"
+    assert run.returncode != 0
+    assert api.posts_for(never) == []
+
+
+# ---- static checks -----------------------------------------------------------------------------------------
+
+
+def shell_files() -> list[Path]:
+    return [
+        PROJECT["bash"] / "runtime" / "bootstrap",
+        PROJECT["bash"] / "function.sh",
+        PROJECT["bash"] / "conformance.sh",
+        PROJECT["php"] / "runtime" / "build-php.sh",
+    ]
+
+
+def php_files() -> list[Path]:
+    return [
+        PROJECT["php"] / "runtime" / "bootstrap",
+        PROJECT["php"] / "src" / "hello.php",
+        PROJECT["php"] / "src" / "conformance.php",
+    ]
+
+
+@pytest.mark.parametrize("path", shell_files(), ids=lambda p: str(p.relative_to(TEMPLATES)))
+def test_shellcheck(path: Path) -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed")
+    result = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("path", php_files(), ids=lambda p: str(p.relative_to(TEMPLATES)))
+def test_php_lint(path: Path) -> None:
+    result = subprocess.run(["php", "-l", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_bootstrap_is_executable_with_shebang(lang: str) -> None:
+    bootstrap = PROJECT[lang] / "runtime" / "bootstrap"
+    assert bootstrap.stat().st_mode & 0o777 == 0o755
+    first = bootstrap.read_bytes().split(b"\n", 1)[0]
+    assert first == {"bash": b"#!/bin/bash", "php": b"#!/opt/bin/php"}[lang]
