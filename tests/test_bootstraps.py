@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from runtime_api_fake import FakeRuntimeAPI
+
+from .runtime_api_fake import FakeRuntimeAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "src" / "runtime_scaffold" / "cookiecutters"
