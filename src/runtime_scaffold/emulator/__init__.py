@@ -2,7 +2,7 @@
 and one sandbox (a bootstrap process with Lambda's environment, deadline and crash handling) per function."""
 
 from runtime_scaffold.emulator.invocation import Invocation, InvocationResult
-from runtime_scaffold.emulator.invoke_api import InvokeApi
+from runtime_scaffold.emulator.invoke_api import InvokeApi, start_invoke_server
 from runtime_scaffold.emulator.local_lambda import FunctionPool, LocalLambda
 from runtime_scaffold.emulator.runtime_api import RuntimeApi, RuntimeCall, RuntimeHooks
 from runtime_scaffold.emulator.sandbox import Sandbox
@@ -21,4 +21,5 @@ __all__ = [
     "RuntimeCall",
     "RuntimeHooks",
     "Sandbox",
+    "start_invoke_server",
 ]

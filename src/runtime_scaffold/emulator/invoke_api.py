@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION, MAX_REQUEST_BYTES, Invocation
 from runtime_scaffold.emulator.local_lambda import LocalLambda
-from runtime_scaffold.emulator.server import Reply, Request
+from runtime_scaffold.emulator.server import LoopbackServer, Reply, Request
 from runtime_scaffold.errors import EmulatorError, ProjectError
 
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
@@ -93,3 +93,9 @@ class InvokeApi:
     def _run_event(run: Callable[[Invocation], object], invocation: Invocation) -> None:
         with contextlib.suppress(EmulatorError):  # shutting down: an Event invocation has no caller to tell
             run(invocation)
+
+
+def start_invoke_server(local: LocalLambda, *, host: str = "127.0.0.1", port: int = 9000) -> LoopbackServer:
+    """Serve ``local`` over the Invoke API from a background thread; :meth:`LoopbackServer.close` stops it."""
+    server = LoopbackServer(InvokeApi(local).handle, host=host, port=port, max_body_bytes=MAX_REQUEST_BYTES)
+    return server.start()
