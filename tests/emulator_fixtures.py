@@ -9,7 +9,7 @@ from pathlib import Path
 # A small Python bootstrap driven by its events, for precise fault injection:
 #   {"echo": X}        responds X              {"sleep": S}        sleeps S seconds, then responds
 #   {"fail": "msg"}    posts to /error          {"exit": N}         exits with status N mid-invocation
-#   {"size": N}        responds with N bytes    {"twice": true}     posts the response twice, reports both codes
+#   {"size": N}        responds with N bytes    {"twice": true}     posts twice (and to a wrong id)
 #   {"env": true}      responds with its env    {"headers": true}   responds with the /next headers
 #   {"signal": N}      kills itself with signal N
 # INIT_FAIL in the environment makes it post /init/error and exit 1.
@@ -24,7 +24,8 @@ PYTHON_BOOTSTRAP = textwrap.dedent('''\
         return response.status, dict(response.getheaders()), response.read()
     print("init", os.getpid(), flush=True)
     if os.environ.get("INIT_FAIL"):
-        print(call("POST", "init/error", json.dumps({"errorMessage": "boom at init", "errorType": "Init.Boom"}),
+        error = {"errorMessage": "boom at init", "errorType": "Init.Boom"}
+        print(call("POST", "init/error", json.dumps(error),
                    {"Lambda-Runtime-Function-Error-Type": "Init.Boom"})[0], flush=True)
         sys.exit(1)
     while True:
