@@ -77,7 +77,7 @@ def write_project(
     interpreter: str = sys.executable,
     in_layer: bool = True,
     timeout: int = 6,
-    functions: tuple[str, ...] = ("hello",),
+    functions: tuple[str, ...] | dict[str, str] = ("hello",),
     environment: dict[str, str] | None = None,
     executable: bool = True,
     extra_files: dict[str, str] | None = None,
@@ -85,11 +85,12 @@ def write_project(
     """A project like `scaffold new` writes: the bootstrap in the layer folder runtime/ (or the task root)."""
     root.mkdir(parents=True, exist_ok=True)
     env_lines = "".join(f"      {k}: '{v}'\n" for k, v in (environment or {}).items())
+    handlers = functions if isinstance(functions, dict) else dict.fromkeys(functions, "function.handler")
     function_blocks = "".join(
-        f"  {name}:\n    handler: function.handler\n    timeout: {timeout}\n    memorySize: 256\n"
+        f"  {name}:\n    handler: {handlers[name]}\n    timeout: {timeout}\n    memorySize: 256\n"
         f"    layers:\n      - {{Ref: RuntimeLambdaLayer}}\n"
         + (f"    environment:\n{env_lines}" if env_lines else "")
-        for name in functions
+        for name in handlers
     )
     (root / "serverless.yml").write_text(
         "service: fixture\nprovider:\n  name: aws\n  runtime: provided.al2023\n"
