@@ -108,7 +108,8 @@ def test_serve_answers_and_stops_cleanly(project: Path, tmp_path: Path, stop_sig
         first = server.stdout.readline().decode()  # "Local Lambda for fixture listening on http://127.0.0.1:N"
         assert "listening on http://127.0.0.1:" in first
         base = first.rsplit(" ", 1)[1].strip()
-        reply = requests.post(f"{base}/2015-03-31/functions/hello/invocations", data=b'{"echo": 7}', timeout=30)
+        address = f"{base}/2015-03-31/functions/hello/invocations"
+        reply = requests.post(address, data=b'{"echo": 7}', timeout=30)
         assert (reply.status_code, reply.json()) == (200, 7)
         bootstrap_pid = int(stderr_path.read_text().split("init ")[1].split()[0])
         assert _pid_alive(bootstrap_pid)

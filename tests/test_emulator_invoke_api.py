@@ -56,7 +56,8 @@ def test_request_response(serve: Callable[..., str]) -> None:
 
 def test_names_the_function_can_go_by(serve: Callable[..., str]) -> None:
     base = serve()
-    for name in ("function", "fixture-dev-hello", "arn:aws:lambda:us-east-1:123456789012:function:fixture-dev-hello"):
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:fixture-dev-hello"
+    for name in ("function", "fixture-dev-hello", arn):
         assert post(url(base, name), b'{"echo": 1}').json() == 1
 
 
@@ -76,7 +77,8 @@ def test_service_errors(serve: Callable[..., str]) -> None:
     missing = post(url(base, "nope"))
     assert missing.status_code == 404
     assert missing.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
-    assert missing.json()["Message"] == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope"
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:nope"
+    assert missing.json()["Message"] == f"Function not found: {arn}"
     too_large = post(url(base), b'"' + b"x" * (6 * 1024 * 1024) + b'"')
     assert too_large.status_code == 413
     assert too_large.headers["x-amzn-ErrorType"] == "RequestTooLargeException"
@@ -153,7 +155,8 @@ def test_twenty_parallel_invokes(serve: Callable[..., str], concurrency: int) ->
     assert answers == [(200, number) for number in range(20)]
 
 
-def test_parallel_invokes_use_at_most_n_sandboxes(tmp_path: Path, local_lambda: Factory, logs: object) -> None:
+def test_parallel_invokes_use_at_most_n_sandboxes(tmp_path: Path, local_lambda: Factory,
+                                                  logs: object) -> None:
     local = local_lambda(write_project(tmp_path / "p"), concurrency=3)
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda n: local.invoke(None, json.dumps({"echo": n, "sleep": 0.05}).encode()),
