@@ -12,7 +12,7 @@ from pathlib import Path
 #   {"size": N}        responds with N bytes    {"twice": true}     posts twice (and to a wrong id)
 #   {"env": true}      responds with its env    {"headers": true}   responds with the /next headers
 #   {"signal": N}      kills itself with signal N
-# INIT_FAIL in the environment makes it post /init/error and exit 1.
+# INIT_FAIL in the environment makes it post /init/error and exit 1; INIT_SLEEP=S delays its first /next.
 PYTHON_BOOTSTRAP = textwrap.dedent('''\
     import http.client, json, os, signal, sys, time
     api = os.environ["AWS_LAMBDA_RUNTIME_API"]
@@ -23,6 +23,7 @@ PYTHON_BOOTSTRAP = textwrap.dedent('''\
         response = conn.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     print("init", os.getpid(), flush=True)
+    time.sleep(float(os.environ.get("INIT_SLEEP", "0")))
     if os.environ.get("INIT_FAIL"):
         error = {"errorMessage": "boom at init", "errorType": "Init.Boom"}
         print(call("POST", "init/error", json.dumps(error),

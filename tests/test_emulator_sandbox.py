@@ -320,3 +320,38 @@ done
         assert result.error_type is None, result.payload[:300]
         document = json.loads(result.payload)
         assert document["got"] == {"n": number} and len(document["pad"]) == 2_000_000
+
+
+def test_init_counts_against_the_timeout(tmp_path: Path, local_lambda: Factory) -> None:
+    local = local_lambda(write_project(tmp_path / "p", timeout=1, environment={"INIT_SLEEP": "60"}))
+    error, error_type = invoke(local, {})
+    assert error_type == "Sandbox.Timedout"
+    assert isinstance(error, dict) and error["errorMessage"].endswith("Task timed out after 1.00 seconds")
+
+
+def test_hooks_inject_a_500_on_next_and_see_every_post(tmp_path: Path, local_lambda: Factory) -> None:
+    from runtime_scaffold.emulator import Invocation, Reply, RuntimeCall, RuntimeHooks
+
+    class FailFirstNext(RuntimeHooks):
+        def __init__(self) -> None:
+            self.calls: list[RuntimeCall] = []
+            self.failed = False
+
+        def next_reply(self, sandbox_id: str, invocation: Invocation) -> Reply | None:
+            if self.failed:
+                return None
+            self.failed = True
+            return Reply(500, b'{"errorType": "Sandbox.Failure", "errorMessage": "injected"}')
+
+        def observe(self, call: RuntimeCall) -> None:
+            self.calls.append(call)
+
+    hooks = FailFirstNext()
+    local = local_lambda(write_project(tmp_path / "p"), hooks=hooks)
+    error, error_type = invoke(local, {"echo": 1})
+    assert error_type == "Runtime.ExitError"  # the bootstrap exits on a 500, as the contract asks
+    assert isinstance(error, dict) and error["errorMessage"].endswith("exit status 3")
+    assert invoke(local, {"echo": 2}) == (2, None)
+    seen = [(call.kind, call.status) for call in hooks.calls]
+    assert seen == [("next", 500), ("next", 200), ("response", 202)]
+    assert hooks.calls[-1].body == b"2"

@@ -79,7 +79,7 @@ class FunctionPool:
         for sandbox in idle:
             sandbox.close()
         for sandbox in busy:  # its invoker closes it on release; end the bootstrap now so that happens soon
-            sandbox.stop()
+            sandbox.retire()
 
 
 class LocalLambda:

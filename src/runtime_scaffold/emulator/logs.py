@@ -42,6 +42,7 @@ def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | 
     parts = [
         f"REPORT RequestId: {result.request_id}",
         f"Duration: {result.duration_ms:.2f} ms",
+        # custom runtimes (provided.*) are billed for their init too
         f"Billed Duration: {math.ceil(result.duration_ms + (result.init_duration_ms or 0))} ms",
         f"Memory Size: {memory_size_mb} MB",
         f"Max Memory Used: {result.max_memory_used_mb} MB",

@@ -82,6 +82,8 @@ class Sandbox:
         self._watcher: threading.Thread | None = None
         self._spawned_at = 0.0
         self._peak_mb = 0
+        self._lifecycle = threading.Lock()  # orders a cold start against retire() from another thread
+        self._retired = False
 
     @property
     def pid(self) -> int | None:
@@ -153,8 +155,14 @@ class Sandbox:
             self._server.close()
         self._api = self._server = self._logs = self._watcher = None
 
-    def close(self) -> None:
+    def retire(self) -> None:
+        """From another thread, while an invocation may be running: end the bootstrap and start no other."""
+        with self._lifecycle:
+            self._retired = True
         self.stop()
+
+    def close(self) -> None:
+        self.retire()
         shutil.rmtree(self._root, ignore_errors=True)
 
     # -- one invocation ------------------------------------------------------------------------------
@@ -166,10 +174,15 @@ class Sandbox:
             self.stop()  # it died while idle
         cold = self._process is None
         if cold:
-            try:
-                self._start()
-            except InvalidEntrypoint as error:
-                return self._entrypoint_failure(invocation, str(error))
+            with self._lifecycle:
+                if self._retired:
+                    message = f"RequestId: {invocation.request_id} Error: the local Lambda is shutting down"
+                    return InvocationResult(invocation.request_id, error_body("Sandbox.Failure", message),
+                                            "Sandbox.Failure")
+                try:
+                    self._start()
+                except InvalidEntrypoint as error:
+                    return self._entrypoint_failure(invocation, str(error))
         assert self._api is not None and self._logs is not None and self._process is not None
         api, stream, process = self._api, self._logs, self._process
         stream.start_invocation(keep=cold)
