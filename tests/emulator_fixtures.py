@@ -55,6 +55,12 @@ PYTHON_BOOTSTRAP = textwrap.dedent('''\
             if code == 413:
                 print("error after 413", call("POST", f"invocation/{rid}/error", b"{}")[0], flush=True)
             continue
+        if "chunked" in event:  # a body sent with Transfer-Encoding: chunked, as streaming clients do
+            parts = iter([b'"chun', b'ked"'])
+            conn.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", body=parts,
+                         encode_chunked=True)
+            conn.getresponse().read()
+            continue
         if "twice" in event:
             first = call("POST", f"invocation/{rid}/response", b'"first"')[0]
             second = call("POST", f"invocation/{rid}/response", b'"second"')[0]

@@ -175,6 +175,17 @@ def test_missing_bootstrap(tmp_path: Path, local_lambda: Factory) -> None:
     assert b"Runtime.InvalidEntrypoint" in result.log_tail
 
 
+def test_missing_bootstrap_names_layers_given_by_arn(tmp_path: Path, local_lambda: Factory) -> None:
+    root = write_project(tmp_path / "p", bootstrap=None)
+    arn = "arn:aws:lambda:us-east-1:534081306603:layer:php-82:60"
+    config = root / "serverless.yml"
+    config.write_text(config.read_text().replace("      - {Ref: RuntimeLambdaLayer}", f"      - {arn}"))
+    error, error_type = invoke(local_lambda(root), {})
+    assert error_type == "Runtime.InvalidEntrypoint"
+    assert isinstance(error, dict)
+    assert f"layers given by ARN are not available locally: {arn}" in error["errorMessage"]
+
+
 def test_bootstrap_without_shebang_is_an_exec_format_error(tmp_path: Path, local_lambda: Factory) -> None:
     root = write_project(tmp_path / "p")
     (root / "runtime" / "bootstrap").write_text("echo no shebang\n")  # bash would run it; exec(2) does not
@@ -355,3 +366,46 @@ def test_hooks_inject_a_500_on_next_and_see_every_post(tmp_path: Path, local_lam
     seen = [(call.kind, call.status) for call in hooks.calls]
     assert seen == [("next", 500), ("next", 200), ("response", 202)]
     assert hooks.calls[-1].body == b"2"
+
+
+def test_chunked_response_body(tmp_path: Path, local_lambda: Factory) -> None:
+    assert invoke(local_lambda(write_project(tmp_path / "p")), {"chunked": True}) == ("chunked", None)
+
+
+PHP_BOOTSTRAP = r"""#!/opt/bin/php
+<?php
+// A minimal PHP runtime: the shape of the project's generated bootstrap, not a copy of it.
+$api = getenv('AWS_LAMBDA_RUNTIME_API');
+[$file, $function] = explode('.', getenv('_HANDLER'));
+require getenv('LAMBDA_TASK_ROOT') . '/' . $file . '.php';
+while (true) {
+    $headers = [];
+    $curl = curl_init("http://$api/2018-06-01/runtime/invocation/next");
+    curl_setopt($curl, CURLOPT_RETURNTRANSFER, true);
+    curl_setopt($curl, CURLOPT_HEADERFUNCTION, function ($c, $line) use (&$headers) {
+        $parts = explode(':', $line, 2);
+        if (count($parts) === 2) { $headers[strtolower(trim($parts[0]))] = trim($parts[1]); }
+        return strlen($line);
+    });
+    $event = json_decode(curl_exec($curl), true);
+    $id = $headers['lambda-runtime-aws-request-id'];
+    $body = json_encode($function($event, $headers));
+    $curl = curl_init("http://$api/2018-06-01/runtime/invocation/$id/response");
+    curl_setopt($curl, CURLOPT_RETURNTRANSFER, true);
+    curl_setopt($curl, CURLOPT_POST, true);
+    curl_setopt($curl, CURLOPT_POSTFIELDS, $body);
+    curl_exec($curl);
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("php") is None, reason="needs php-cli")
+def test_php_bootstrap_runs_on_the_host_php(tmp_path: Path, local_lambda: Factory, logs: object) -> None:
+    handler = ('<?php\nfunction hello($event, $context) '
+               '{ return ["hello" => $event["name"], "tz" => getenv("TZ")]; }\n')
+    root = write_project(tmp_path / "p", bootstrap=PHP_BOOTSTRAP, functions={"hello": "hello.hello"},
+                         extra_files={"hello.php": handler})
+    local = local_lambda(root)
+    assert invoke(local, {"name": "Ada"}) == ({"hello": "Ada", "tz": "UTC"}, None)
+    assert invoke(local, {"name": "Grace"}) == ({"hello": "Grace", "tz": "UTC"}, None)
+    assert f"running the host's {shutil.which('php')}" in logs.text  # type: ignore[attr-defined]

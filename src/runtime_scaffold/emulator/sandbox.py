@@ -97,7 +97,14 @@ class Sandbox:
         runtime_dir.mkdir(exist_ok=True)
         lay_out_opt([layer.path for layer in self.project.function_layers(self.function)], opt)
         host_path = self.host_environment.get("PATH", os.defpath)
-        entrypoint = find_entrypoint(self.project.root, opt, host_path=host_path)
+        try:
+            entrypoint = find_entrypoint(self.project.root, opt, host_path=host_path)
+        except InvalidEntrypoint as error:
+            remote = [reference.arn for reference in self.function.layers if reference.arn]
+            if remote:  # the likely reason: the runtime lives in a published layer we cannot download
+                raise InvalidEntrypoint(f"{error} (layers given by ARN are not available locally: "
+                                        f"{', '.join(remote)})") from None
+            raise
         api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks)
         server = LoopbackServer(api.handle, max_body_bytes=MAX_RESPONSE_BYTES).start()
         environment = lambda_environment(
