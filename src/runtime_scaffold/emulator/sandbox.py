@@ -196,12 +196,13 @@ class Sandbox:
         stream.line(logs.start_line(invocation.request_id))
         api.submit(invocation)
         result = invocation.wait(max(invocation.remaining_s, 0.0))
-        timed_out = result is None
-        if timed_out:
+        killed = result is None
+        if killed:
             api.fail("Sandbox.Timedout", f"Task timed out after {invocation.timeout_s:.2f} seconds")
             self._kill_group(process)
             result = invocation.wait(5)
         assert result is not None
+        timed_out = result.error_type == "Sandbox.Timedout"  # not when the answer beat the kill by a hair
         finished = time.monotonic()
         stream.sync()
         result.duration_ms = (finished - (invocation.delivered or invocation.started)) * 1000
@@ -210,9 +211,9 @@ class Sandbox:
         self._peak_mb = max(self._peak_mb, logs.peak_memory_mb(process.pid) or 0)
         result.max_memory_used_mb = self._peak_mb
         status = None
-        if timed_out or result.error_type in ("Runtime.ExitError", "Sandbox.Timedout"):
-            status = "timeout" if timed_out else "error\tError Type: Runtime.ExitError"
-        elif api.init_error is not None:
+        if timed_out:
+            status = "timeout"
+        elif result.error_type == "Runtime.ExitError" or api.init_error is not None:
             status = f"error\tError Type: {result.error_type}"
         if result.error_type == "Runtime.ExitError":
             stream.line(f"RequestId: {invocation.request_id} Error: {describe_exit(process.wait(5))}")
@@ -224,7 +225,7 @@ class Sandbox:
             seconds = f"{invocation.timeout_s:.2f}"
             stream.line(f"{stamp}Z {invocation.request_id} Task timed out after {seconds} seconds")
         result.log_tail = stream.tail()
-        if status is not None:  # the environment is reset: the next invocation starts a fresh bootstrap
+        if killed or status is not None:  # the environment is reset: the next invocation starts afresh
             self.stop(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0)
         return result
 
