@@ -133,3 +133,9 @@ def test_serve_refuses_a_busy_port(project: Path) -> None:
         port = taken.getsockname()[1]
         code, _, err = run("serve", "--project", str(project), "--port", str(port))
     assert code == ExitCode.EMULATOR and f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_invoke_reads_the_event_from_stdin(project: Path) -> None:
+    result = CliRunner().invoke(cli, ["invoke", "--path", "-", "--project", str(project)],
+                                input='{"echo": "piped"}')
+    assert (result.exit_code, result.stdout) == (0, '"piped"')
