@@ -1,19 +1,21 @@
 """Throughput and round trip of the local Lambda against the floor a bare Runtime API server sets.
 
-The same minimal keep-alive Python bootstrap is driven three ways in one run:
-  floor    a bare Runtime API server (http.server, a queue, nothing else) fed from this process
-  library  LocalLambda.invoke() in this process (Runtime API state machine, sandbox, logs)
-  serve    `scaffold serve` as a subprocess, called over HTTP keep-alive like an SDK would
+The same minimal keep-alive Python bootstrap is driven four ways in one run:
+  floor       a bare Runtime API server (http.server, a queue, nothing else) fed from this process
+  library     LocalLambda.invoke() in this process (Runtime API state machine, sandbox, logs)
+  floor-http  the bare Runtime API plus a bare HTTP front, called over HTTP keep-alive
+  serve       `scaffold serve` as a subprocess, called over HTTP keep-alive like an SDK would
+`library` compares with `floor`, `serve` with `floor-http` (same number of HTTP hops).
 
 Usage:  python benchmarks/serve_throughput.py [--invocations 2000] [--seconds 20]
 Each mode stops after --invocations or --seconds, whichever comes first. Timings are wall clock on this
-machine; compare the ratios, not the absolute numbers. `serve` pays one more HTTP hop (the caller's) than the
-floor and the library do, as a real SDK caller would.
+machine; compare the ratios, not the absolute numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -71,7 +73,7 @@ def measure(invoke: object, invocations: int, seconds: float) -> tuple[int, floa
     return count, time.perf_counter() - started
 
 
-def floor(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
+def floor(root: Path, invocations: int, seconds: float, *, http_front: bool = False) -> tuple[int, float]:
     """A bare Runtime API: /next takes an event from a queue, /response puts the body on another."""
     events: queue.Queue[bytes] = queue.Queue()
     answers: queue.Queue[bytes] = queue.Queue()
@@ -103,13 +105,39 @@ def floor(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
         events.put(EVENT)
         answers.get(timeout=10)
 
+    class Front(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            events.put(self.rfile.read(int(self.headers["Content-Length"])))
+            body = answers.get(timeout=10)
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+            self.wfile.write(head + body)
+
+    front = ThreadingHTTPServer(("127.0.0.1", 0), Front)
+    front.daemon_threads = True
+    threading.Thread(target=front.serve_forever, daemon=True).start()
     try:
-        return measure(invoke, invocations, seconds)
+        if not http_front:
+            return measure(invoke, invocations, seconds)
+        connection = http.client.HTTPConnection("127.0.0.1", front.server_address[1], timeout=30)
+
+        def invoke_over_http() -> None:
+            connection.request("POST", "/2015-03-31/functions/echo/invocations", EVENT)
+            response = connection.getresponse()
+            response.read()
+
+        return measure(invoke_over_http, invocations, seconds)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-        server.shutdown()
-        server.server_close()
+        for each in (server, front):
+            each.shutdown()
+            each.server_close()
 
 
 def library(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
@@ -156,13 +184,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = write_project(Path(folder) / "bench")
         rows = {}
-        for name, run in (("floor", floor), ("library", library), ("serve", serve)):
+        modes = (("floor", floor), ("library", library),
+                 ("floor-http", functools.partial(floor, http_front=True)), ("serve", serve))
+        for name, run in modes:
             count, elapsed = run(root, options.invocations, options.seconds)
             rows[name] = (count / elapsed, elapsed / count * 1e6)
-    floor_us = rows["floor"][1]
-    print(f"{'mode':8} {'invocations/s':>14} {'round trip (us)':>16} {'vs floor':>9}")
+    baseline = {"floor": "floor", "library": "floor", "floor-http": "floor-http", "serve": "floor-http"}
+    print(f"{'mode':10} {'invocations/s':>14} {'round trip (us)':>16} {'vs its floor':>13}")
     for name, (rate, micros) in rows.items():
-        print(f"{name:8} {rate:14.0f} {micros:16.0f} {micros / floor_us:8.2f}x")
+        print(f"{name:10} {rate:14.0f} {micros:16.0f} {micros / rows[baseline[name]][1]:12.2f}x")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ class InvokeApi:
 
     def __init__(self, local: LocalLambda) -> None:
         self.local = local
-        self._background: list[threading.Thread] = []
 
     def handle(self, request: Request) -> Reply:
         match = _INVOKE_PATH.fullmatch(request.path)
