@@ -10,7 +10,6 @@ import select
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION, LOG_TAIL_BYTES, InvocationResult
 
@@ -56,13 +55,17 @@ def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | 
 
 def peak_memory_mb(pid: int) -> int | None:
     """The process's peak resident set (VmHWM) in MB, from /proc; None without /proc or process."""
+    # Raw os calls: this runs once per invocation, and pathlib plus text decoding cost more than the read.
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return math.ceil(int(line.split()[1]) / 1024)
-    except (OSError, ValueError, IndexError):
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+        try:
+            status = os.read(fd, 8192)
+        finally:
+            os.close(fd)
+        start = status.index(b"VmHWM:") + 6
+        return math.ceil(int(status[start:status.index(b"kB", start)]) / 1024)
+    except (OSError, ValueError):
         return None
-    return None
 
 
 class LogStream:
