@@ -7,9 +7,9 @@ The same minimal keep-alive Python bootstrap is driven four ways in one run:
   serve       `scaffold serve` as a subprocess, called over HTTP keep-alive like an SDK would
 `library` compares with `floor`, `serve` with `floor-http` (same number of HTTP hops).
 
-Usage:  python benchmarks/serve_throughput.py [--invocations 2000] [--seconds 20]
-Each mode stops after --invocations or --seconds, whichever comes first. Timings are wall clock on this
-machine; compare the ratios, not the absolute numbers.
+Usage:  python benchmarks/serve_throughput.py [--invocations 2000] [--seconds 20] [--rounds 3]
+Each mode stops after --invocations or --seconds, whichever comes first; the best of --rounds is shown.
+Timings are wall clock on this machine; compare the ratios, not the absolute numbers.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def floor(root: Path, invocations: int, seconds: float, *, http_front: bool = Fa
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    server.handle_error = lambda *args: None  # type: ignore[method-assign]  # the killed bootstrap's reset
     threading.Thread(target=server.serve_forever, daemon=True).start()
     runtime_api = f"127.0.0.1:{server.server_address[1]}"
     env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_RUNTIME_API": runtime_api}
@@ -120,6 +121,7 @@ def floor(root: Path, invocations: int, seconds: float, *, http_front: bool = Fa
 
     front = ThreadingHTTPServer(("127.0.0.1", 0), Front)
     front.daemon_threads = True
+    front.handle_error = lambda *args: None  # type: ignore[method-assign]
     threading.Thread(target=front.serve_forever, daemon=True).start()
     try:
         if not http_front:
@@ -180,15 +182,18 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invocations", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = write_project(Path(folder) / "bench")
         rows = {}
         modes = (("floor", floor), ("library", library),
                  ("floor-http", functools.partial(floor, http_front=True)), ("serve", serve))
-        for name, run in modes:
-            count, elapsed = run(root, options.invocations, options.seconds)
-            rows[name] = (count / elapsed, elapsed / count * 1e6)
+        for _ in range(options.rounds):  # interleaved rounds, best kept: a busy machine only ever slows a run
+            for name, run in modes:
+                count, elapsed = run(root, options.invocations, options.seconds)
+                if name not in rows or elapsed / count * 1e6 < rows[name][1]:
+                    rows[name] = (count / elapsed, elapsed / count * 1e6)
     baseline = {"floor": "floor", "library": "floor", "floor-http": "floor-http", "serve": "floor-http"}
     print(f"{'mode':10} {'invocations/s':>14} {'round trip (us)':>16} {'vs its floor':>13}")
     for name, (rate, micros) in rows.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -144,6 +145,11 @@ class LoopbackServer(ThreadingHTTPServer):
                 for key, _ in selector.select():
                     if key.fileobj is self.socket and not self._stopping:
                         self._handle_request_noblock()  # type: ignore[attr-defined]  # socketserver's own step
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A bootstrap killed mid-connection resets it; that is the sandbox's business, not a server error."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     @property
     def address(self) -> str:
