@@ -116,7 +116,6 @@ def lambda_environment(
         "_HANDLER": function.handler,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
         "AWS_LAMBDA_FUNCTION_VERSION": FUNCTION_VERSION,
@@ -129,4 +128,8 @@ def lambda_environment(
         "LAMBDA_RUNTIME_DIR": str(runtime_dir),
         "TZ": "UTC",
     })
+    # Lambda's environment-variable page: AWS_EXECUTION_ENV "is not defined for OS-only runtimes (the provided
+    # family)"; docs/runtime-api.md marks it uncertain, so only managed runtime ids get it.
+    if function.runtime and not function.runtime.startswith("provided"):
+        environment["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{function.runtime}"
     return environment
