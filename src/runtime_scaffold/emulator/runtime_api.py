@@ -217,7 +217,8 @@ class RuntimeApi:
             self._init_error = _function_error(request, "Runtime.Unknown")
             body, error_type = self._init_error
             invocation, self._queued = self._queued, None
+            if invocation is not None:
+                self._answered.append(invocation.request_id)
         if invocation is not None:
-            self._answered.append(invocation.request_id)
             invocation.finish(InvocationResult(invocation.request_id, body, error_type))
         return json_reply(202, {"status": "OK"})
