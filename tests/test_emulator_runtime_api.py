@@ -177,3 +177,10 @@ def test_hooks_can_fail_next_and_observe_every_call() -> None:
     api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"r"'))
     assert [(c.kind, c.status) for c in calls] == [("next", 500), ("next", 200), ("response", 202)]
     assert calls[-1].body == b'"r"' and calls[-1].request_id == invocation.request_id
+
+
+def test_an_event_submitted_after_the_bootstrap_died_fails_at_once() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    api.exited("Runtime exited with error: exit status 1")
+    invocation = queued(api)
+    assert invocation.result is not None and invocation.result.error_type == "Runtime.ExitError"

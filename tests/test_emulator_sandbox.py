@@ -409,3 +409,15 @@ def test_php_bootstrap_runs_on_the_host_php(tmp_path: Path, local_lambda: Factor
     assert invoke(local, {"name": "Ada"}) == ({"hello": "Ada", "tz": "UTC"}, None)
     assert invoke(local, {"name": "Grace"}) == ({"hello": "Grace", "tz": "UTC"}, None)
     assert f"running the host's {shutil.which('php')}" in logs.text  # type: ignore[attr-defined]
+
+
+def test_a_bootstrap_that_exits_at_once_is_an_exit_error_not_a_timeout(tmp_path: Path,
+                                                                        local_lambda: Factory) -> None:
+    # It may die before the event is even queued; the invocation must not wait for the deadline.
+    local = local_lambda(write_project(tmp_path / "p", bootstrap="#!/bin/sh\nexit 1\n", timeout=30))
+    for _ in range(3):
+        started = time.monotonic()
+        error, error_type = invoke(local, {})
+        assert error_type == "Runtime.ExitError"
+        assert isinstance(error, dict) and error["errorMessage"].endswith("exit status 1")
+        assert time.monotonic() - started < 25  # a bound, not a timing claim: far below the 30 s timeout

@@ -88,6 +88,7 @@ class RuntimeApi:
         self._answered: deque[str] = deque(maxlen=64)
         self._init_error: tuple[bytes, str] | None = None
         self._closed = False
+        self._exit_message: str | None = None
         self._waiter = 0
         self.first_next_at: float | None = None  # time.monotonic() of the first /next: init is over
 
@@ -97,6 +98,9 @@ class RuntimeApi:
         with self._lock:
             self._queued = invocation
             self._lock.notify_all()
+            exit_message, init_failed = self._exit_message, self._init_error is not None
+        if exit_message is not None or init_failed:  # init already failed or the bootstrap already died
+            self.fail("Runtime.ExitError", exit_message or "")
 
     def fail(self, error_type: str, message: str) -> None:
         """End the queued or delivered invocation with a platform error; an init error wins."""
@@ -114,8 +118,15 @@ class RuntimeApi:
                 body = error_body(error_type, text)
                 invocation.finish(InvocationResult(invocation.request_id, body, error_type))
 
+    def exited(self, message: str) -> None:
+        """The bootstrap is gone: fail what it held, and what comes later, with ``message``."""
+        with self._lock:
+            self._exit_message = message
+        self.fail("Runtime.ExitError", message)
+        self.close()
+
     def close(self) -> None:
-        """The bootstrap is gone: wake any /next still waiting."""
+        """Wake any /next still waiting: the environment is going away."""
         with self._lock:
             self._closed = True
             self._lock.notify_all()

@@ -137,8 +137,7 @@ class Sandbox:
     def _watch(self, process: subprocess.Popen[bytes], api: RuntimeApi) -> None:
         returncode = process.wait()
         self._kill_group(process)  # Lambda resets the whole environment, helpers the bootstrap left included
-        api.fail("Runtime.ExitError", describe_exit(returncode))
-        api.close()
+        api.exited(describe_exit(returncode))
 
     @staticmethod
     def _kill_group(process: subprocess.Popen[bytes]) -> None:
