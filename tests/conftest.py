@@ -1,7 +1,10 @@
-"""Shared fixtures: fixture projects and a LocalLambda whose logs are collected instead of printed."""
+"""Shared test helpers: render projects, and run the real tools the way a user would."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +13,56 @@ import pytest
 
 from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.project import load_project
+from runtime_scaffold.templates import render_project
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("bash", "php")
+ARCHITECTURES = ("x86_64", "arm64")
+# Both Serverless Framework v3 and its open-source fork osls 3 (package.json) must package a generated project.
+FRAMEWORKS = {
+    "serverless": REPO_ROOT / "node_modules" / "serverless" / "bin" / "serverless.js",
+    "osls": REPO_ROOT / "node_modules" / "osls" / "bin" / "serverless.js",
+}
+OFFLINE_AWS = REPO_ROOT / "tests" / "support" / "offline-aws.js"
+
+
+def render(language: str, tmp_path: Path, **options: object) -> Path:
+    """Render a project with default answers (and any options) into a fresh folder under tmp_path."""
+    out = tmp_path / f"out-{language}-{len(list(tmp_path.iterdir()))}"
+    return render_project(language, output_dir=out, no_input=True, **options)  # type: ignore[arg-type]
+
+
+def require_tool(name: str) -> str:
+    """The path of a tool the tests need; CI installs it (.ci/run), so its absence is a failure, not a skip."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: run .ci/run (or install it) before the tests")
+    return path
+
+
+def serverless_package(project: Path, *, framework: str = "serverless", timeout: float = 180) -> Path:
+    """Run the real `serverless package` (v3) offline in ``project``; return its .serverless folder."""
+    entry = FRAMEWORKS[framework]
+    if not entry.exists():
+        pytest.fail(f"{entry} is missing: run `npm ci` in {REPO_ROOT} (.ci/run does)")
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "AKIAOFFLINETESTS",
+        "AWS_SECRET_ACCESS_KEY": "offline",
+        "SLS_TELEMETRY_DISABLED": "1",
+        "SLS_NOTIFICATIONS_MODE": "off",
+        "SLS_AWS_REQUEST_MAX_RETRIES": "0",
+        "NODE_OPTIONS": f"--require {OFFLINE_AWS}",
+    }
+    result = subprocess.run(
+        [require_tool("node"), str(entry), "package"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    assert result.returncode == 0, f"serverless package failed:\n{result.stdout}\n{result.stderr}"
+    return project / ".serverless"
+
+
+# -- the emulator's fixtures ---------------------------------------------------------------------------
 
 
 class LogCollector:

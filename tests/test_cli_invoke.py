@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
-from emulator_fixtures import write_project
 
 from runtime_scaffold.cli import cli
 from runtime_scaffold.errors import ExitCode
+
+from .emulator_fixtures import write_project
 
 
 @pytest.fixture

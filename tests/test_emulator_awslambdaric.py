@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from emulator_fixtures import write_project
 
 from runtime_scaffold.emulator import LocalLambda
+
+from .emulator_fixtures import write_project
 
 pytest.importorskip("awslambdaric")
 

@@ -12,9 +12,10 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from emulator_fixtures import write_project
 
 from runtime_scaffold.emulator import LocalLambda, start_invoke_server
+
+from .emulator_fixtures import write_project
 
 Factory = Callable[..., LocalLambda]
 

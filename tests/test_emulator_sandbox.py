@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from emulator_fixtures import write_project
 
 from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.errors import InvalidInput, ProjectError
+
+from .emulator_fixtures import PYTHON_BOOTSTRAP, write_project
 
 Factory = Callable[..., LocalLambda]
 
@@ -121,7 +122,6 @@ def test_timeout_kills_the_process_group(tmp_path: Path, local_lambda: Factory, 
         "sleep 300 &\necho helper $! >&2\n"
         f"exec {sys.executable} \"$(dirname \"$0\")/bootstrap.py\"\n"
     )
-    from emulator_fixtures import PYTHON_BOOTSTRAP
     root = write_project(tmp_path / "p", bootstrap=bootstrap, timeout=1)
     (root / "runtime" / "bootstrap.py").write_text(PYTHON_BOOTSTRAP)
     local = local_lambda(root)
@@ -203,7 +203,6 @@ def test_task_root_bootstrap_wins_over_the_layer(tmp_path: Path, local_lambda: F
 
 
 def test_opt_shebang_runs_the_layer_interpreter(tmp_path: Path, local_lambda: Factory, logs: object) -> None:
-    from emulator_fixtures import PYTHON_BOOTSTRAP
     root = write_project(tmp_path / "p", bootstrap="#!/opt/bin/python3\n" + PYTHON_BOOTSTRAP)
     (root / "runtime" / "bin").mkdir()
     (root / "runtime" / "bin" / "python3").symlink_to(sys.executable)
@@ -214,7 +213,6 @@ def test_opt_shebang_runs_the_layer_interpreter(tmp_path: Path, local_lambda: Fa
 
 def test_opt_shebang_falls_back_to_the_host_interpreter(tmp_path: Path, local_lambda: Factory,
                                                         logs: object) -> None:
-    from emulator_fixtures import PYTHON_BOOTSTRAP
     root = write_project(tmp_path / "p", bootstrap="#!/opt/bin/python3\n" + PYTHON_BOOTSTRAP)
     bin_dir = tmp_path / "hostbin"
     bin_dir.mkdir()

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import click
 
-from runtime_scaffold import __version__
+from runtime_scaffold import __version__, templates
+from runtime_scaffold.check import RULES, check_project
 from runtime_scaffold.emulator import LocalLambda, start_invoke_server
-from runtime_scaffold.errors import FunctionError, InvalidInput
+from runtime_scaffold.errors import CheckFailure, ExitCode, FunctionError, InvalidInput
 from runtime_scaffold.project import load_project
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -30,6 +31,107 @@ def cli() -> None:
     """
 
 
+def _language_names() -> list[str]:
+    return [language.name for language in templates.list_languages()]
+
+
+def _extra_context(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    return templates.parse_extra_context(values)
+
+
+@cli.command()
+@click.option("--lang", "language", required=True, metavar="LANG",
+              help=f"Language of the runtime: {', '.join(_language_names())} (see `scaffold list`).")
+@click.option("--name", help="Project name; also the folder and the Serverless service name.")
+@click.option("--output-dir", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder in which the project folder is created.")
+@click.option("--arch", "architecture", type=click.Choice(templates.ARCHITECTURES),
+              help="Lambda architecture the runtime is built for [default: x86_64].")
+@click.option("--no-input", is_flag=True, help="Do not prompt; use the defaults and the values given here.")
+@click.option("--force", "-f", is_flag=True, help="Replace the project folder if it already exists.")
+@click.option("--extra-context", "extra_context", multiple=True, metavar="KEY=VALUE", callback=_extra_context,
+              help="Set any template variable (repeatable), e.g. --extra-context timeout=30.")
+def new(language: str, name: str | None, output_dir: Path, architecture: str | None, no_input: bool,
+        force: bool, extra_context: dict[str, str]) -> None:
+    """Create a Serverless Framework project whose runtime is a custom `bootstrap` in a Lambda layer.
+
+    Without --no-input, each template variable is asked for, with its default shown.
+    """
+    project = templates.render_project(
+        language, output_dir=output_dir, name=name, architecture=architecture,
+        extra_context=extra_context, no_input=no_input, force=force,
+    )
+    click.echo(f"Created {project}")
+    click.echo(f"Next: cd {project} && serverless package   (see {project / 'README.md'})")
+
+
+@cli.command("list")
+def list_languages() -> None:
+    """List the languages `scaffold new --lang` knows, one line each."""
+    languages = templates.list_languages()
+    width = max(len(language.name) for language in languages)
+    for language in languages:
+        click.echo(f"{language.name:<{width}}  {language.summary}")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+@cli.command(
+    "check",
+    epilog="\b\nRules:\n"
+    + "\n".join(f"  {rule:<28} {summary}" for rule, summary in RULES.items())
+    + f"\n\n\b\nExit status: {ExitCode.OK} no errors (warnings allowed), {ExitCode.CHECK} errors found, "
+    f"{ExitCode.PROJECT} project unreadable.",
+)
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default="current folder",
+    help="Project folder holding serverless.yml.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the configuration from this YAML/JSON file instead of the project's serverless.yml "
+    "(the Serverless plugin passes the Framework's resolved configuration this way).",
+)
+@click.option(
+    "--ignore",
+    "ignored",
+    multiple=True,
+    metavar="RULE",
+    type=click.Choice(list(RULES)),
+    help="Do not report this rule (repeatable), e.g. --ignore layers-replaced.",
+)
+def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...]) -> None:
+    """Find what would make a deploy or the first invoke fail, before deploying.
+
+    Reads serverless.yml and the files each function would get in Lambda (its package in /var/task, its
+    layers in /opt), as the Serverless Framework would package them. Starts nothing, changes nothing.
+
+    Prints one block per finding (`error: FILE: what is wrong [rule]` then `  fix: how`), then a summary.
+    Warnings are risky but valid settings; only errors make the command fail.
+    """
+    project = load_project(project_dir, config_file=config_file)
+    findings = [finding for finding in check_project(project) if finding.rule not in ignored]
+    for finding in findings:
+        click.echo(f"{finding.severity.value}: {finding.file}: {finding.message} [{finding.rule}]")
+        click.echo(f"  fix: {finding.fix}")
+    errors = sum(1 for finding in findings if finding.is_error)
+    warnings = len(findings) - errors
+    functions = _plural(len(project.functions), "function")
+    if not findings:
+        click.echo(f"{project.root}: no problems found ({functions} checked)")
+        return
+    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    click.echo(f"{project.root}: {counts} ({functions} checked)")
+    if errors:
+        raise CheckFailure(f"{_plural(errors, 'error')} found: fix them before deploying")
 def _read_event(data: str | None, path: Path | None) -> bytes:
     """The event as bytes, checked to be JSON as the AWS CLI checks `--payload`."""
     if data is not None and path is not None:

@@ -195,17 +195,21 @@ def _layer_reference(entry: Any) -> LayerReference:
     return LayerReference(raw=entry)
 
 
-def load_project(root: Path, *, stage: str | None = None, region: str | None = None) -> Project:
-    """Read the serverless.yml in ``root`` into a :class:`Project`."""
+def load_project(
+    root: Path, *, config_file: Path | None = None, stage: str | None = None, region: str | None = None
+) -> Project:
+    """Read the serverless.yml in ``root`` (or ``config_file``, e.g. the Framework's resolved JSON) into a Project."""
     root = root.resolve()
-    config_path = find_config(root)
+    if config_file is not None and not config_file.is_file():
+        raise ProjectError(f"configuration file {config_file} does not exist")
+    config_path = config_file.resolve() if config_file is not None else find_config(root)
     try:
-        raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506
+        raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
     except yaml.YAMLError as error:
         raise ProjectError(f"{config_path} is not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise ProjectError(f"{config_path} does not hold a mapping")
-    provider_raw = raw.get("provider") if isinstance(raw.get("provider"), dict) else {}
+    provider_raw: dict[str, Any] = raw["provider"] if isinstance(raw.get("provider"), dict) else {}
     options = {"stage": stage or str(provider_raw.get("stage") or DEFAULT_STAGE)}
     options["stage"] = str(_resolve(options["stage"], raw, {"stage": DEFAULT_STAGE}))
     options["region"] = region or str(_resolve(provider_raw.get("region") or DEFAULT_REGION, raw, options))

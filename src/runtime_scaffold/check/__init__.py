@@ -1,0 +1,50 @@
+"""Static checks that predict deploy-time and first-invoke failures of a custom-runtime project.
+
+``check_project`` reads nothing but the project folder: no process is started, nothing is printed. Each
+function is checked against the environment Lambda would build for it (its zip in /var/task, its layers in
+/opt), computed with the Serverless Framework's own packaging and naming rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from runtime_scaffold.check import bootstrap_rules, config_rules, file_rules, package_rules
+from runtime_scaffold.check.findings import RULES, Finding, Severity
+from runtime_scaffold.check.sandbox import SandboxBuilder
+from runtime_scaffold.project import Project
+
+__all__ = ["RULES", "Finding", "Severity", "check_project"]
+
+
+def check_project(project: Project) -> list[Finding]:
+    """Every finding for ``project``, errors first, each once even when several functions share it."""
+    findings: list[Finding] = list(config_rules.check_layer_paths(project))
+    builder = SandboxBuilder(project)
+    config = project.config.get("functions") or {}
+    for function in project.functions.values():
+        spec = config.get(function.key)
+        if isinstance(spec, dict) and spec.get("image"):
+            continue  # container images bring their own runtime; nothing here applies
+        sandbox = builder.sandbox(function)
+        findings += config_rules.check_runtime(project, sandbox)
+        findings += config_rules.check_layer_references(project, sandbox)
+        findings += config_rules.check_layer_lists(project, sandbox)
+        if not config_rules.expects_bootstrap(sandbox):
+            continue
+        findings += bootstrap_rules.check_bootstrap(project, sandbox)
+        findings += file_rules.check_files(project, sandbox)
+        findings += package_rules.check_handler(project, sandbox)
+        findings += package_rules.check_size(project, sandbox)
+        findings += package_rules.check_layer_folders(project, sandbox)
+    return _unique(sorted(findings, key=lambda finding: not finding.is_error))
+
+
+def _unique(findings: Iterable[Finding]) -> list[Finding]:
+    seen: set[Finding] = set()
+    kept = []
+    for finding in findings:
+        if finding not in seen:
+            seen.add(finding)
+            kept.append(finding)
+    return kept

@@ -1,0 +1,52 @@
+"""What `scaffold check` reports: one :class:`Finding` per problem, each tied to a rule id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    """An error predicts a failed deploy or invocation; a warning is valid but risky or wasteful."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in a project: where it is, what is wrong, and how to fix it."""
+
+    rule: str  # stable id, e.g. "bootstrap-missing"; tests and users can filter on it
+    severity: Severity
+    file: str  # path relative to the project root ("serverless.yml", "runtime/bootstrap")
+    message: str  # what is wrong, in Lambda's own words where it has some
+    fix: str  # what to do about it
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+# Every rule `scaffold check` knows, with the one line shown by `scaffold check --help` and in docs.
+RULES: dict[str, str] = {
+    "runtime-unsupported": "runtime is not provided.al2023 / provided.al2 (old `provided` is deprecated)",
+    "runtime-deprecated": "runtime provided.al2 is past its deprecation date (Jul 31 2026)",
+    "layer-ref-unknown": "{ Ref: X } names no layer of the service (correct id suggested)",
+    "layer-ref-retain": "a referenced layer has retain: true, which appends a hash to its logical id",
+    "layer-arn-invalid": "a layer ARN is not a layer version ARN",
+    "layer-path-missing": "a layer's path: folder does not exist",
+    "layers-replaced": "function layers: silently replaces provider.layers",
+    "layers-too-many": "a function uses more than 5 layers",
+    "bootstrap-missing": "no bootstrap at the package root or in any layer (Runtime.InvalidEntrypoint)",
+    "bootstrap-nested": "bootstrap exists, but one folder too deep to be found",
+    "bootstrap-not-executable": "bootstrap lacks the read/execute bits Lambda's user needs",
+    "bootstrap-format": "bootstrap is neither a script with #! nor a Linux ELF executable",
+    "crlf-line-endings": "Windows line endings in bootstrap or a shell script",
+    "shebang-interpreter-missing": "#! interpreter is neither in a layer nor on the Amazon Linux base image",
+    "elf-architecture": "ELF binary built for another architecture than the function's",
+    "handler-file-missing": "the handler's file is not in the function package (task root)",
+    "handler-undeterminable": "the handler does not follow file.method, so its file cannot be checked",
+    "package-too-large": "function plus layers exceed 250 MB unzipped",
+    "layer-shipped-twice": "the layer folder is also packaged into the function zip",
+}

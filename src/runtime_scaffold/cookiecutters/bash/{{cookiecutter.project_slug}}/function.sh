@@ -1,0 +1,4 @@
+# shellcheck shell=bash
+handler() {
+  printf "%s" "$1"
+}

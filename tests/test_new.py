@@ -1,0 +1,218 @@
+"""`scaffold new` and `scaffold list` as a user runs them: outputs, modes, and every refusal leaving nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from jinja2 import Environment, FileSystemLoader
+
+from runtime_scaffold import __version__, templates
+from runtime_scaffold.cli import cli
+from runtime_scaffold.errors import ExitCode
+from runtime_scaffold.naming import layer_logical_id
+
+from .conftest import ARCHITECTURES, LANGUAGES, render
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def tree(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        str(p.relative_to(root)): (stat.S_IMODE(p.stat().st_mode), p.read_bytes())
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_list_names_every_language_with_a_summary() -> None:
+    code, output = run("list")
+    assert code == 0
+    lines = output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(LANGUAGES)
+    assert all(len(line.split(None, 1)[1]) > 20 for line in lines)
+
+
+def test_help_and_version() -> None:
+    for flag in ("-h", "--help"):
+        code, output = run("new", flag)
+        assert code == 0 and "--extra-context" in output and "--no-input" in output
+    code, output = run("--version")
+    assert code == 0 and __version__ in output
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_new_writes_a_project_with_the_runtime_in_a_layer(tmp_path: Path, language: str, architecture: str) -> None:
+    code, output = run("new", "--lang", language, "--name", "my-svc", "--arch", architecture, "--no-input",
+                       "--output-dir", str(tmp_path))
+    assert code == 0, output
+    project = tmp_path / "my-svc"
+    assert f"Created {project}" in output
+    config = yaml.safe_load((project / "serverless.yml").read_text())
+    assert config["service"] == "my-svc"
+    assert config["frameworkVersion"] == "3"
+    assert config["provider"]["runtime"] == "provided.al2023"
+    assert config["provider"]["architecture"] == architecture
+    (layer_key, layer), = config["layers"].items()
+    assert layer["path"] == "runtime"
+    assert layer["compatibleArchitectures"] == [architecture]
+    assert layer["compatibleRuntimes"] == ["provided.al2023"]
+    assert config["functions"]["hello"]["layers"] == [{"Ref": layer_logical_id(layer_key)}]
+    assert "!runtime/**" in config["package"]["patterns"]
+    bootstrap = project / "runtime" / "bootstrap"
+    assert stat.S_IMODE(bootstrap.stat().st_mode) == 0o755
+    assert json.loads((project / "events" / "hello.json").read_text()) == {"name": "World"}
+    assert (project / ".gitignore").read_text().strip().endswith(".serverless/")
+    readme = (project / "README.md").read_text()
+    for section in ("## What each file does", "## How the bootstrap works", "## Writing a handler",
+                    "## How the layer is shared", "## Run it locally", "## Deploy"):
+        assert section in readme
+    assert not list(tmp_path.glob(".scaffold-*")), "staging folder left behind"
+
+
+def test_language_specific_files(tmp_path: Path) -> None:
+    bash = render("bash", tmp_path)
+    assert yaml.safe_load((bash / "serverless.yml").read_text())["functions"]["hello"]["handler"] == "function.handler"
+    assert "handler" in (bash / "function.sh").read_text()
+    assert (bash / "runtime" / "bootstrap").read_text().startswith("#!/bin/bash\n")
+    php = render("php", tmp_path)
+    assert yaml.safe_load((php / "serverless.yml").read_text())["functions"]["hello"]["handler"] == "src/hello.hello"
+    assert "function hello(" in (php / "src" / "hello.php").read_text()
+    assert (php / "runtime" / "bootstrap").read_text().startswith("#!/opt/bin/php\n")
+    assert os.access(php / "runtime" / "build-php.sh", os.X_OK)
+
+
+@pytest.mark.parametrize("key", ["php7", "php-runtime", "my_runtime", "bashRuntime", "PHP83", "php-8_3-Runtime"])
+def test_template_macro_and_python_compute_the_frameworks_layer_id(key: str) -> None:
+    # The ids measured with the real Framework (shared/docs/serverless.md) for these keys.
+    measured = {
+        "php7": "Php7LambdaLayer", "php-runtime": "PhpDashruntimeLambdaLayer",
+        "my_runtime": "MyUnderscoreruntimeLambdaLayer", "bashRuntime": "BashRuntimeLambdaLayer",
+        "PHP83": "PHP83LambdaLayer", "php-8_3-Runtime": "PhpDash8Underscore3DashRuntimeLambdaLayer",
+    }
+    env = Environment(loader=FileSystemLoader(str(templates.TEMPLATES_DIR / "_shared" / "templates")))
+    macro = env.from_string('{% import "macros.j2" as m %}{{ m.layer_logical_id(key) }}').render(key=key)
+    assert macro == layer_logical_id(key) == measured[key]
+
+
+def test_extra_context_sets_template_variables(tmp_path: Path) -> None:
+    code, output = run("new", "--lang", "bash", "--no-input", "-o", str(tmp_path),
+                       "--extra-context", "timeout=30", "--extra-context", "aws_region=eu-west-1")
+    assert code == 0, output
+    config = yaml.safe_load((tmp_path / "hello-bash" / "serverless.yml").read_text())
+    assert config["provider"]["timeout"] == 30 and config["provider"]["region"] == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "exit_code"),
+    [
+        (["--lang", "cobol"], "unknown language 'cobol': choose one of bash, php", ExitCode.USAGE),
+        (["--lang", "php", "--name", "9lives"], "not a valid service name", ExitCode.USAGE),
+        (["--lang", "php", "--name", "has.dot"], "not a valid service name", ExitCode.USAGE),
+        (["--lang", "php", "--name", "x" * 41], "too long", ExitCode.USAGE),
+        (["--lang", "php", "--extra-context", "timeout"], "--extra-context takes KEY=VALUE", ExitCode.USAGE),
+        (["--lang", "php", "--extra-context", "colour=blue"], "'colour' is not a variable", ExitCode.USAGE),
+        (["--lang", "php", "--extra-context", "architecture=sparc"], "unknown architecture", ExitCode.USAGE),
+        (["--lang", "php", "--arch", "sparc"], "Invalid value for '--arch'", ExitCode.USAGE),
+    ],
+)
+def test_bad_input_is_refused_with_one_clear_line(tmp_path: Path, args: list[str], message: str,
+                                                  exit_code: int) -> None:
+    code, output = run("new", *args, "--no-input", "--output-dir", str(tmp_path / "out"))
+    assert code == exit_code
+    assert message in output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_existing_folder_needs_force_and_force_replaces_it(tmp_path: Path) -> None:
+    first = render("php", tmp_path)
+    (first / "src" / "mine.php").write_text("<?php // the user's work\n")
+    code, output = run("new", "--lang", "php", "--no-input", "-o", str(first.parent))
+    assert code == ExitCode.TEMPLATE and "already exists; use --force" in output
+    assert (first / "src" / "mine.php").exists()
+    code, output = run("new", "--lang", "php", "--no-input", "-o", str(first.parent), "--force", "--arch", "arm64")
+    assert code == 0, output
+    assert not (first / "src" / "mine.php").exists()
+    assert "architecture: arm64" in (first / "serverless.yml").read_text()
+    assert sorted(p.name for p in first.parent.iterdir()) == ["hello-php"]
+
+
+def test_unwritable_output_folder(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        # root writes anywhere; a file in the way is the unwritable folder root can still meet
+        blocker = tmp_path / "blocker"
+        blocker.write_text("")
+        code, output = run("new", "--lang", "php", "--no-input", "-o", str(blocker / "sub"))
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        code, output = run("new", "--lang", "php", "--no-input", "-o", str(locked))
+    assert code == ExitCode.TEMPLATE
+    assert output.startswith("Error: cannot ")
+
+
+def test_a_failure_midway_leaves_no_partial_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cookiecutter.generate
+
+    real = cookiecutter.generate.generate_file
+    written = []
+
+    def fail_on_third_file(*args: object, **kwargs: object) -> None:
+        written.append(args)
+        if len(written) == 3:
+            raise OSError(28, "No space left on device")
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cookiecutter.generate, "generate_file", fail_on_third_file)
+    code, output = run("new", "--lang", "php", "--no-input", "-o", str(tmp_path))
+    assert code == ExitCode.TEMPLATE and "No space left on device" in output and "nothing was written" in output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stock_cookiecutter_renders_the_same_project(tmp_path: Path) -> None:
+    for language in LANGUAGES:
+        ours = render(language, tmp_path)
+        stock_out = tmp_path / f"stock-{language}"
+        subprocess.run(
+            [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(stock_out),
+             str(templates.TEMPLATES_DIR / language)],
+            check=True, capture_output=True, env={**os.environ, "HOME": str(tmp_path / "home")},
+        )
+        assert tree(stock_out / ours.name) == tree(ours)
+
+
+def test_stock_cookiecutter_refuses_a_bad_service_name(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path / "out"),
+         str(templates.TEMPLATES_DIR / "bash"), "project_name=9lives"],
+        capture_output=True, text=True, env={**os.environ, "HOME": str(tmp_path / "home")},
+    )
+    assert result.returncode != 0
+    assert "not a valid Serverless service name" in result.stderr
+    assert not (tmp_path / "out" / "9lives").exists()
+
+
+def test_prompts_ask_for_each_variable_with_defaults(tmp_path: Path) -> None:
+    # Enter on every prompt takes the defaults; the name typed first is used.
+    answers = "prompted-svc\n" + "\n" * 20
+    result = CliRunner().invoke(cli, ["new", "--lang", "bash", "-o", str(tmp_path)], input=answers)
+    assert result.exit_code == 0, result.output
+    assert "project_name" in result.output and "architecture" in result.output
+    assert yaml.safe_load((tmp_path / "prompted-svc" / "serverless.yml").read_text())["service"] == "prompted-svc"
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "runtime_scaffold", "list"], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.startswith("bash")
