@@ -419,3 +419,12 @@ def test_a_bootstrap_that_exits_at_once_is_an_exit_error_not_a_timeout(tmp_path:
         assert error_type == "Runtime.ExitError"
         assert isinstance(error, dict) and error["errorMessage"].endswith("exit status 1")
         assert time.monotonic() - started < 25  # a bound, not a timing claim: far below the 30 s timeout
+
+
+def test_log_lines_without_newline_are_passed_on(tmp_path: Path, local_lambda: Factory, logs: object) -> None:
+    bootstrap = PYTHON_BOOTSTRAP.replace('print("init", os.getpid(), flush=True)',
+                                         'print("init", os.getpid(), flush=True)\n'
+                                         'sys.stdout.write("z" * 200000); sys.stdout.flush()')
+    local = local_lambda(write_project(tmp_path / "p", bootstrap=bootstrap))
+    assert invoke(local, {"echo": 1}) == (1, None)
+    assert logs.text.count("z") >= 200000  # type: ignore[attr-defined]

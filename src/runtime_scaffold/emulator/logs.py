@@ -14,6 +14,7 @@ from collections.abc import Callable
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION, LOG_TAIL_BYTES, InvocationResult
 
 LogSink = Callable[[bytes], None]
+_MAX_LINE_BYTES = 1 << 16
 _STDERR_LOCK = threading.Lock()
 
 
@@ -112,6 +113,8 @@ class LogStream:
     def _consume(self, data: bytes) -> None:
         data = self._partial + data
         cut = data.rfind(b"\n") + 1
+        if len(data) - cut > _MAX_LINE_BYTES:  # a runaway line without newline is passed on, not hoarded
+            cut = len(data)
         self._partial = data[cut:]
         if cut:
             self._write(data[:cut])
