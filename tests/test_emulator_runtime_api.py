@@ -184,3 +184,17 @@ def test_an_event_submitted_after_the_bootstrap_died_fails_at_once() -> None:
     api.exited("Runtime exited with error: exit status 1")
     invocation = queued(api)
     assert invocation.result is not None and invocation.result.error_type == "Runtime.ExitError"
+
+
+def test_hooks_can_refuse_a_post_which_is_then_ignored() -> None:
+    class FailResponses(RuntimeHooks):
+        def post_reply(self, sandbox_id: str, kind: str, request_id: str | None, request: Request) -> Reply | None:
+            return Reply(500, b"{}") if kind == "response" else None
+
+    api = RuntimeApi(sandbox_id="s", hooks=FailResponses())
+    invocation = queued(api)
+    api.handle(request("GET", "invocation/next"))
+    assert api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"r"')).status == 500
+    assert not invocation.done  # still open: the bootstrap should now exit
+    assert api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"{}")).status == 202
+    assert invocation.result is not None and invocation.result.error_type == "Unhandled"

@@ -26,6 +26,19 @@ _INVOCATION_PATH = re.compile(r"invocation/([^/]+)/(response|error)")
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 
 
+def _route(path: str) -> tuple[str, str | None, str]:
+    """(kind, request id, the one method allowed) for a Runtime API path; kind "unknown" when it is none."""
+    rest = path[len(PREFIX):] if path.startswith(PREFIX) else ""
+    if rest == "invocation/next":
+        return "next", None, "GET"
+    if rest == "init/error":
+        return "init_error", None, "POST"
+    match = _INVOCATION_PATH.fullmatch(rest)
+    if match:
+        return match.group(2), match.group(1), "POST"
+    return "unknown", None, ""
+
+
 @dataclass(frozen=True)
 class RuntimeCall:
     """One request a bootstrap made, and the status it was answered with."""
@@ -48,6 +61,14 @@ class RuntimeHooks:
 
         May sleep to delay the event (the invocation's deadline keeps running), or return a reply to send
         instead, such as a 500; the event then stays queued for the next ``/next``.
+        """
+        return None
+
+    def post_reply(self, sandbox_id: str, kind: str, request_id: str | None, request: Request) -> Reply | None:
+        """Called before a ``response``, ``error`` or ``init_error`` post is taken in.
+
+        Return a reply (a 500, say) to send it instead; the post is then ignored and the invocation stays open,
+        so a bootstrap that does not exit as the contract asks runs into its deadline.
         """
         return None
 
@@ -138,29 +159,25 @@ class RuntimeApi:
     # -- the bootstrap's side -------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Reply:
-        kind, request_id, reply = "unknown", None, None
-        path = request.path
-        if not path.startswith(PREFIX):
-            reply = _error(404, "NotFound", f"unknown path {path}")
+        kind, request_id, method = _route(request.path)
+        if kind == "unknown":
+            reply = _error(404, "NotFound", f"unknown path {request.path}")
+        elif request.method != method:
+            reply = _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
+        elif kind == "next":
+            reply = self._next()
         else:
-            rest = path[len(PREFIX):]
-            match = _INVOCATION_PATH.fullmatch(rest)
-            if rest == "invocation/next":
-                kind = "next"
-                reply = self._next() if request.method == "GET" else None
-            elif rest == "init/error":
-                kind = "init_error"
-                reply = self._init_error_post(request) if request.method == "POST" else None
-            elif match:
-                request_id, kind = match.group(1), match.group(2)
-                reply = self._answer(request, request_id, kind) if request.method == "POST" else None
-            else:
-                reply = _error(404, "NotFound", f"unknown path {path}")
-            if reply is None:
-                reply = _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {path}")
-        self.hooks.observe(RuntimeCall(self.sandbox_id, kind, request.method, path, request_id,
+            reply = self.hooks.post_reply(self.sandbox_id, kind, request_id, request) or self._take_post(
+                request, kind, request_id)
+        self.hooks.observe(RuntimeCall(self.sandbox_id, kind, request.method, request.path, request_id,
                                        dict(request.headers.items()), request.body, reply.status))
         return reply
+
+    def _take_post(self, request: Request, kind: str, request_id: str | None) -> Reply:
+        if kind == "init_error":
+            return self._init_error_post(request)
+        assert request_id is not None
+        return self._answer(request, request_id, kind)
 
     def _next(self) -> Reply:
         with self._lock:
