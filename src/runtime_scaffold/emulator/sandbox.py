@@ -7,6 +7,7 @@ starts afresh, as Lambda resets an environment.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import os
@@ -38,6 +39,17 @@ from runtime_scaffold.project import Function, Project
 
 # How long a bootstrap that reported an init error may take to exit by itself before it is killed.
 INIT_ERROR_GRACE_S = 1.0
+
+# Process groups of running bootstraps. They live in their own sessions, so a terminal's Ctrl-C never reaches them;
+# if cleanup itself is interrupted (a second Ctrl-C), the interpreter's exit still kills them.
+_LIVE_GROUPS: set[int] = set()
+
+
+@atexit.register
+def _kill_live_groups() -> None:
+    for group in list(_LIVE_GROUPS):
+        with contextlib.suppress(OSError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def describe_exit(returncode: int) -> str:
@@ -125,6 +137,7 @@ class Sandbox:
         finally:
             os.close(write_end)
         self._spawned_at = time.monotonic()
+        _LIVE_GROUPS.add(process.pid)
         self._process, self._api, self._server = process, api, server
         self._logs = logs.LogStream(read_end, self.log_sink)
         self._peak_mb = 0
@@ -137,6 +150,7 @@ class Sandbox:
     def _watch(self, process: subprocess.Popen[bytes], api: RuntimeApi) -> None:
         returncode = process.wait()
         self._kill_group(process)  # Lambda resets the whole environment, helpers the bootstrap left included
+        _LIVE_GROUPS.discard(process.pid)  # its number may be reused from now on
         api.exited(describe_exit(returncode))
 
     @staticmethod
@@ -153,6 +167,7 @@ class Sandbox:
                     process.wait(grace)
             self._kill_group(process)
             process.wait()
+            _LIVE_GROUPS.discard(process.pid)
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         if self._logs is not None:
