@@ -158,7 +158,7 @@ PROJECT_OPTION = click.option(
     show_default=True, help="The project folder holding serverless.yml.")
 
 
-@cli.command()
+@cli.command(short_help="Run a function's real bootstrap once, locally; print its response.")
 @click.argument("function", required=False)
 @click.option("-f", "--function", "function_option", metavar="NAME",
               help="The function to invoke (same as FUNCTION; Serverless's spelling).")
@@ -194,7 +194,7 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     sys.stdout.flush()
 
 
-@cli.command()
+@cli.command(short_help="Serve the project's functions as a local Lambda endpoint.")
 @PROJECT_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on; anything but loopback exposes your functions to the network.")
