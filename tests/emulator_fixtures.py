@@ -26,8 +26,8 @@ PYTHON_BOOTSTRAP = textwrap.dedent('''\
     time.sleep(float(os.environ.get("INIT_SLEEP", "0")))
     if os.environ.get("INIT_FAIL"):
         error = {"errorMessage": "boom at init", "errorType": "Init.Boom"}
-        print(call("POST", "init/error", json.dumps(error),
-                   {"Lambda-Runtime-Function-Error-Type": "Init.Boom"})[0], flush=True)
+        status = call("POST", "init/error", json.dumps(error), {"Lambda-Runtime-Function-Error-Type": "Init.Boom"})[0]
+        print("init/error status:", status, flush=True)
         sys.exit(1)
     while True:
         status, headers, body = call("GET", "invocation/next")

@@ -22,7 +22,7 @@ from .emulator_fixtures import write_project
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return write_project(tmp_path / "p", timeout=2)
+    return write_project(tmp_path / "p", timeout=3)
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -57,7 +57,7 @@ def test_invoke_function_error_exits_non_zero_with_the_error_json(project: Path)
 def test_invoke_timeout_is_a_function_error(project: Path) -> None:
     code, _, err = run("invoke", "--data", '{"sleep": 30}', "--project", str(project))
     assert code == ExitCode.ERROR
-    assert '"errorType": "Sandbox.Timedout"' in err and "Task timed out after 2.00 seconds" in err
+    assert '"errorType": "Sandbox.Timedout"' in err and "Task timed out after 3.00 seconds" in err
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

@@ -47,7 +47,7 @@ def ric_project(tmp_path: Path) -> Path:
         tmp_path / "ric",
         bootstrap=f"#!/bin/sh\nexec {sys.executable} -m awslambdaric \"$_HANDLER\"\n",
         functions={"good": "handler.fn", "broken": "broken.fn", "missing": "handler.nope"},
-        timeout=2,
+        timeout=3,
         extra_files={"handler.py": HANDLER, "broken.py": BROKEN},
     )
 
@@ -59,7 +59,7 @@ def test_response_and_context(ric_project: Path, local_lambda: Factory) -> None:
         assert result.error_type is None, result.payload
         document = json.loads(result.payload)
         assert document["got"] == {"n": number}
-        assert 0 < document["remaining_ms"] <= 2000
+        assert 0 < document["remaining_ms"] <= 3000
         assert document["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:fixture-dev-good"
         assert document["request_id"] == result.request_id
         assert document["function_name"] == "fixture-dev-good"
@@ -101,5 +101,5 @@ def test_timeout(ric_project: Path, local_lambda: Factory) -> None:
     local = local_lambda(ric_project)
     result = local.invoke("good", b'{"sleep": 30}')
     assert result.error_type == "Sandbox.Timedout"
-    assert "Task timed out after 2.00 seconds" in json.loads(result.payload)["errorMessage"]
+    assert "Task timed out after 3.00 seconds" in json.loads(result.payload)["errorMessage"]
     assert local.invoke("good", b'{"n": 1}').error_type is None

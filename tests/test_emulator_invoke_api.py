@@ -123,7 +123,7 @@ def test_boto3_reads_lambda_answers(serve: Callable[..., str], monkeypatch: pyte
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    client = boto3.client("lambda", endpoint_url=serve(timeout=1), region_name="us-east-1")
+    client = boto3.client("lambda", endpoint_url=serve(timeout=3), region_name="us-east-1")
     ok = client.invoke(FunctionName="hello", Payload=b'{"echo": "hi"}', LogType="Tail")
     assert ok["StatusCode"] == 200 and "FunctionError" not in ok
     assert json.loads(ok["Payload"].read()) == "hi"

@@ -47,7 +47,7 @@ def node_project(tmp_path: Path) -> Path:
         tmp_path / "node",
         bootstrap=f'#!/bin/sh\nexec node {node_ric()} "$_HANDLER"\n',
         functions={"good": "index.handler", "broken": "broken.handler", "missing": "index.nope"},
-        timeout=2,
+        timeout=3,
         extra_files={"index.mjs": HANDLER, "package.json": '{"type": "module"}',
                      "broken.mjs": 'throw new Error("cannot init");\nexport const handler = async () => 1;\n'},
     )
@@ -60,7 +60,7 @@ def test_response_context_and_errors(node_project: Path, local_lambda: Factory) 
         assert result.error_type is None, result.payload
         document = json.loads(result.payload)
         assert document["got"] == {"n": number} and document["id"] == result.request_id
-        assert 0 < document["remaining"] <= 2000
+        assert 0 < document["remaining"] <= 3000
         assert document["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:fixture-dev-good"
         assert document["trace"].startswith("Root=1-")
     failed = local.invoke("good", b'{"raise": "x"}')
