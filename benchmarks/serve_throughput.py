@@ -1,0 +1,204 @@
+"""Throughput and round trip of the local Lambda against the floor a bare Runtime API server sets.
+
+The same minimal keep-alive Python bootstrap is driven four ways in one run:
+  floor       a bare Runtime API server (http.server, a queue, nothing else) fed from this process
+  library     LocalLambda.invoke() in this process (Runtime API state machine, sandbox, logs)
+  floor-http  the bare Runtime API plus a bare HTTP front, called over HTTP keep-alive
+  serve       `scaffold serve` as a subprocess, called over HTTP keep-alive like an SDK would
+`library` compares with `floor`, `serve` with `floor-http` (same number of HTTP hops).
+
+Usage:  python benchmarks/serve_throughput.py [--invocations 2000] [--seconds 20] [--rounds 3]
+Each mode stops after --invocations or --seconds, whichever comes first; the best of --rounds is shown.
+Timings are wall clock on this machine; compare the ratios, not the absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.client
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from runtime_scaffold.emulator import LocalLambda
+from runtime_scaffold.emulator.logs import discard_sink
+from runtime_scaffold.project import load_project
+
+BOOTSTRAP = textwrap.dedent("""\
+    import http.client, os
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    while True:
+        connection.request("GET", "/2018-06-01/runtime/invocation/next")
+        event = connection.getresponse()
+        body = event.read()
+        request_id = event.getheader("Lambda-Runtime-Aws-Request-Id")
+        connection.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body)
+        connection.getresponse().read()
+""")
+EVENT = json.dumps({"name": "World"}).encode()
+
+
+def write_project(root: Path) -> Path:
+    (root / "runtime").mkdir(parents=True)
+    (root / "serverless.yml").write_text(
+        "service: bench\nprovider:\n  name: aws\n  runtime: provided.al2023\n"
+        "layers:\n  runtime:\n    path: runtime\n"
+        "functions:\n  echo:\n    handler: echo.handler\n    layers:\n      - {Ref: RuntimeLambdaLayer}\n")
+    bootstrap = root / "runtime" / "bootstrap"
+    bootstrap.write_text(f"#!{sys.executable}\n{BOOTSTRAP}")
+    bootstrap.chmod(0o755)
+    return root
+
+
+def measure(invoke: object, invocations: int, seconds: float) -> tuple[int, float]:
+    """Run invoke() until the count or the time budget is reached; return (count, elapsed seconds)."""
+    for _ in range(50):  # warm up: cold start, connection setup
+        invoke()  # type: ignore[operator]
+    count, started = 0, time.perf_counter()
+    budget_end = started + seconds
+    while count < invocations and time.perf_counter() < budget_end:
+        invoke()  # type: ignore[operator]
+        count += 1
+    return count, time.perf_counter() - started
+
+
+def floor(root: Path, invocations: int, seconds: float, *, http_front: bool = False) -> tuple[int, float]:
+    """A bare Runtime API: /next takes an event from a queue, /response puts the body on another."""
+    events: queue.Queue[bytes] = queue.Queue()
+    answers: queue.Queue[bytes] = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = events.get()
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r\r\nContent-Length: "
+                             + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+        def do_POST(self) -> None:
+            answers.put(self.rfile.read(int(self.headers["Content-Length"])))
+            self.wfile.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.handle_error = lambda *args: None  # type: ignore[method-assign]  # the killed bootstrap's reset
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runtime_api = f"127.0.0.1:{server.server_address[1]}"
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_RUNTIME_API": runtime_api}
+    process = subprocess.Popen([str(root / "runtime" / "bootstrap")], env=env, start_new_session=True)
+
+    def invoke() -> None:
+        events.put(EVENT)
+        answers.get(timeout=10)
+
+    class Front(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            events.put(self.rfile.read(int(self.headers["Content-Length"])))
+            body = answers.get(timeout=10)
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+            self.wfile.write(head + body)
+
+    front = ThreadingHTTPServer(("127.0.0.1", 0), Front)
+    front.daemon_threads = True
+    front.handle_error = lambda *args: None  # type: ignore[method-assign]
+    threading.Thread(target=front.serve_forever, daemon=True).start()
+    try:
+        if not http_front:
+            return measure(invoke, invocations, seconds)
+        connection = http.client.HTTPConnection("127.0.0.1", front.server_address[1], timeout=30)
+
+        def invoke_over_http() -> None:
+            connection.request("POST", "/2015-03-31/functions/echo/invocations", EVENT)
+            response = connection.getresponse()
+            response.read()
+
+        return measure(invoke_over_http, invocations, seconds)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        for each in (server, front):
+            each.shutdown()
+            each.server_close()
+
+
+def library(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
+    with LocalLambda(load_project(root), log_sink=discard_sink) as local:
+        def invoke() -> None:
+            result = local.invoke("echo", EVENT)
+            assert result.error_type is None, result.payload
+
+        return measure(invoke, invocations, seconds)
+
+
+def serve(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runtime_scaffold", "serve", "--project", str(root), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert process.stdout is not None
+        address = process.stdout.readline().decode().rsplit("http://", 1)[1].strip()
+        host, port = address.split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+
+        def invoke() -> None:
+            connection.request("POST", "/2015-03-31/functions/echo/invocations", EVENT)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200 and response.getheader("X-Amz-Function-Error") is None
+
+        return measure(invoke, invocations, seconds)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--invocations", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = write_project(Path(folder) / "bench")
+        rows = {}
+        modes = (("floor", floor), ("library", library),
+                 ("floor-http", functools.partial(floor, http_front=True)), ("serve", serve))
+        for _ in range(options.rounds):  # interleaved rounds, best kept: a busy machine only ever slows a run
+            for name, run in modes:
+                count, elapsed = run(root, options.invocations, options.seconds)
+                if name not in rows or elapsed / count * 1e6 < rows[name][1]:
+                    rows[name] = (count / elapsed, elapsed / count * 1e6)
+    baseline = {"floor": "floor", "library": "floor", "floor-http": "floor-http", "serve": "floor-http"}
+    print(f"{'mode':10} {'invocations/s':>14} {'round trip (us)':>16} {'vs its floor':>13}")
+    for name, (rate, micros) in rows.items():
+        print(f"{name:10} {rate:14.0f} {micros:16.0f} {micros / rows[baseline[name]][1]:12.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Fixture projects for the emulator tests: a serverless.yml and a bootstrap written under tmp_path."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+# A small Python bootstrap driven by its events, for precise fault injection:
+#   {"echo": X}        responds X              {"sleep": S}        sleeps S seconds, then responds
+#   {"fail": "msg"}    posts to /error          {"exit": N}         exits with status N mid-invocation
+#   {"size": N}        responds with N bytes    {"twice": true}     posts twice (and to a wrong id)
+#   {"env": true}      responds with its env    {"headers": true}   responds with the /next headers
+#   {"signal": N}      kills itself with signal N
+# INIT_FAIL in the environment makes it post /init/error and exit 1; INIT_SLEEP=S delays its first /next.
+PYTHON_BOOTSTRAP = textwrap.dedent('''\
+    import http.client, json, os, signal, sys, time
+    api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+    host, port = api.split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    def call(method, path, body=None, headers=None):
+        conn.request(method, "/2018-06-01/runtime/" + path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    print("init", os.getpid(), flush=True)
+    time.sleep(float(os.environ.get("INIT_SLEEP", "0")))
+    if os.environ.get("INIT_FAIL"):
+        error = {"errorMessage": "boom at init", "errorType": "Init.Boom"}
+        status = call("POST", "init/error", json.dumps(error), {"Lambda-Runtime-Function-Error-Type": "Init.Boom"})[0]
+        print("init/error status:", status, flush=True)
+        sys.exit(1)
+    while True:
+        status, headers, body = call("GET", "invocation/next")
+        if status != 200:
+            sys.exit(3)
+        rid = headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(body or b"null")
+        event = event if isinstance(event, dict) else {"echo": event}
+        print("handling", rid, flush=True)
+        out = None
+        if "sleep" in event:
+            time.sleep(event["sleep"])
+        if "exit" in event:
+            sys.exit(event["exit"])
+        if "signal" in event:
+            os.kill(os.getpid(), event["signal"])
+        if "fail" in event:
+            error = {"errorMessage": event["fail"], "errorType": "Handler.Failed", "stackTrace": ["here"]}
+            call("POST", f"invocation/{rid}/error", json.dumps(error),
+                 {"Lambda-Runtime-Function-Error-Type": "Handler.Failed"})
+            continue
+        if "size" in event:
+            code = call("POST", f"invocation/{rid}/response", b"x" * event["size"])[0]
+            print("size post", code, flush=True)
+            if code == 413:
+                print("error after 413", call("POST", f"invocation/{rid}/error", b"{}")[0], flush=True)
+            continue
+        if "chunked" in event:  # a body sent with Transfer-Encoding: chunked, as streaming clients do
+            parts = iter([b'"chun', b'ked"'])
+            conn.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", body=parts,
+                         encode_chunked=True)
+            conn.getresponse().read()
+            continue
+        if "twice" in event:
+            first = call("POST", f"invocation/{rid}/response", b'"first"')[0]
+            second = call("POST", f"invocation/{rid}/response", b'"second"')[0]
+            wrong = call("POST", "invocation/not-a-request/response", b'"wrong"')[0]
+            print("codes", first, second, wrong, flush=True)
+            continue
+        if event.get("env"):
+            out = dict(os.environ)
+        elif event.get("headers"):
+            out = headers
+        else:
+            out = event.get("echo", event)
+        call("POST", f"invocation/{rid}/response", json.dumps(out))
+''')
+
+
+def write_project(
+    root: Path,
+    *,
+    bootstrap: str | None = PYTHON_BOOTSTRAP,
+    interpreter: str = sys.executable,
+    in_layer: bool = True,
+    timeout: int = 6,
+    functions: tuple[str, ...] | dict[str, str] = ("hello",),
+    environment: dict[str, str] | None = None,
+    executable: bool = True,
+    extra_files: dict[str, str] | None = None,
+) -> Path:
+    """A project like `scaffold new` writes: the bootstrap in the layer folder runtime/ (or the task root)."""
+    root.mkdir(parents=True, exist_ok=True)
+    env_lines = "".join(f"      {k}: '{v}'\n" for k, v in (environment or {}).items())
+    handlers = functions if isinstance(functions, dict) else dict.fromkeys(functions, "function.handler")
+    function_blocks = "".join(
+        f"  {name}:\n    handler: {handlers[name]}\n    timeout: {timeout}\n    memorySize: 256\n"
+        f"    layers:\n      - {{Ref: RuntimeLambdaLayer}}\n"
+        + (f"    environment:\n{env_lines}" if env_lines else "")
+        for name in handlers
+    )
+    (root / "serverless.yml").write_text(
+        "service: fixture\nprovider:\n  name: aws\n  runtime: provided.al2023\n"
+        "layers:\n  runtime:\n    path: runtime\n"
+        f"functions:\n{function_blocks}"
+    )
+    (root / "runtime").mkdir(exist_ok=True)
+    if bootstrap is not None:
+        target = (root / "runtime" if in_layer else root) / "bootstrap"
+        text = bootstrap if bootstrap.startswith("#!") else f"#!{interpreter}\n{bootstrap}"
+        target.write_text(text)
+        target.chmod(0o755 if executable else 0o644)
+    for name, text in (extra_files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root

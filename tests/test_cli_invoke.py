@@ -1,0 +1,142 @@
+"""`scaffold invoke` and `scaffold serve` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from runtime_scaffold.cli import cli
+from runtime_scaffold.errors import ExitCode
+
+from .emulator_fixtures import write_project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path / "p", timeout=3)
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_invoke_prints_the_response_raw(project: Path) -> None:
+    code, out, err = run("invoke", "hello", "--data", '{"echo": {"a": 1}}', "--project", str(project))
+    assert code == 0
+    assert out == '{"a": 1}'
+    assert "START RequestId: " in err and "REPORT RequestId: " in err and "handling " in err
+
+
+def test_invoke_reads_an_event_file_and_defaults_the_function(project: Path, tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"echo": "from file"}')
+    code, out, _ = run("invoke", "--path", str(event), "--project", str(project))
+    assert (code, out) == (0, '"from file"')
+    code, out, _ = run("invoke", "-f", "hello", "--project", str(project))
+    assert (code, json.loads(out)) == (0, {})
+
+
+def test_invoke_function_error_exits_non_zero_with_the_error_json(project: Path) -> None:
+    code, out, err = run("invoke", "--data", '{"fail": "bad"}', "--project", str(project))
+    assert code == ExitCode.ERROR
+    assert out == ""
+    error = json.loads(err.strip().splitlines()[-1].removeprefix("Error: "))
+    assert error == {"errorMessage": "bad", "errorType": "Handler.Failed", "stackTrace": ["here"]}
+
+
+def test_invoke_timeout_is_a_function_error(project: Path) -> None:
+    code, _, err = run("invoke", "--data", '{"sleep": 30}', "--project", str(project))
+    assert code == ExitCode.ERROR
+    assert '"errorType": "Sandbox.Timedout"' in err and "Task timed out after 3.00 seconds" in err
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--data", "not json"], ExitCode.USAGE, "the event in --data is not valid JSON"),
+    (["--path", "/no/such/event.json"], ExitCode.USAGE, "cannot read the event file /no/such/event.json"),
+    (["--data", "{}", "--path", "x.json"], ExitCode.USAGE, "--data or --path, not both"),
+    (["nope"], ExitCode.PROJECT, "no function 'nope'"),
+    (["hello", "-f", "other"], ExitCode.USAGE, "two different functions"),
+])
+def test_invoke_bad_input_is_one_clear_line(project: Path, args: list[str], code: int, message: str) -> None:
+    exit_code, out, err = run("invoke", *args, "--project", str(project))
+    assert exit_code == code
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert out == ""
+
+
+def test_invoke_outside_a_project(tmp_path: Path) -> None:
+    code, _, err = run("invoke", "--project", str(tmp_path))
+    assert code == ExitCode.PROJECT and "no serverless.yml" in err
+
+
+def test_help_texts() -> None:
+    for command in ("invoke", "serve"):
+        code, out, _ = run(command, "--help")
+        assert code == 0 and "--project" in out
+    assert "--concurrency" in run("serve", "-h")[1]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_answers_and_stops_cleanly(project: Path, tmp_path: Path, stop_signal: signal.Signals) -> None:
+    stderr_path = tmp_path / "serve.err"
+    with open(stderr_path, "wb") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "runtime_scaffold", "serve", "--project", str(project), "--port", "0",
+             "--concurrency", "2"], stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline().decode()  # "Local Lambda for fixture listening on http://127.0.0.1:N"
+        assert "listening on http://127.0.0.1:" in first
+        base = first.rsplit(" ", 1)[1].strip()
+        address = f"{base}/2015-03-31/functions/hello/invocations"
+        reply = requests.post(address, data=b'{"echo": 7}', timeout=30)
+        assert (reply.status_code, reply.json()) == (200, 7)
+        bootstrap_pid = int(stderr_path.read_text().split("init ")[1].split()[0])
+        assert _pid_alive(bootstrap_pid)
+        server.send_signal(stop_signal)
+        assert server.wait(timeout=15) == 0
+        deadline = time.monotonic() + 10
+        while _pid_alive(bootstrap_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _pid_alive(bootstrap_pid)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+
+
+def test_serve_refuses_a_busy_port(project: Path) -> None:
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run("serve", "--project", str(project), "--port", str(port))
+    assert code == ExitCode.EMULATOR and f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_invoke_reads_the_event_from_stdin(project: Path) -> None:
+    result = CliRunner().invoke(cli, ["invoke", "--path", "-", "--project", str(project)],
+                                input='{"echo": "piped"}')
+    assert (result.exit_code, result.stdout) == (0, '"piped"')

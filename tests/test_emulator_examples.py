@@ -1,0 +1,53 @@
+"""The example projects (examples/bash, examples/php) answer their events through `scaffold invoke` and the
+Invoke API. Skipped where the examples or their real bootstraps are not in this checkout yet."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from runtime_scaffold.cli import cli
+from runtime_scaffold.emulator import LocalLambda, start_invoke_server
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+Factory = Callable[..., LocalLambda]
+
+
+def example(language: str, tmp_path: Path) -> Path:
+    source = EXAMPLES / language
+    bootstrap = source / "runtime" / "bootstrap"
+    if not bootstrap.is_file() or "placeholder" in bootstrap.read_text(errors="replace")[:200]:
+        pytest.skip(f"examples/{language} with its real bootstrap is not in this checkout")
+    if language == "php" and shutil.which("php") is None:
+        pytest.skip("needs php-cli")
+    return Path(shutil.copytree(source, tmp_path / language, symlinks=True))
+
+
+@pytest.mark.parametrize("language", ["bash", "php"])
+def test_invoke_answers_the_sample_event(language: str, tmp_path: Path) -> None:
+    root = example(language, tmp_path)
+    result = CliRunner().invoke(cli, ["invoke", "hello", "--path", str(root / "events" / "hello.json"),
+                                      "--project", str(root)])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"message": "Hello, World!"}
+    assert "REPORT RequestId: " in result.stderr
+
+
+@pytest.mark.parametrize("language", ["bash", "php"])
+def test_serve_reports_function_errors(language: str, tmp_path: Path, local_lambda: Factory) -> None:
+    server = start_invoke_server(local_lambda(example(language, tmp_path)), port=0)
+    try:
+        address = f"http://{server.address}/2015-03-31/functions/hello/invocations"
+        ok = requests.post(address, data=b'{"name": "Ada"}', timeout=30)
+        assert ok.json() == {"message": "Hello, Ada!"}
+        failed = requests.post(address, data=b"{}", timeout=30)
+        assert failed.status_code == 200 and failed.headers["X-Amz-Function-Error"] == "Unhandled"
+        assert "name" in failed.json()["errorMessage"]
+    finally:
+        server.close()

@@ -1,0 +1,200 @@
+"""The Runtime API state machine, driven with plain requests (no sockets, no processes)."""
+
+from __future__ import annotations
+
+import json
+from email.message import Message
+
+from runtime_scaffold.emulator.invocation import MAX_RESPONSE_BYTES, Invocation
+from runtime_scaffold.emulator.runtime_api import RuntimeApi, RuntimeCall, RuntimeHooks
+from runtime_scaffold.emulator.server import Reply, Request
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:fixture-dev-hello"
+BASE = "/2018-06-01/runtime/"
+
+
+def request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+            *, too_large: bool = False) -> Request:
+    message = Message()
+    for name, value in (headers or {}).items():
+        message[name] = value
+    return Request(method, BASE + path, "", message, body, too_large)  # type: ignore[arg-type]
+
+
+def queued(api: RuntimeApi, payload: bytes = b'{"a": 1}') -> Invocation:
+    invocation = Invocation(payload=payload, function_arn=ARN, timeout_s=3.0)
+    invocation.start_clock()
+    api.submit(invocation)
+    return invocation
+
+
+def body(reply: Reply) -> dict[str, object]:
+    document = json.loads(reply.body)
+    assert isinstance(document, dict)
+    return document
+
+
+def test_next_delivers_the_event_with_every_header() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    reply = api.handle(request("GET", "invocation/next"))
+    assert reply.status == 200
+    assert reply.body == b'{"a": 1}'
+    assert reply.headers["Lambda-Runtime-Aws-Request-Id"] == invocation.request_id
+    assert reply.headers["Lambda-Runtime-Invoked-Function-Arn"] == ARN
+    assert reply.headers["Lambda-Runtime-Deadline-Ms"] == str(invocation.deadline_ms)
+    assert reply.headers["Lambda-Runtime-Trace-Id"].startswith("Root=1-")
+
+
+def test_response_then_second_post_then_wrong_id() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    api.handle(request("GET", "invocation/next"))
+    first = api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"ok"'))
+    assert first.status == 202
+    assert invocation.result is not None and invocation.result.payload == b'"ok"'
+    second = api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"again"'))
+    assert (second.status, body(second)["errorType"]) == (403, "InvalidStateTransition")
+    error = api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"{}"))
+    assert error.status == 403
+    wrong = api.handle(request("POST", "invocation/nope/response", b'"x"'))
+    assert wrong.status == 400
+    assert body(wrong) == {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
+    assert invocation.result.payload == b'"ok"'  # the first answer stands
+
+
+def test_post_before_next_is_a_wrong_id() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    reply = api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"early"'))
+    assert reply.status == 400
+    assert not invocation.done
+
+
+def test_error_post_passes_the_json_through_with_the_header_type() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    api.handle(request("GET", "invocation/next"))
+    error = {"errorMessage": "no", "errorType": "Handler.Bad", "stackTrace": ["a"]}
+    header = {"Lambda-Runtime-Function-Error-Type": "Runtime.Custom"}
+    path = f"invocation/{invocation.request_id}/error"
+    reply = api.handle(request("POST", path, json.dumps(error).encode(), header))
+    assert reply.status == 202
+    assert invocation.result is not None
+    assert json.loads(invocation.result.payload) == error
+    assert invocation.result.error_type == "Runtime.Custom"
+    assert invocation.result.function_error == "Unhandled"
+
+
+def test_error_post_without_a_json_body_is_built_from_the_header() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    api.handle(request("GET", "invocation/next"))
+    api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"",
+                       {"Lambda-Runtime-Function-Error-Type": "Runtime.NoSuchHandler"}))
+    assert invocation.result is not None
+    assert json.loads(invocation.result.payload)["errorType"] == "Runtime.NoSuchHandler"
+
+
+def test_oversized_response_is_413_and_fails_the_invocation() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    api.handle(request("GET", "invocation/next"))
+    reply = api.handle(request("POST", f"invocation/{invocation.request_id}/response", too_large=True))
+    assert reply.status == 413
+    message = f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+    assert body(reply) == {"errorType": "RequestEntityTooLarge", "errorMessage": message}
+    assert invocation.result is not None and invocation.result.error_type == "Function.ResponseSizeTooLarge"
+    after = api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"{}"))
+    assert after.status == 403
+
+
+def test_init_error_answers_the_waiting_invocation_once() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    error = b'{"errorMessage": "bad config", "errorType": "Runtime.ConfigInvalid"}'
+    header = {"Lambda-Runtime-Function-Error-Type": "Runtime.X"}
+    reply = api.handle(request("POST", "init/error", error, header))
+    assert reply.status == 202
+    assert invocation.result is not None
+    assert invocation.result.payload == error and invocation.result.error_type == "Runtime.X"
+    assert api.handle(request("POST", "init/error", error)).status == 403
+
+
+def test_init_error_after_init_is_forbidden() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    api.handle(request("GET", "invocation/next"))
+    assert api.handle(request("POST", "init/error", b"{}")).status == 403
+    assert not invocation.done
+
+
+def test_next_while_an_invocation_is_unanswered_is_forbidden() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    queued(api)
+    api.handle(request("GET", "invocation/next"))
+    assert api.handle(request("GET", "invocation/next")).status == 403
+
+
+def test_platform_failure_reaches_the_caller_and_init_error_wins() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    api.handle(request("GET", "invocation/next"))
+    api.fail("Runtime.ExitError", "Runtime exited with error: exit status 2")
+    assert invocation.result is not None
+    assert json.loads(invocation.result.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error: exit status 2"}
+
+
+def test_unknown_paths_and_methods() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    assert api.handle(request("GET", "nope")).status == 404
+    assert api.handle(request("POST", "invocation/next")).status == 405
+    assert api.handle(request("GET", "init/error")).status == 405
+
+
+def test_hooks_can_fail_next_and_observe_every_call() -> None:
+    calls: list[RuntimeCall] = []
+
+    class FailFirstNext(RuntimeHooks):
+        failed = False
+
+        def next_reply(self, sandbox_id: str, invocation: Invocation) -> Reply | None:
+            if not self.failed:
+                self.failed = True
+                return Reply(500, b'{"errorType": "Test.Failure"}')
+            return None
+
+        def observe(self, call: RuntimeCall) -> None:
+            calls.append(call)
+
+    api = RuntimeApi(sandbox_id="s", hooks=FailFirstNext())
+    invocation = queued(api)
+    assert api.handle(request("GET", "invocation/next")).status == 500
+    assert not invocation.done  # the event stays queued
+    assert api.handle(request("GET", "invocation/next")).status == 200
+    api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"r"'))
+    assert [(c.kind, c.status) for c in calls] == [("next", 500), ("next", 200), ("response", 202)]
+    assert calls[-1].body == b'"r"' and calls[-1].request_id == invocation.request_id
+
+
+def test_an_event_submitted_after_the_bootstrap_died_fails_at_once() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    api.exited("Runtime exited with error: exit status 1")
+    invocation = queued(api)
+    assert invocation.result is not None and invocation.result.error_type == "Runtime.ExitError"
+
+
+def test_hooks_can_refuse_a_post_which_is_then_ignored() -> None:
+    class FailResponses(RuntimeHooks):
+        def post_reply(self, sandbox_id: str, kind: str, request_id: str | None, request: Request) -> Reply | None:
+            return Reply(500, b"{}") if kind == "response" else None
+
+    api = RuntimeApi(sandbox_id="s", hooks=FailResponses())
+    invocation = queued(api)
+    api.handle(request("GET", "invocation/next"))
+    assert api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"r"')).status == 500
+    assert not invocation.done  # still open: the bootstrap should now exit
+    assert api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"{}")).status == 202
+    assert invocation.result is not None and invocation.result.error_type == "Unhandled"
