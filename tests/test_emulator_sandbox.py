@@ -429,3 +429,20 @@ def test_log_lines_without_newline_are_passed_on(tmp_path: Path, local_lambda: F
     local = local_lambda(write_project(tmp_path / "p", bootstrap=bootstrap))
     assert invoke(local, {"echo": 1}) == (1, None)
     assert logs.text.count("z") >= 200000  # type: ignore[attr-defined]
+
+
+def test_hooks_learn_how_the_bootstrap_ended(tmp_path: Path, local_lambda: Factory) -> None:
+    from runtime_scaffold.emulator import RuntimeHooks
+
+    class Exits(RuntimeHooks):
+        def __init__(self) -> None:
+            self.codes: list[int] = []
+
+        def exited(self, sandbox_id: str, returncode: int) -> None:
+            self.codes.append(returncode)
+
+    hooks = Exits()
+    local = local_lambda(write_project(tmp_path / "p", timeout=1), hooks=hooks)
+    assert invoke(local, {"exit": 7})[1] == "Runtime.ExitError"
+    assert invoke(local, {"sleep": 30})[1] == "Sandbox.Timedout"
+    assert hooks.codes == [7, -9]  # by itself, then killed at the deadline

@@ -75,6 +75,13 @@ class RuntimeHooks:
     def observe(self, call: RuntimeCall) -> None:
         """Called after every Runtime API request with what was asked and answered."""
 
+    def exited(self, sandbox_id: str, returncode: int) -> None:
+        """Called when a sandbox's bootstrap has ended, with its status (negative: the signal that ended it).
+
+        The conformance suite tells a bootstrap that exits by itself, as the contract asks after an init error
+        or a 500, from one the sandbox had to kill (``-SIGKILL``).
+        """
+
 
 def _error(status: int, error_type: str, message: str) -> Reply:
     return json_reply(status, {"errorMessage": message, "errorType": error_type})

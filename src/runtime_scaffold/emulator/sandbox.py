@@ -151,7 +151,10 @@ class Sandbox:
         returncode = process.wait()
         self._kill_group(process)  # Lambda resets the whole environment, helpers the bootstrap left included
         _LIVE_GROUPS.discard(process.pid)  # its number may be reused from now on
-        api.exited(describe_exit(returncode))
+        try:
+            self.hooks.exited(self.sandbox_id, returncode)
+        finally:  # a failing hook must not leave the invocation waiting for its deadline
+            api.exited(describe_exit(returncode))
 
     @staticmethod
     def _kill_group(process: subprocess.Popen[bytes]) -> None:
