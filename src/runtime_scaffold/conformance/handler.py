@@ -1,0 +1,62 @@
+"""Find the project's conformance handler: the ``conformance.*`` file a template ships beside its sample handler."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from runtime_scaffold.errors import ProjectError
+from runtime_scaffold.project import Function, Project
+
+# Folders that never hold the function's code (build output, dependencies, the layers' own files are skipped too).
+_SKIPPED = {".git", ".serverless", "node_modules", "vendor", "__pycache__", ".venv", "venv"}
+# The file documents its handler string, e.g. "(_HANDLER=src/conformance.conformance)".
+_DOCUMENTED = re.compile(r"_HANDLER=([A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*)")
+# Otherwise, the first function it defines: bash `name() {` / `function name`, PHP `function name(`, Python `def name(`.
+_DEFINED = re.compile(r"^\s*(?:function\s+([A-Za-z_]\w*)|def\s+([A-Za-z_]\w*)\s*\(|([A-Za-z_]\w*)\s*\(\s*\)\s*\{)",
+                      re.MULTILINE)
+
+
+def _candidates(project: Project) -> list[Path]:
+    layers = [layer.path for layer in project.layers.values()]
+    found = []
+    for path in sorted(project.root.rglob("conformance.*")):
+        relative = path.relative_to(project.root)
+        if not path.is_file() or _SKIPPED.intersection(relative.parts[:-1]):
+            continue
+        if any(path.is_relative_to(layer) for layer in layers) or path.suffix in (".md", ".txt", ".json"):
+            continue
+        found.append(path)
+    return found
+
+
+def handler_of(path: Path, project: Project) -> str | None:
+    """The _HANDLER string for a conformance file, from its own documentation or its first function."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    module = path.relative_to(project.root).with_suffix("").as_posix()
+    for match in _DOCUMENTED.finditer(text):
+        if match.group(1).rpartition(".")[0] == module:
+            return match.group(1)
+    defined = _DEFINED.search(text)
+    if defined:
+        return f"{module}.{next(name for name in defined.groups() if name)}"
+    return None
+
+
+def find_conformance_handler(project: Project, function: Function) -> str:
+    """The _HANDLER of the project's conformance handler; ProjectError when there is none or several."""
+    candidates = _candidates(project)
+    if len(candidates) > 1:  # prefer the one beside the function's own handler (src/ for PHP)
+        folder = Path(function.handler).parent
+        beside = [path for path in candidates if path.parent == project.root / folder]
+        candidates = beside or candidates
+    if not candidates:
+        raise ProjectError(f"no conformance handler (conformance.*) in {project.root}: generate one with "
+                           "`scaffold new`, or write one (see `scaffold conform --help`) and pass --handler")
+    if len(candidates) > 1:
+        names = ", ".join(str(path.relative_to(project.root)) for path in candidates)
+        raise ProjectError(f"several conformance handlers in {project.root} ({names}): pass --handler")
+    handler = handler_of(candidates[0], project)
+    if handler is None:
+        raise ProjectError(f"cannot tell which function of {candidates[0]} is the handler: pass --handler")
+    return handler

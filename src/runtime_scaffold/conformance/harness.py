@@ -1,0 +1,170 @@
+"""What a scenario works with: a fresh local Lambda running the project's bootstrap with the conformance handler,
+a recorder of every Runtime API call, fault injection, and the bootstrap's log for the reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from runtime_scaffold.emulator import Invocation, InvocationResult, LocalLambda, Reply, RuntimeCall, RuntimeHooks
+from runtime_scaffold.emulator.logs import LogSink
+from runtime_scaffold.project import Function, Project
+
+
+class Failed(Exception):
+    """A scenario's verdict: the one-line reason says what was expected and what was seen."""
+
+
+class Aborted(Exception):
+    """The scenario's deadline passed; the runner has already recorded the failure."""
+
+
+def injected_500(what: str) -> Reply:
+    return Reply(500, json.dumps({"errorType": "Sandbox.Failure",
+                                  "errorMessage": f"scaffold conform: injected container error on {what}"}).encode())
+
+
+class Recorder(RuntimeHooks):
+    """Every call a bootstrap makes, the deadline each event was handed out with, how each bootstrap ended;
+    and the faults a scenario asks for (``on_next``, ``on_post``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[RuntimeCall] = []
+        self.exits: list[int] = []
+        self.deadlines: dict[str, int] = {}  # request id -> the Lambda-Runtime-Deadline-Ms it was given
+        self.on_next: Callable[[Invocation], Reply | None] | None = None
+        self.on_post: Callable[[str, str | None], Reply | None] | None = None
+
+    def next_reply(self, sandbox_id: str, invocation: Invocation) -> Reply | None:
+        reply = self.on_next(invocation) if self.on_next is not None else None
+        if reply is None:
+            with self._lock:
+                self.deadlines[invocation.request_id] = invocation.deadline_ms
+        return reply
+
+    def post_reply(self, sandbox_id: str, kind: str, request_id: str | None, request: Any) -> Reply | None:
+        return self.on_post(kind, request_id) if self.on_post is not None else None
+
+    def observe(self, call: RuntimeCall) -> None:
+        with self._lock:
+            self.calls.append(call)
+
+    def exited(self, sandbox_id: str, returncode: int) -> None:
+        with self._lock:
+            self.exits.append(returncode)
+
+    def posts(self, kind: str, request_id: str | None = None) -> list[RuntimeCall]:
+        with self._lock:
+            return [c for c in self.calls if c.kind == kind and (request_id is None or c.request_id == request_id)]
+
+    def count(self, kind: str) -> int:
+        return len(self.posts(kind))
+
+
+class LogTail:
+    """The bootstrap's output, kept (its end) to quote in a reason, and passed on to an optional sink."""
+
+    _KEEP = 16384
+    _LAMBDA_LINES = ("START RequestId:", "END RequestId:", "REPORT RequestId:", "RequestId:", "Runtime.ExitError",
+                     "scaffold:")
+
+    def __init__(self, sink: LogSink | None) -> None:
+        self._sink = sink
+        self._data = b""
+        self._lock = threading.Lock()
+
+    def __call__(self, data: bytes) -> None:
+        with self._lock:
+            self._data = (self._data + data)[-self._KEEP:]
+        if self._sink is not None:
+            self._sink(data)
+
+    def last_line(self) -> str:
+        """The bootstrap's last line of its own (not Lambda's START/END/REPORT), for a reason."""
+        with self._lock:
+            lines = self._data.decode("utf-8", "replace").splitlines()
+        for line in reversed(lines):
+            text = line.strip()
+            if text and not text.startswith(self._LAMBDA_LINES) and "Task timed out after" not in text:
+                return text[:160]
+        return ""
+
+
+class Session:
+    """One fresh local Lambda for one function variant; every invocation goes through :meth:`invoke`."""
+
+    def __init__(self, local: LocalLambda, function: Function, recorder: Recorder, logs: LogTail,
+                 aborted: threading.Event) -> None:
+        self.local, self.function, self.recorder, self.logs = local, function, recorder, logs
+        self._aborted = aborted
+
+    def invoke(self, payload: bytes, *, trace_id: str | None = None) -> InvocationResult:
+        if self._aborted.is_set():
+            raise Aborted
+        return self.local.invoke(self.function.key, payload, trace_id=trace_id)
+
+    @property
+    def pids(self) -> list[int]:
+        return [s.pid for s in self.local.pool(self.function).sandboxes if s.pid is not None]
+
+    @property
+    def arn(self) -> str:
+        return self.local.function_arn(self.function)
+
+    def describe(self, result: InvocationResult) -> str:
+        """An invocation that ended in an error, in a few words, with the bootstrap's last log line."""
+        try:
+            document = json.loads(result.payload)
+            message = str(document.get("errorMessage", "")) if isinstance(document, dict) else ""
+        except ValueError:
+            message = result.payload[:120].decode("utf-8", "replace")
+        text = f"{result.error_type}" + (f" ({message[:140]})" if message else "")
+        last = self.logs.last_line()
+        return text + (f"; its log ends: {last}" if last else "")
+
+
+class Harness:
+    """Opens sessions for one scenario, and closes them all, on time or when its deadline passes."""
+
+    def __init__(self, project: Project, function: Function, handler: str, *, tmp_invocations: int,
+                 log_sink: LogSink | None = None) -> None:
+        self.project, self.function, self.handler = project, function, handler
+        self.tmp_invocations = tmp_invocations
+        self.log_sink = log_sink
+        self._sessions: list[Session] = []
+        self._lock = threading.Lock()
+        self._aborted = threading.Event()
+
+    def open(self, *, timeout: int, handler: str | None = None,
+             environment: Mapping[str, str] | None = None) -> Session:
+        """A local Lambda whose function runs ``handler`` (the conformance handler by default) with ``timeout``
+        seconds per invocation and extra environment variables."""
+        if self._aborted.is_set():
+            raise Aborted
+        function = dataclasses.replace(
+            self.function, handler=handler or self.handler, timeout=timeout,
+            environment={**self.function.environment, **(environment or {})})
+        project = dataclasses.replace(self.project, functions={**self.project.functions, function.key: function})
+        recorder, logs = Recorder(), LogTail(self.log_sink)
+        session = Session(LocalLambda(project, hooks=recorder, log_sink=logs), function, recorder, logs,
+                          self._aborted)
+        with self._lock:
+            self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        """Stop every bootstrap the scenario started."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.local.close()
+
+    def abort(self) -> None:
+        """From the runner's thread, when the scenario's deadline passed: no new invocation, every bootstrap
+        stopped (so a blocked invocation returns at once)."""
+        self._aborted.set()
+        self.close()

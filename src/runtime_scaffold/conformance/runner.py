@@ -1,0 +1,116 @@
+"""Run the scenarios one after the other, each in its own local Lambda and within its own deadline."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime_scaffold.conformance import echo, faults, lifecycle
+from runtime_scaffold.conformance.handler import find_conformance_handler
+from runtime_scaffold.conformance.harness import Aborted, Failed, Harness
+from runtime_scaffold.conformance.scenario import Scenario
+from runtime_scaffold.emulator.logs import LogSink
+from runtime_scaffold.errors import InvalidInput
+from runtime_scaffold.project import Project
+
+SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS)
+DEFAULT_TMP_INVOCATIONS = 1000
+# After its deadline, a scenario's bootstraps are killed; this long is left for its thread to notice.
+_ABORT_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    name: str
+    passed: bool
+    reason: str  # one line: what was expected and what was seen (or, on a pass, what was checked)
+    duration_ms: float
+
+
+@dataclass
+class ConformanceReport:
+    root: Path
+    function: str
+    handler: str
+    results: list[ScenarioResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ScenarioResult]:
+        return [result for result in self.results if not result.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+
+def select_scenarios(patterns: Iterable[str] = ()) -> list[Scenario]:
+    """The scenarios whose names match any of the glob patterns (all of them without patterns)."""
+    patterns = list(patterns)
+    if not patterns:
+        return list(SCENARIOS)
+    unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(s.name, p) for s in SCENARIOS)]
+    if unknown:
+        raise InvalidInput(f"no scenario named {', '.join(map(repr, unknown))}; "
+                           f"the scenarios are: {', '.join(s.name for s in SCENARIOS)}")
+    return [s for s in SCENARIOS if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)]
+
+
+def run_scenario(scenario: Scenario, harness: Harness) -> ScenarioResult:
+    """Run one scenario in a thread of its own, so that a bootstrap that hangs fails it at its deadline."""
+    outcome: list[tuple[bool, str]] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, scenario.run(harness)))
+        except Failed as failure:
+            outcome.append((False, str(failure)))
+        except Aborted:
+            pass
+        except Exception as error:  # the emulator refusing something is the runtime's failure too
+            outcome.append((False, f"{type(error).__name__}: {error}"))
+        finally:
+            harness.close()
+
+    budget = scenario.budget_s(harness)
+    started = time.monotonic()
+    thread = threading.Thread(target=target, name=f"conform-{scenario.name}", daemon=True)
+    thread.start()
+    thread.join(budget)
+    if thread.is_alive():
+        harness.abort()
+        thread.join(_ABORT_GRACE_S)
+        outcome[:] = [(False, f"no verdict within {budget:.0f} s: the runtime hung (its bootstraps were killed)")]
+    passed, reason = outcome[0] if outcome else (False, "the scenario stopped without a verdict")
+    return ScenarioResult(scenario.name, passed, " ".join(reason.split()), (time.monotonic() - started) * 1000)
+
+
+def run_conformance(
+    project: Project,
+    *,
+    function: str | None = None,
+    handler: str | None = None,
+    only: Sequence[str] = (),
+    tmp_invocations: int = DEFAULT_TMP_INVOCATIONS,
+    progress: Callable[[ScenarioResult], None] | None = None,
+    log_sink: LogSink | None = None,
+) -> ConformanceReport:
+    """Run the conformance scenarios against a function's real bootstrap, with the conformance handler as
+    _HANDLER (found in the project unless given). ``progress`` gets each result as soon as it is known;
+    ``log_sink`` gets the bootstraps' output (dropped by default)."""
+    if tmp_invocations < 1:
+        raise InvalidInput(f"the temp-file check needs at least 1 invocation, not {tmp_invocations}")
+    scenarios = select_scenarios(only)
+    resolved = project.function(function)
+    handler = handler or find_conformance_handler(project, resolved)
+    report = ConformanceReport(project.root, resolved.key, handler)
+    for scenario in scenarios:
+        harness = Harness(project, resolved, handler, tmp_invocations=tmp_invocations, log_sink=log_sink)
+        result = run_scenario(scenario, harness)
+        report.results.append(result)
+        if progress is not None:
+            progress(result)
+    return report
