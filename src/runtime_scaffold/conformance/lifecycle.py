@@ -139,14 +139,14 @@ def _budget(seconds: float) -> Callable[[Harness], float]:
 SCENARIOS = [
     Scenario("warm-process", f"{WARM_INVOCATIONS} events in a row served by one process", warm_process,
              _budget(60 + WARM_INVOCATIONS * 0.5)),
-    Scenario("handler-error", "a failing handler reaches /error with the error-type header and "
-             "{errorMessage, errorType, stackTrace}", handler_error, _budget(TIMEOUT_S + 10)),
+    Scenario("handler-error", "a failing handler reaches /error: error-type header, ErrorRequest body",
+             handler_error, _budget(TIMEOUT_S + 10)),
     Scenario("after-error", "the process that reported a handler error serves the next event", after_error,
              _budget(3 * TIMEOUT_S + 10)),
-    Scenario("init-error", "a _HANDLER naming a missing file reaches /init/error, then the process exits "
-             "non-zero", init_error, _budget(TIMEOUT_S + 10)),
+    Scenario("init-error", "_HANDLER naming a missing file: /init/error, then a non-zero exit", init_error,
+             _budget(TIMEOUT_S + 10)),
     Scenario("trace-id", "_X_AMZN_TRACE_ID is each event's trace id (two events, two ids)", trace_id,
              _budget(2 * TIMEOUT_S + 10)),
-    Scenario("context", "the handler sees the deadline (Lambda-Runtime-Deadline-Ms), request id and ARN",
+    Scenario("context", "the handler sees the deadline header's value, the request id, the ARN",
              context, _budget(TIMEOUT_S + 10)),
 ]
