@@ -58,15 +58,16 @@ def _expect_exit(session: Session, result: InvocationResult, fault: _Once, where
     its requests (POST then GET in one write) has sent it before the 500 arrived."""
     recorder = session.recorder
     if fault.at is None:
-        raise Failed(f"the runtime never made the call to fail ({where}): {session.describe(result)}")
+        raise Failed(f"expected the runtime to call {where} (to answer it with a 500); it did not: "
+                     f"{session.describe(result)}")
     later = recorder.calls[fault.at + 1:]
     code = recorder.exits[0] if recorder.exits else None
     carried_on = [call for call in later if call.kind != "next"] or later[1:]
     if carried_on or result.error_type is None:
-        call = (carried_on or later)[0] if later else None
-        went_on = f"called {call.method} {call.path.rsplit('/runtime/', 1)[-1]} (answered {call.status})" \
-            if call else "answered the event"
-        raise Failed(f"expected the runtime to exit after a 500 on {where}; it carried on: {went_on}")
+        went_on = ", ".join(f"{call.method} {call.path.rsplit('/runtime/', 1)[-1]} ({call.status})"
+                            for call in later[:3]) + (", ..." if len(later) > 3 else "")
+        raise Failed(f"expected the runtime to exit after a 500 on {where}; it carried on: {went_on or 'no call'}"
+                     + ("; the event was answered" if result.error_type is None else ""))
     if result.error_type != "Runtime.ExitError" or code is None or code == -9:
         raise Failed(f"expected the runtime to exit within {EXIT_TIMEOUT_S} s of a 500 on {where}; "
                      f"{describe_exit(code)} ({session.describe(result)})")

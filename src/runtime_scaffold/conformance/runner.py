@@ -85,7 +85,8 @@ def run_scenario(scenario: Scenario, harness: Harness) -> ScenarioResult:
         thread.join(_ABORT_GRACE_S)
         outcome[:] = [(False, f"no verdict within {budget:.0f} s: the runtime hung (its bootstraps were killed)")]
     passed, reason = outcome[0] if outcome else (False, "the scenario stopped without a verdict")
-    return ScenarioResult(scenario.name, passed, " ".join(reason.split()), (time.monotonic() - started) * 1000)
+    one_line = " ".join(line.strip() for line in reason.splitlines())  # quoted bytes are repr()s: spaces kept
+    return ScenarioResult(scenario.name, passed, one_line, (time.monotonic() - started) * 1000)
 
 
 def run_conformance(
