@@ -90,7 +90,7 @@ class LogTail:
         for line in reversed(lines):
             text = line.strip()
             if text and not text.startswith(self._LAMBDA_LINES) and "Task timed out after" not in text:
-                return text[:160]
+                return text if len(text) <= 200 else "..." + text[-200:]  # an error's point is at its end
         return ""
 
 

@@ -1,0 +1,213 @@
+"""`scaffold conform`: both example runtimes pass every scenario, and the suite catches each known bug of the AWS
+walkthrough runtime (docs/baseline.md) and of a Python runtime with one deliberate bug at a time."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime_scaffold.conformance import (
+    SCENARIOS,
+    ConformanceReport,
+    Scenario,
+    find_conformance_handler,
+    run_conformance,
+)
+from runtime_scaffold.conformance.harness import Harness
+from runtime_scaffold.conformance.runner import run_scenario
+from runtime_scaffold.project import load_project
+
+from .conftest import REPO_ROOT, require_tool
+
+SUPPORT = REPO_ROOT / "tests" / "support"
+PYTHON_RUNTIME = SUPPORT / "python-runtime"
+# The walkthrough costs ~16 ms an event and leaks one file per event: a few dozen show the leak.
+WALKTHROUGH_TMP_INVOCATIONS = 30
+
+
+def conform(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runtime_scaffold", "conform", *arguments],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def verdicts(report: ConformanceReport) -> dict[str, tuple[bool, str]]:
+    return {result.name: (result.passed, result.reason) for result in report.results}
+
+
+def failing(report: ConformanceReport) -> set[str]:
+    return {result.name for result in report.failed}
+
+
+# -- the examples ---------------------------------------------------------------------------------------
+
+
+def _assert_all_pass(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    scenario_lines = [line for line in lines if line.startswith(("PASS ", "FAIL "))]
+    assert [line.split()[1] for line in scenario_lines] == [scenario.name for scenario in SCENARIOS]
+    assert all(line.startswith("PASS ") for line in scenario_lines), result.stdout
+    assert f"{len(SCENARIOS)} scenarios passed, 0 failed" in lines[-1]
+
+
+def test_bash_example_passes_every_scenario() -> None:
+    _assert_all_pass(conform("--project", str(REPO_ROOT / "examples" / "bash")))
+
+
+@pytest.mark.slow
+def test_php_example_passes_every_scenario() -> None:
+    require_tool("php")  # the emulator runs #!/opt/bin/php with the host's php
+    _assert_all_pass(conform("--project", str(REPO_ROOT / "examples" / "php")))
+
+
+# -- the AWS walkthrough runtime ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def walkthrough_report(tmp_path_factory: pytest.TempPathFactory) -> ConformanceReport:
+    """The whole suite against the walkthrough, run by bash as on Amazon Linux (where /bin/sh is bash)."""
+    require_tool("curl")
+    project = tmp_path_factory.mktemp("walkthrough") / "walkthrough"
+    shutil.copytree(SUPPORT / "walkthrough", project)
+    bootstrap = project / "bootstrap"
+    bootstrap.write_text(bootstrap.read_text().replace("#!/bin/sh\n", "#!/bin/bash\n", 1))
+    return run_conformance(load_project(project), tmp_invocations=WALKTHROUGH_TMP_INVOCATIONS)
+
+
+@pytest.mark.parametrize(("scenario", "evidence"), [
+    # It never posts /error: under `set -e` a failing handler kills it, the invocation is left unanswered.
+    ("handler-error", "none came"),
+    ("after-error", "replaced"),
+    ("error-500", "did not"),
+    # It never posts /init/error: `source` of a missing file just ends it.
+    ("init-error", "No such file or directory"),
+    # `curl -d "$RESPONSE"` with a response starting with @ sends a file instead (/etc/hostname, or nothing).
+    ("echo-leading-at", "expected the '@'-prefixed body"),
+    # The handler's unquoted `echo $RESPONSE` collapses newlines and runs of spaces...
+    ("echo-whitespace", "first difference at byte 0"),
+    # ...expands * to the names of the files beside it...
+    ("echo-glob", "bootstrap"),
+    # ...and takes a leading -n/-e for options.
+    ("echo-leading-dash", "first difference at byte 0"),
+    # The event and the response are passed as arguments: past 128 KiB, curl cannot even be started.
+    ("echo-1mb", "Argument list too long"),
+    ("echo-6mb", "Argument list too long"),
+    # One mktemp per invocation, never removed.
+    ("tmp-clean", f"{WALKTHROUGH_TMP_INVOCATIONS} file(s) left in TMPDIR"),
+    # It never sets _X_AMZN_TRACE_ID nor passes the deadline, request id or ARN to the handler.
+    ("trace-id", "the handler saw ''"),
+    ("context", "deadlineMs ''"),
+    # The collapsed 7 MB response is 3 bytes long: no 413 to handle.
+    ("response-413", "answered 202"),
+])
+def test_walkthrough_bug_is_caught(walkthrough_report: ConformanceReport, scenario: str, evidence: str) -> None:
+    passed, reason = verdicts(walkthrough_report)[scenario]
+    assert not passed
+    assert evidence in reason, reason
+
+
+def test_walkthrough_passes_what_it_gets_right(walkthrough_report: ConformanceReport) -> None:
+    """The suite is not failing it wholesale: plain JSON echoes, a warm loop and a curl without a timeout pass."""
+    assert failing(walkthrough_report).isdisjoint({
+        "echo-empty-object", "echo-unicode", "echo-quotes", "echo-backslashes", "warm-process", "next-delay",
+    }), verdicts(walkthrough_report)
+
+
+@pytest.mark.skipif(Path("/bin/sh").resolve().name != "dash", reason="/bin/sh is not dash here")
+def test_walkthrough_as_published_dies_where_sh_is_dash() -> None:
+    report = run_conformance(load_project(SUPPORT / "walkthrough"), only=["echo-empty-object"])
+    passed, reason = verdicts(report)["echo-empty-object"]
+    assert not passed and "pipefail" in reason, reason
+
+
+# -- one bug at a time -------------------------------------------------------------------------------------
+
+
+def test_a_correct_python_runtime_passes_every_scenario() -> None:
+    _assert_all_pass(conform("correct", "--project", str(PYTHON_RUNTIME), "--tmp-invocations", "200"))
+
+
+@pytest.mark.parametrize(("flaw", "caught_by"), [
+    ("no-error-type", {"handler-error", "init-error"}),
+    ("next-timeout", {"next-delay"}),
+    ("ignores-500", {"next-500", "response-500", "error-500"}),
+    ("error-after-413", {"response-413"}),
+    ("leaks-tmp", {"tmp-clean"}),
+])
+def test_each_deliberate_bug_fails_its_scenarios(flaw: str, caught_by: set[str]) -> None:
+    bystanders = ["echo-unicode", "handler-error", "context"]  # unaffected ones stay green
+    report = run_conformance(load_project(PYTHON_RUNTIME), function=flaw, only=[*caught_by, *bystanders],
+                             tmp_invocations=20)
+    assert failing(report) == caught_by, verdicts(report)
+
+
+# -- the command and its parts -----------------------------------------------------------------------------
+
+
+def test_a_failure_prints_its_reason_and_exits_6(tmp_path: Path) -> None:
+    result = conform("leaks-tmp", "--project", str(PYTHON_RUNTIME), "--only", "tmp-*", "--only", "echo-empty-object",
+                     "--tmp-invocations", "5")
+    assert result.returncode == 6, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("PASS echo-empty-object  (")
+    assert lines[2].startswith("FAIL tmp-clean  (") and "5 file(s) left in TMPDIR after 5 invocations" in lines[2]
+    assert "1 scenario passed, 1 failed" in lines[3]
+    assert "1 of 2 scenarios failed: tmp-clean" in result.stderr
+
+
+def test_unknown_scenario_and_missing_handler_are_usage_errors(tmp_path: Path) -> None:
+    result = conform("--project", str(PYTHON_RUNTIME), "correct", "--only", "echo-everything")
+    assert result.returncode == 2 and "no scenario named 'echo-everything'" in result.stderr
+    project = tmp_path / "no-handler"
+    shutil.copytree(SUPPORT / "walkthrough", project)
+    (project / "conformance.sh").unlink()
+    result = conform("--project", str(project))
+    assert result.returncode == 4 and "no conformance handler" in result.stderr and "--handler" in result.stderr
+
+
+def test_help_lists_every_scenario_and_the_handler_protocol() -> None:
+    result = conform("--help")
+    assert result.returncode == 0
+    for scenario in SCENARIOS:
+        assert f"  {scenario.name}  " in result.stdout
+    assert '{"conform":"error"' in result.stdout and "Conformance handler" in result.stdout
+
+
+@pytest.mark.parametrize(("folder", "handler"), [
+    ("examples/bash", "conformance.handler"),
+    ("examples/php", "src/conformance.conformance"),
+    ("tests/support/python-runtime", "conformance.handler"),
+])
+def test_the_conformance_handler_is_found(folder: str, handler: str) -> None:
+    project = load_project(REPO_ROOT / folder)
+    assert find_conformance_handler(project, next(iter(project.functions.values()))) == handler
+
+
+def test_an_undocumented_conformance_handler_is_its_first_function(tmp_path: Path) -> None:
+    project_root = tmp_path / "p"
+    shutil.copytree(SUPPORT / "walkthrough", project_root)
+    (project_root / "conformance.sh").write_text("# no handler string here\nmy_echo() {\n  cat\n}\n")
+    project = load_project(project_root)
+    assert find_conformance_handler(project, project.function()) == "conformance.my_echo"
+
+
+def test_a_hung_scenario_fails_at_its_deadline_and_its_bootstrap_is_killed() -> None:
+    project = load_project(PYTHON_RUNTIME)
+    harness = Harness(project, project.function("correct"), "conformance.handler", tmp_invocations=1)
+    pids: list[int] = []
+
+    def hang(harness: Harness) -> str:
+        session = harness.open(timeout=60)
+        session.invoke(b'{"conform":"context"}')
+        pids.extend(session.pids)
+        session.invoke(b'{"conform":"sleep","ms":60000}')
+        return "not reached"
+
+    result = run_scenario(Scenario("hang", "sleeps past its deadline", hang, lambda _harness: 2.0), harness)
+    assert not result.passed and "no verdict within 2 s" in result.reason
+    assert result.duration_ms < 30_000
+    assert pids and not Path(f"/proc/{pids[0]}").exists()
