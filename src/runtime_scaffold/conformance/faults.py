@@ -144,7 +144,7 @@ def tmp_clean(harness: Harness) -> str:
                 wrong.append(f"invocation {number}: {problem}")
                 if "Sandbox.Timedout" in problem:
                     break
-        session.local.close()  # the files a runtime removes at exit do not count as removed in time
+        session.local.close()  # the runtime is stopped first, so that nothing is written while the folder is listed
         left = sorted(os.path.relpath(os.path.join(root, name), folder)
                       for root, dirs, files in os.walk(folder) for name in [*dirs, *files])
     finally:

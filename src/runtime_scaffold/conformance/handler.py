@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -18,15 +19,16 @@ _DEFINED = re.compile(r"^\s*(?:function\s+([A-Za-z_]\w*)|def\s+([A-Za-z_]\w*)\s*
 
 
 def _candidates(project: Project) -> list[Path]:
-    layers = [layer.path for layer in project.layers.values()]
+    layers = {layer.path for layer in project.layers.values()}
     found = []
-    for path in sorted(project.root.rglob("conformance.*")):
-        relative = path.relative_to(project.root)
-        if not path.is_file() or _SKIPPED.intersection(relative.parts[:-1]):
-            continue
-        if any(path.is_relative_to(layer) for layer in layers) or path.suffix in (".md", ".txt", ".json"):
-            continue
-        found.append(path)
+    for folder, subfolders, files in os.walk(project.root):
+        # Pruned, not filtered afterwards: node_modules alone can hold many thousands of files.
+        subfolders[:] = sorted(name for name in subfolders if name not in _SKIPPED and not name.startswith(".")
+                               and Path(folder, name) not in layers)
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path.stem == "conformance" and path.suffix not in (".md", ".txt", ".json", ""):
+                found.append(path)
     return found
 
 
