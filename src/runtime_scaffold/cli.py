@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from runtime_scaffold import __version__, templates
-from runtime_scaffold.check import RULES, check_project
+from runtime_scaffold.check import RULES, Stage, check_project
 from runtime_scaffold.errors import CheckFailure, ExitCode
 from runtime_scaffold.project import load_project
 
@@ -101,7 +101,16 @@ def _plural(count: int, noun: str) -> str:
     type=click.Choice(list(RULES)),
     help="Do not report this rule (repeatable), e.g. --ignore layers-replaced.",
 )
-def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...]) -> None:
+@click.option(
+    "--before",
+    type=click.Choice([stage.value for stage in Stage]),
+    default=Stage.DEPLOY.value,
+    show_default=True,
+    help="The Serverless command about to run. Before `package`, a file a layer is still to be built with "
+    "(an interpreter under /opt, e.g. #!/opt/bin/php before build-php.sh) is a warning; before `deploy`, an "
+    "error. The Serverless plugin passes the command it runs before.",
+)
+def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...], before: str) -> None:
     """Find what would make a deploy or the first invoke fail, before deploying.
 
     Reads serverless.yml and the files each function would get in Lambda (its package in /var/task, its
@@ -109,9 +118,15 @@ def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...])
 
     Prints one block per finding (`error: FILE: what is wrong [rule]` then `  fix: how`), then a summary.
     Warnings are risky but valid settings; only errors make the command fail.
+
+    A freshly generated project may name an interpreter that a build step puts into its layer later
+    (the PHP template's #!/opt/bin/php): `--before package` lets it package and warns, the default
+    `--before deploy` stops on it.
     """
     project = load_project(project_dir, config_file=config_file)
-    findings = [finding for finding in check_project(project) if finding.rule not in ignored]
+    findings = [
+        finding for finding in check_project(project, before=Stage(before)) if finding.rule not in ignored
+    ]
     for finding in findings:
         click.echo(f"{finding.severity.value}: {finding.file}: {finding.message} [{finding.rule}]")
         click.echo(f"  fix: {finding.fix}")

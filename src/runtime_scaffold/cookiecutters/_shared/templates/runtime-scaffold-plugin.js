@@ -7,7 +7,9 @@
 //   serverless scaffold serve [--port 9000] [--host 127.0.0.1]
 //       a local Lambda endpoint for every function (`scaffold serve`).
 //   serverless package / deploy
-//       run `scaffold check` first and stop on its errors (missing or non-executable bootstrap, wrong layer Ref...).
+//       run `scaffold check --before package|deploy` first and stop on its errors (missing or non-executable
+//       bootstrap, wrong layer Ref...). A file a layer is still to be built with (#!/opt/bin/php before
+//       build-php.sh) only warns before package, and stops deploy.
 //
 // Each step hands the Framework's resolved configuration (variables, environment, timeout, memory, layers) to the
 // `scaffold` command of the runtime-scaffold Python package; set SCAFFOLD_BIN to use another executable.
@@ -88,7 +90,12 @@ class RuntimeScaffoldPlugin {
       },
       layers: service.layers || {},
       functions,
-      package: { patterns: (service.package && service.package.patterns) || [] },
+      // What decides the zips' contents, as the Framework reads it: patterns, include/exclude, individually,
+      // artifact (function-level package settings travel inside `functions`).
+      package: service.package || {},
+      useDotenv: this.serverless.configurationInput.useDotenv, // .env* files then stay out of the zip
+      plugins: service.plugins,
+      resources: service.resources,
     };
   }
 
@@ -109,7 +116,8 @@ class RuntimeScaffoldPlugin {
         { stdio: 'inherit' }
       );
       if (result.error && result.error.code === 'ENOENT') {
-        throw new this.serverless.classes.Error(INSTALL_HINT, 'RUNTIME_SCAFFOLD_NOT_INSTALLED');
+        const tried = process.env.SCAFFOLD_BIN ? ` (tried SCAFFOLD_BIN=${executable})` : '';
+        throw new this.serverless.classes.Error(INSTALL_HINT + tried, 'RUNTIME_SCAFFOLD_NOT_INSTALLED');
       }
       if (result.error) throw result.error;
       return result.status === null ? 1 : result.status;
@@ -148,7 +156,9 @@ class RuntimeScaffoldPlugin {
   }
 
   async check() {
-    const status = this.runScaffold(['check']);
+    // Packaging a project whose layer is still to be built is fine; deploying it is not.
+    const command = (this.serverless.processedInput.commands || [])[0];
+    const status = this.runScaffold(['check', '--before', command === 'deploy' ? 'deploy' : 'package']);
     if (status !== 0) {
       throw new this.serverless.classes.Error(
         'scaffold check found errors that would fail the deploy (listed above); fix them and package again',
