@@ -697,3 +697,10 @@ def test_before_package_changes_nothing_else(project: Path) -> None:
     assert at_package == findings_of(project)
     assert {(f.rule, f.severity) for f in at_package} == {
         ("bootstrap-not-executable", Severity.ERROR), ("elf-architecture", Severity.ERROR)}
+
+
+def test_unresolved_package_section_is_read_as_empty(project: Path) -> None:
+    """`package: ${file(...)}` is resolved by the Framework only (the plugin passes the result); alone, check
+    reads it as no settings rather than crashing."""
+    edit_config(project, lambda c: c.update(package="${file(./package.yml)}"))
+    assert findings_of(project) == []
