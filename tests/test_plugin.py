@@ -1,0 +1,245 @@
+"""The generated projects' Serverless plugin, under the real Serverless Framework v3 (and osls 3), offline.
+
+`serverless package` and `deploy` run `scaffold check` first and stop on its errors; `serverless invoke local`
+runs a custom runtime through `scaffold invoke` instead of Docker. Every AWS SDK call is answered by the
+preload in tests/support (conftest.serverless), never sent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import FRAMEWORKS, LANGUAGES, render, require_tool, serverless
+
+pytestmark = pytest.mark.slow
+
+CHECK_FAILED = "scaffold check found errors that would fail the deploy"
+INSTALL_HINT = "runtime-scaffold's `scaffold` command was not found: install it with `pip install runtime-scaffold`"
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout + result.stderr
+
+
+def edit_config(project: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    path = project / "serverless.yml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def hello(config: dict[str, Any]) -> dict[str, Any]:
+    function: dict[str, Any] = config["functions"]["hello"]
+    return function
+
+
+def build_php_locally(project: Path) -> None:
+    """Stand in for runtime/build-php.sh (which needs Docker): the layer's bin/php is this machine's PHP."""
+    php = project / "runtime" / "bin" / "php"
+    php.parent.mkdir()
+    php.symlink_to(require_tool("php"))
+
+
+# --- package ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_generated_project_packages_with_the_check_run_first(tmp_path: Path, language: str, framework: str) -> None:
+    project = render(language, tmp_path)
+    result = serverless(project, "package", framework=framework)
+    assert result.returncode == 0, output(result)
+    if language == "bash":
+        assert f"{project}: no problems found (1 function checked)" in result.stdout
+    else:  # PHP is built into the layer later (Docker): packaging goes on, and says deploy would stop
+        assert "warning: runtime/bootstrap: /opt/bin/php is in none of the function's layers" in result.stdout
+        assert "(a warning before package; deploy stops on it) [shebang-interpreter-missing]" in result.stdout
+    listing = subprocess.run([require_tool("zipinfo"), "-1", str(project / ".serverless" / f"{project.name}.zip")],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert listing == (["function.sh"] if language == "bash" else ["src/hello.php"])  # no plugins/, no runtime/
+
+
+def remove_handler(project: Path) -> None:
+    (project / "function.sh").unlink()
+
+
+def ref_to_layer_key(project: Path) -> None:
+    edit_config(project, lambda c: hello(c).update(layers=[{"Ref": "bash-runtime"}]))
+
+
+def retain_layer(project: Path) -> None:
+    edit_config(project, lambda c: c["layers"]["bash-runtime"].update(retain=True))
+
+
+def bootstrap_not_executable(project: Path) -> None:
+    (project / "runtime" / "bootstrap").chmod(0o644)
+
+
+def bootstrap_crlf(project: Path) -> None:
+    bootstrap = project / "runtime" / "bootstrap"
+    bootstrap.write_bytes(bootstrap.read_bytes().replace(b"\n", b"\r\n"))
+
+
+def handler_excluded_by_function_patterns(project: Path) -> None:
+    """Only seen when the plugin hands over package.individually and the function's own patterns."""
+    def change(config: dict[str, Any]) -> None:
+        config["package"]["individually"] = True
+        hello(config)["package"] = {"patterns": ["!function.sh"]}
+
+    edit_config(project, change)
+
+
+def handler_excluded_by_a_file_variable(project: Path) -> None:
+    """Only the Framework resolves ${file(...)}: scaffold check alone cannot read these patterns."""
+    patterns = yaml.safe_load((project / "serverless.yml").read_text())["package"]["patterns"]
+    (project / "package.yml").write_text(yaml.safe_dump({"patterns": [*patterns, "!function.sh"]}))
+    edit_config(project, lambda c: c.update(package="${file(./package.yml)}"))
+
+
+@pytest.mark.parametrize(
+    ("breakage", "rule", "says"),
+    [
+        (bootstrap_not_executable, "bootstrap-not-executable", "chmod 755 runtime/bootstrap"),
+        (ref_to_layer_key, "layer-ref-unknown", "BashDashruntimeLambdaLayer"),
+        (bootstrap_crlf, "crlf-line-endings", "Windows (CRLF) line endings"),
+        (retain_layer, "layer-ref-retain", "retain: true"),
+        (remove_handler, "handler-file-missing", "function.*"),
+        (handler_excluded_by_function_patterns, "handler-file-missing", "function.sh"),
+        (handler_excluded_by_a_file_variable, "handler-file-missing", "function.sh"),
+    ],
+    ids=lambda value: value.__name__ if callable(value) else None,
+)
+def test_broken_project_stops_package_with_the_checks_message(tmp_path: Path, breakage: Callable[[Path], None],
+                                                                rule: str, says: str) -> None:
+    project = render("bash", tmp_path)
+    breakage(project)
+    result = serverless(project, "package")
+    assert result.returncode != 0, output(result)
+    error_lines = [line for line in result.stdout.splitlines() if line.startswith("error: ")]
+    assert any(line.endswith(f"[{rule}]") for line in error_lines), output(result)
+    assert says in result.stdout
+    assert CHECK_FAILED in output(result)
+    assert not list(project.glob(".serverless/*.zip"))  # stopped before anything was packaged
+
+
+def test_check_problem_stops_osls_too(tmp_path: Path) -> None:
+    project = render("bash", tmp_path)
+    bootstrap_not_executable(project)
+    result = serverless(project, "package", framework="osls")
+    assert result.returncode != 0 and "[bootstrap-not-executable]" in result.stdout, output(result)
+
+
+# --- deploy -------------------------------------------------------------------------------------------------
+
+
+def aws_calls(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+def test_deploy_of_unbuilt_php_stops_at_the_check(tmp_path: Path) -> None:
+    project = render("php", tmp_path)
+    log = tmp_path / "aws-calls.log"
+    result = serverless(project, "deploy", env={"RUNTIME_SCAFFOLD_AWS_LOG": str(log)})
+    assert result.returncode != 0, output(result)
+    assert "error: runtime/bootstrap: /opt/bin/php is in none of the function's layers" in result.stdout
+    assert "run runtime/build-php.sh" in result.stdout
+    assert CHECK_FAILED in output(result)
+    assert not list(project.glob(".serverless/*.zip"))
+    # The Framework asks STS for the account id (telemetry) when a deploy starts, before any plugin runs; the
+    # preload refuses it. Nothing that deploys (CloudFormation, S3, Lambda) was even attempted.
+    assert set(aws_calls(log)) <= {"sts.getCallerIdentity"}, aws_calls(log)
+
+
+def test_deploy_of_built_php_passes_the_check(tmp_path: Path) -> None:
+    project = render("php", tmp_path)
+    build_php_locally(project)
+    log = tmp_path / "aws-calls.log"
+    result = serverless(project, "deploy", env={"RUNTIME_SCAFFOLD_AWS_LOG": str(log)})
+    assert f"{project}: no problems found" in result.stdout, output(result)
+    assert CHECK_FAILED not in output(result)
+    # Past the check, the deploy goes on until its first AWS call, which the preload refuses.
+    assert result.returncode != 0
+    assert set(aws_calls(log)) - {"sts.getCallerIdentity"}, output(result)
+
+
+# --- scaffold not installed ---------------------------------------------------------------------------------
+
+
+def test_missing_scaffold_gives_one_clear_install_message(tmp_path: Path) -> None:
+    project = render("bash", tmp_path)
+    missing = tmp_path / "nowhere" / "scaffold"
+    result = serverless(project, "package", env={"SCAFFOLD_BIN": str(missing)})
+    assert result.returncode != 0
+    assert output(result).count(INSTALL_HINT) == 1, output(result)
+    assert f"SCAFFOLD_BIN={missing}" in output(result)
+    assert "    at " not in output(result)  # a message, not a stack trace
+
+
+# --- invoke local -------------------------------------------------------------------------------------------
+
+
+def test_other_runtimes_are_left_to_the_framework(tmp_path: Path) -> None:
+    project = render("bash", tmp_path)
+    (project / "node.js").write_text("exports.handler = async (event) => ({ fromNode: event.name });\n")
+    edit_config(project, lambda c: c["functions"].update(node={"handler": "node.handler", "runtime": "nodejs20.x"}))
+    result = serverless(project, "invoke", "local", "-f", "node", "--data", '{"name": "Node"}')
+    assert result.returncode == 0, output(result)
+    assert json.loads(result.stdout[result.stdout.index("{"):]) == {"fromNode": "Node"}
+
+
+def _emulator_missing() -> str | None:
+    """Why `serverless invoke local` cannot run here yet, or None. The emulator (`scaffold invoke`) is built on
+    another branch; until it is merged these tests are skipped, with this reason."""
+    scaffold = Path(sys.executable).with_name("scaffold")  # as conftest.scaffold_bin, without failing
+    command = [str(scaffold)] if scaffold.is_file() else ["scaffold"]
+    try:
+        probe = subprocess.run([*command, "invoke", "--help"], capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"`scaffold invoke --help` does not run: {error}"
+    if probe.returncode != 0:
+        return "`scaffold invoke --help` fails: the emulator is not in this checkout yet"
+    return None
+
+
+EMULATOR_MISSING = _emulator_missing()
+needs_emulator = pytest.mark.skipif(EMULATOR_MISSING is not None, reason=str(EMULATOR_MISSING))
+
+
+def responses(stdout: str) -> list[Any]:
+    """Every line of the output that is JSON: the function's response printed by the plugin."""
+    found = []
+    for line in stdout.splitlines():
+        try:
+            found.append(json.loads(line))
+        except ValueError:
+            continue
+    return found
+
+
+@needs_emulator
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_invoke_local_runs_the_custom_runtime_without_docker(tmp_path: Path, language: str) -> None:
+    project = render(language, tmp_path)
+    if language == "php":
+        build_php_locally(project)
+    result = serverless(project, "invoke", "local", "-f", "hello", "--path", "events/hello.json", timeout=120)
+    assert result.returncode == 0, output(result)
+    assert {"name": "World"} in responses(result.stdout), output(result)  # both examples echo their event
+    assert "docker" not in output(result).lower()
+
+
+@needs_emulator
+def test_invoke_local_with_data(tmp_path: Path) -> None:
+    project = render("bash", tmp_path)
+    result = serverless(project, "invoke", "local", "-f", "hello", "--data", '{"name": "Data"}', timeout=120)
+    assert result.returncode == 0, output(result)
+    assert {"name": "Data"} in responses(result.stdout), output(result)
+
