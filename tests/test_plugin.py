@@ -144,10 +144,11 @@ def aws_calls(log: Path) -> list[str]:
     return log.read_text().split() if log.exists() else []
 
 
-def test_deploy_of_unbuilt_php_stops_at_the_check(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["deploy"], ["deploy", "function", "-f", "hello"]], ids=" ".join)
+def test_deploy_of_unbuilt_php_stops_at_the_check(tmp_path: Path, command: list[str]) -> None:
     project = render("php", tmp_path)
     log = tmp_path / "aws-calls.log"
-    result = serverless(project, "deploy", env={"RUNTIME_SCAFFOLD_AWS_LOG": str(log)})
+    result = serverless(project, *command, env={"RUNTIME_SCAFFOLD_AWS_LOG": str(log)})
     assert result.returncode != 0, output(result)
     assert "error: runtime/bootstrap: /opt/bin/php is in none of the function's layers" in result.stdout
     assert "run runtime/build-php.sh" in result.stdout

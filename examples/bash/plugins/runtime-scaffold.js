@@ -6,7 +6,7 @@
 //       the Framework as usual; --docker still asks for Docker.
 //   serverless scaffold serve [--port 9000] [--host 127.0.0.1]
 //       a local Lambda endpoint for every function (`scaffold serve`).
-//   serverless package / deploy
+//   serverless package / deploy / deploy function
 //       run `scaffold check --before package|deploy` first and stop on its errors (missing or non-executable
 //       bootstrap, wrong layer Ref...). A file a layer is still to be built with (#!/opt/bin/php before
 //       build-php.sh) only warns before package, and stops deploy.
@@ -46,6 +46,8 @@ class RuntimeScaffoldPlugin {
     this.hooks = {
       initialize: () => this.takeOverInvokeLocal(),
       'before:package:initialize': () => this.check(),
+      // `deploy function` packages the function its own way (no package lifecycle): check before it asks AWS.
+      'before:deploy:function:initialize': () => this.check(),
       'scaffold:serve:serve': () => this.serve(),
     };
   }
@@ -161,7 +163,7 @@ class RuntimeScaffoldPlugin {
     const status = this.runScaffold(['check', '--before', command === 'deploy' ? 'deploy' : 'package']);
     if (status !== 0) {
       throw new this.serverless.classes.Error(
-        'scaffold check found errors that would fail the deploy (listed above); fix them and package again',
+        'scaffold check found errors that would fail the deploy (listed above); fix them and run this again',
         'RUNTIME_SCAFFOLD_CHECK_FAILED'
       );
     }
