@@ -184,6 +184,19 @@ def test_missing_scaffold_gives_one_clear_install_message(tmp_path: Path) -> Non
     assert "    at " not in output(result)  # a message, not a stack trace
 
 
+def test_too_old_scaffold_is_told_to_upgrade(tmp_path: Path) -> None:
+    """A project keeps the plugin it was generated with; the installed scaffold may predate its arguments."""
+    project = render("bash", tmp_path)
+    old = tmp_path / "old" / "scaffold"
+    old.parent.mkdir()
+    old.write_text("#!/bin/sh\necho \"Error: No such option '--before'.\" >&2\nexit 2\n")
+    old.chmod(0o755)
+    result = serverless(project, "package", env={"SCAFFOLD_BIN": str(old)})
+    assert result.returncode != 0
+    assert "`scaffold check` rejected the arguments this plugin passes" in output(result)
+    assert "pip install -U runtime-scaffold" in output(result)
+
+
 # --- invoke local -------------------------------------------------------------------------------------------
 
 

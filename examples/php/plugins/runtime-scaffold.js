@@ -23,6 +23,7 @@ const path = require('path');
 const INSTALL_HINT =
   "runtime-scaffold's `scaffold` command was not found: install it with `pip install runtime-scaffold` " +
   '(or set SCAFFOLD_BIN to its path)';
+const USAGE_ERROR = 2; // scaffold's exit status for arguments it does not know (click's usage error)
 
 class RuntimeScaffoldPlugin {
   constructor(serverless, options) {
@@ -122,6 +123,14 @@ class RuntimeScaffoldPlugin {
         throw new this.serverless.classes.Error(INSTALL_HINT + tried, 'RUNTIME_SCAFFOLD_NOT_INSTALLED');
       }
       if (result.error) throw result.error;
+      if (result.status === USAGE_ERROR) {
+        // This file was generated with a newer runtime-scaffold than the one installed now.
+        throw new this.serverless.classes.Error(
+          `\`scaffold ${args[0]}\` rejected the arguments this plugin passes (see above): upgrade runtime-scaffold ` +
+            '(`pip install -U runtime-scaffold`)',
+          'RUNTIME_SCAFFOLD_TOO_OLD'
+        );
+      }
       return result.status === null ? 1 : result.status;
     } finally {
       config.remove();
