@@ -8,6 +8,7 @@ preload in tests/support (conftest.serverless), never sent.
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from collections.abc import Callable
@@ -41,8 +42,13 @@ def hello(config: dict[str, Any]) -> dict[str, Any]:
     return function
 
 
+# This machine's architecture in Lambda's words: a project using the local PHP as its layer's must say it.
+HOST_ARCHITECTURE = {"aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "x86_64")
+
+
 def build_php_locally(project: Path) -> None:
-    """Stand in for runtime/build-php.sh (which needs Docker): the layer's bin/php is this machine's PHP."""
+    """Stand in for runtime/build-php.sh (which needs Docker): the layer's bin/php is this machine's PHP.
+    Render the project with architecture=HOST_ARCHITECTURE, or scaffold check reports a foreign binary."""
     php = project / "runtime" / "bin" / "php"
     php.parent.mkdir()
     php.symlink_to(require_tool("php"))
@@ -160,7 +166,7 @@ def test_deploy_of_unbuilt_php_stops_at_the_check(tmp_path: Path, command: list[
 
 
 def test_deploy_of_built_php_passes_the_check(tmp_path: Path) -> None:
-    project = render("php", tmp_path)
+    project = render("php", tmp_path, architecture=HOST_ARCHITECTURE)
     build_php_locally(project)
     log = tmp_path / "aws-calls.log"
     result = serverless(project, "deploy", env={"RUNTIME_SCAFFOLD_AWS_LOG": str(log)})
@@ -286,7 +292,7 @@ needs_emulator = pytest.mark.skipif(EMULATOR_MISSING is not None, reason=str(EMU
 @needs_emulator
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_invoke_local_runs_the_custom_runtime_without_docker(tmp_path: Path, language: str) -> None:
-    project = render(language, tmp_path)
+    project = render(language, tmp_path, architecture=HOST_ARCHITECTURE)
     if language == "php":
         build_php_locally(project)
     result = serverless(project, "invoke", "local", "-f", "hello", "--path", "events/hello.json", timeout=120)
