@@ -206,24 +206,31 @@ def test_too_old_scaffold_is_told_to_upgrade(tmp_path: Path) -> None:
 # --- invoke local -------------------------------------------------------------------------------------------
 
 
+def responses(stdout: str) -> list[Any]:
+    """Every JSON object or array in the output, on one line or pretty-printed over several (as the Framework
+    prints a response): the function's answer is one of them, whatever else is logged around it."""
+    decoder = json.JSONDecoder()
+    found, index = [], 0
+    while index < len(stdout):
+        if stdout[index] in "{[":
+            try:
+                value, index = decoder.raw_decode(stdout, index)
+            except ValueError:
+                index += 1
+            else:
+                found.append(value)
+        else:
+            index += 1
+    return found
+
+
 def test_other_runtimes_are_left_to_the_framework(tmp_path: Path) -> None:
     project = render("bash", tmp_path)
     (project / "node.js").write_text("exports.handler = async (event) => ({ fromNode: event.name });\n")
     edit_config(project, lambda c: c["functions"].update(node={"handler": "node.handler", "runtime": "nodejs20.x"}))
     result = serverless(project, "invoke", "local", "-f", "node", "--data", '{"name": "Node"}')
     assert result.returncode == 0, output(result)
-    assert json.loads(result.stdout[result.stdout.index("{"):]) == {"fromNode": "Node"}
-
-
-def responses(stdout: str) -> list[Any]:
-    """Every line of the output that is JSON: the function's response printed by the plugin."""
-    found = []
-    for line in stdout.splitlines():
-        try:
-            found.append(json.loads(line))
-        except ValueError:
-            continue
-    return found
+    assert responses(result.stdout) == [{"fromNode": "Node"}]
 
 
 STAND_IN = """#!/bin/sh
