@@ -46,11 +46,11 @@ def scaffold_bin() -> str:
     return str(beside) if beside.is_file() else require_tool("scaffold")
 
 
-def serverless(project: Path, *args: str, framework: str = "serverless", env: Mapping[str, str] | None = None,
-               timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run the real Serverless Framework (v3 or osls 3) in ``project`` offline, as a user would, and return what
-    it did (not checked). Dummy credentials; every AWS SDK call is answered by the preload, never sent; the
-    project's plugin runs this checkout's `scaffold` (SCAFFOLD_BIN). ``env`` adds or overrides variables."""
+def serverless_command(*args: str, framework: str = "serverless", env: Mapping[str, str] | None = None
+                       ) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run the real Serverless Framework (v3 or osls 3) offline: dummy
+    credentials; every AWS SDK call is answered by the preload, never sent; the project's plugin runs this
+    checkout's `scaffold` (SCAFFOLD_BIN). ``env`` adds or overrides variables."""
     entry = FRAMEWORKS[framework]
     if not entry.exists():
         pytest.fail(f"{entry} is missing: run `npm ci` in {REPO_ROOT} (.ci/run does)")
@@ -65,7 +65,14 @@ def serverless(project: Path, *args: str, framework: str = "serverless", env: Ma
         "SCAFFOLD_BIN": scaffold_bin(),
         **(env or {}),
     }
-    command = [require_tool("node"), str(entry), *args]
+    return [require_tool("node"), str(entry), *args], full_env
+
+
+def serverless(project: Path, *args: str, framework: str = "serverless", env: Mapping[str, str] | None = None,
+               timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run ``serverless ARGS`` (see serverless_command) in ``project`` as a user would, and return what it did
+    (not checked)."""
+    command, full_env = serverless_command(*args, framework=framework, env=env)
     # A process group of its own, so that whatever the plugin starts (scaffold, a bootstrap) goes with it.
     with subprocess.Popen(command, cwd=project, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, start_new_session=True) as process:

@@ -7,10 +7,17 @@ preload in tests/support (conftest.serverless), never sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
+import re
+import selectors
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import FRAMEWORKS, LANGUAGES, render, require_tool, scaffold_bin, serverless
+from .conftest import FRAMEWORKS, LANGUAGES, render, require_tool, scaffold_bin, serverless, serverless_command
 
 pytestmark = pytest.mark.slow
 
@@ -328,3 +335,47 @@ def test_invoke_local_with_data(tmp_path: Path) -> None:
     [response] = responses(result.stdout)
     assert "Data" in json.dumps(response)
     assert response == direct_response(project, "--data", event)
+
+
+@needs_emulator
+def test_scaffold_serve_answers_the_invoke_api(tmp_path: Path) -> None:
+    project = render("bash", tmp_path)
+    command, env = serverless_command("scaffold", "serve", "--port", "0")
+    with subprocess.Popen(command, cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, start_new_session=True) as process:
+        try:
+            url = _invoke_url(process, deadline=time.monotonic() + 60)
+            request = urllib.request.Request(url, data=b'{"name": "Serve"}', method="POST")
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                response = json.loads(reply.read())
+            assert "Serve" in json.dumps(response)
+            assert response == direct_response(project, "--data", '{"name": "Serve"}')
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)  # scaffold serve stops its bootstraps on SIGTERM
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _invoke_url(process: subprocess.Popen[bytes], *, deadline: float) -> str:
+    """Read the server's output until it names the hello function's Invoke URL."""
+    assert process.stdout is not None
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                break
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+            found = re.search(rb"http://\S+/2015-03-31/functions/hello/invocations", seen)
+            if found:
+                return found.group().decode()
+    pytest.fail(f"serverless scaffold serve named no URL in time:\n{seen.decode(errors='replace')}")
