@@ -71,6 +71,17 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+# Every command the Serverless plugin runs (check, and invoke / serve) takes the Framework's resolved
+# configuration this way: `--project DIR --config RESOLVED.json`.
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the configuration from this YAML/JSON file instead of the project's serverless.yml "
+    "(the Serverless plugin passes the Framework's resolved configuration this way).",
+)
+
+
 @cli.command(
     "check",
     epilog="\b\nRules:\n"
@@ -86,13 +97,7 @@ def _plural(count: int, noun: str) -> str:
     show_default="current folder",
     help="Project folder holding serverless.yml.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the configuration from this YAML/JSON file instead of the project's serverless.yml "
-    "(the Serverless plugin passes the Framework's resolved configuration this way).",
-)
+@CONFIG_OPTION
 @click.option(
     "--ignore",
     "ignored",
