@@ -6,7 +6,8 @@
 #                                          "traceId","xAmznTraceId","xAmznTraceIdExported","tmpdir"} as seen here
 #   {"conform":"sleep","ms":1500}         sleep that long, then answer {"slept":1500}
 #   {"conform":"output","bytes":7000000}  answer a JSON string of that many bytes in all (e.g. to provoke a 413)
-# Echoing reads only the first 12 bytes in bash and lets cat copy the rest: bash strings are slow for large events.
+# Echoing stays in bash builtins up to 64 KiB; beyond that cat copies the rest (bash strings are slow for large
+# events, an exec is slow for small ones).
 
 conform_json() {  # conform_json VALUE: the value as a JSON string, into REPLY
     local s=$1
@@ -24,10 +25,13 @@ conform_field() {  # conform_field EVENT KEY: a string or integer field of a fla
 
 handler() {
     local event rest now_ms out n pad
-    IFS= read -r -N 12 event
-    if [[ $event != '{"conform":"' ]]; then
+    if IFS= read -r -N 65536 event && [[ $event != '{"conform":"'* ]]; then
         printf '%s' "$event"
         exec cat
+    fi
+    if [[ $event != '{"conform":"'* ]]; then
+        printf '%s' "$event"
+        return 0
     fi
     IFS= read -r -N 2000000000 rest
     event+=$rest

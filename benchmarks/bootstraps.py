@@ -1,0 +1,414 @@
+"""Benchmark the bash and PHP bootstraps against the AWS walkthrough bootstrap and a keep-alive floor client.
+
+    python benchmarks/bootstraps.py [--invocations 200] [--cold-starts 10] [--sizes 100,100000,1000000]
+
+Each runtime talks to its own minimal Runtime API server on 127.0.0.1 (raw sockets, TCP_NODELAY, one write
+per reply, 100-continue answered at once: the server costs as little as possible and favours no client).
+Measured:
+- cold start: from spawning the process to its first GET /next arriving (median of --cold-starts spawns);
+- round trip per invocation: from the server starting to send an event to it having read the whole
+  /response body, one invocation at a time, in one warm process; median and p99 over --invocations events.
+Every figure is printed with its ratio to the walkthrough's and to the floor's. The handlers echo the event:
+ours byte for byte (checked), the walkthrough's as published ("Echoing request: '...'", unchecked: it
+mangles input). Sizes run one after the other for all runtimes (size-major), so that load changes on the
+machine hit all alike. Nothing here is a unit test: timings belong in this script only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "src" / "runtime_scaffold" / "cookiecutters"
+SLUG = "{{cookiecutter.project_slug}}"
+WARMUP = 5
+STEP_TIMEOUT = 20.0  # seconds for one invocation before the runtime is declared failed
+
+FLOOR_CLIENT = r"""
+import http.client, os
+conn = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"])
+while True:
+    conn.request("GET", "/2018-06-01/runtime/invocation/next")
+    reply = conn.getresponse()
+    event = reply.read()
+    if reply.status != 200:
+        raise SystemExit(1)
+    request_id = reply.getheader("Lambda-Runtime-Aws-Request-Id")
+    conn.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body=event)
+    conn.getresponse().read()
+"""
+
+
+@dataclass
+class Runtime:
+    name: str
+    argv: list[str]
+    handler: str
+    task_root: Path
+    echoes: bool  # the response must equal the event
+
+
+def runtimes() -> list[Runtime]:
+    bash = TEMPLATES / "bash" / SLUG
+    php = TEMPLATES / "php" / SLUG
+    walkthrough = ROOT / "benchmarks" / "walkthrough"
+    return [
+        # /bin/sh is dash on Debian: run the walkthrough with bash, as its `set -o pipefail` requires.
+        Runtime(
+            "walkthrough", ["bash", str(walkthrough / "bootstrap")], "function.handler", walkthrough, False
+        ),
+        Runtime("floor", [sys.executable, "-c", FLOOR_CLIENT], "-", ROOT, True),
+        Runtime("bash", ["bash", str(bash / "runtime" / "bootstrap")], "conformance.handler", bash, True),
+        Runtime("php", ["php", str(php / "runtime" / "bootstrap")], "src/conformance.conformance", php, True),
+    ]
+
+
+class BenchServer:
+    """Runtime API with just enough HTTP/1.1 for the clients measured here."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self._stop = threading.Event()
+        self._events: queue.Queue[bytes | None] = queue.Queue()
+        self.first_next = threading.Event()
+        self.first_next_ns = 0
+        self.responses: queue.Queue[tuple[int, int, bytes]] = queue.Queue()  # (sent_ns, done_ns, body)
+        self._sent_ns = 0
+        self._ids = 0
+        self._threads: list[threading.Thread] = []
+        self._accepter = threading.Thread(target=self._accept, daemon=True)
+        self._accepter.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self._listener.getsockname()[:2]
+        return f"{host}:{port}"
+
+    def put(self, event: bytes | None) -> None:
+        """Queue an event (None: answer the next /next with 500)."""
+        self._events.put(event)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._accepter.join(timeout=5)
+        self._listener.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.settimeout(0.2)
+        rfile = conn.makefile("rb")
+        try:
+            while not self._stop.is_set():
+                try:
+                    line = rfile.readline()
+                except TimeoutError:
+                    continue
+                if not line:
+                    return
+                method, target = line.split(b" ")[:2]
+                headers: dict[bytes, bytes] = {}
+                while (header := rfile.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = header.partition(b":")
+                    headers[name.strip().lower()] = value.strip()
+                if method == b"GET":
+                    if not self._next(conn, target):
+                        return
+                    continue
+                if headers.get(b"expect", b"").lower() == b"100-continue":
+                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                body = rfile.read(int(headers.get(b"content-length", b"0")))
+                done = time.perf_counter_ns()
+                if target.endswith(b"/response"):
+                    self.responses.put((self._sent_ns, done, body))
+                conn.sendall(
+                    b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"
+                    b'{"status":"OK"}\n'
+                )
+        except (OSError, ValueError):
+            return
+        finally:
+            with contextlib.suppress(OSError):
+                rfile.close()
+                conn.close()
+
+    def _next(self, conn: socket.socket, target: bytes) -> bool:
+        if not self.first_next.is_set():
+            self.first_next_ns = time.perf_counter_ns()
+            self.first_next.set()
+        while True:
+            if self._stop.is_set():
+                return False
+            try:
+                event = self._events.get(timeout=0.1)
+                break
+            except queue.Empty:
+                continue
+        if event is None:
+            body = b'{"errorMessage":"benchmark over","errorType":"Benchmark.Over"}'
+            conn.sendall(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            return True
+        self._ids += 1
+        head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Lambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8-9739-%012d\r\n"
+            b"Lambda-Runtime-Deadline-Ms: %d\r\n"
+            b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n"
+            b"Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;"
+            b"Parent=9a9197af755a6419;Sampled=1\r\n"
+            b"Content-Length: %d\r\n\r\n" % (self._ids, int(time.time() * 1000) + 300_000, len(event))
+        )
+        self._sent_ns = time.perf_counter_ns()
+        conn.sendall(head + event)
+        return True
+
+
+@dataclass
+class Process:
+    runtime: Runtime
+    server: BenchServer
+    popen: subprocess.Popen[bytes]
+    spawned_ns: int
+
+
+@contextlib.contextmanager
+def started(runtime: Runtime, tmpdir: Path) -> Iterator[Process]:
+    """Spawn RUNTIME against a fresh server; always kill its process group and stop the server."""
+    server = BenchServer()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": str(tmpdir),
+        "TMPDIR": str(tmpdir),
+        "AWS_LAMBDA_RUNTIME_API": server.address,
+        "_HANDLER": runtime.handler,
+        "LAMBDA_TASK_ROOT": str(runtime.task_root),
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    }
+    spawned = time.perf_counter_ns()
+    popen = subprocess.Popen(
+        runtime.argv,
+        env=env,
+        cwd=tmpdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield Process(runtime, server, popen, spawned)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait(timeout=30)
+        server.close()
+
+
+def cold_start_ms(runtime: Runtime, tmpdir: Path) -> float | None:
+    with started(runtime, tmpdir) as proc:
+        if not proc.server.first_next.wait(timeout=STEP_TIMEOUT):
+            return None
+        return (proc.server.first_next_ns - proc.spawned_ns) / 1e6
+
+
+def event_of(size: int) -> bytes:
+    """A JSON object of exactly SIZE bytes (SIZE >= 16)."""
+    head = b'{"data":"'
+    tail = b'"}'
+    filler = b"The quick brown fox jumps over the lazy dog 0123456789. "
+    n = size - len(head) - len(tail)
+    return head + (filler * (n // len(filler) + 1))[:n] + tail
+
+
+@dataclass
+class Case:
+    samples_ms: list[float] = field(default_factory=list)
+    failure: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def invoke_series(proc: Process, event: bytes, count: int) -> Case:
+    case = Case()
+    for i in range(count + WARMUP):
+        proc.server.put(event)
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while True:
+            try:
+                sent, done, body = proc.server.responses.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if proc.popen.poll() is not None:
+                    case.failure = f"the runtime exited (status {proc.popen.returncode})"
+                    return case
+                if time.monotonic() > deadline:
+                    case.failure = f"no response within {STEP_TIMEOUT:.0f} s"
+                    return case
+        if proc.runtime.echoes and body != event:
+            case.failure = f"wrong response ({len(body)} bytes for a {len(event)}-byte event)"
+            return case
+        if i >= WARMUP:
+            case.samples_ms.append((done - sent) / 1e6)
+    return case
+
+
+def ratio(value: float | None, reference: float | None) -> str:
+    if value is None or reference is None:
+        return "   -  "
+    return f"{value / reference:6.2f}"
+
+
+def fmt(value: float | None) -> str:
+    return "  fails" if value is None else f"{value:7.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--invocations", type=int, default=200, help="measured invocations per size (200)")
+    parser.add_argument("--cold-starts", type=int, default=10, help="spawns for the cold-start median (10)")
+    parser.add_argument(
+        "--sizes", default="100,100000,1000000", help="event sizes in bytes (100,100000,1000000)"
+    )
+    parser.add_argument("--runtimes", default="walkthrough,floor,bash,php", help="which to run (all four)")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for tool in ("bash", "php", "curl"):
+        if shutil.which(tool) is None:
+            parser.error(f"{tool} is needed")
+
+    results: dict[str, dict[str, object]] = {}
+    wanted = args.runtimes.split(",")
+    all_runtimes = [rt for rt in runtimes() if rt.name in wanted]
+    with tempfile.TemporaryDirectory(prefix="bootstrap-bench-") as tmp:
+        tmpdirs = {rt.name: Path(tmp) / rt.name for rt in all_runtimes}
+        for path in tmpdirs.values():
+            path.mkdir()
+        cold: dict[str, float | None] = {}
+        for rt in all_runtimes:
+            starts = [cold_start_ms(rt, tmpdirs[rt.name]) for _ in range(args.cold_starts)]
+            ok = [s for s in starts if s is not None]
+            cold[rt.name] = statistics.median(ok) if ok else None
+            print(f"cold start {rt.name:12} {fmt(cold[rt.name])} ms", file=sys.stderr)
+
+        cases: dict[str, dict[int, Case]] = {rt.name: {} for rt in all_runtimes}
+        with contextlib.ExitStack() as stack:
+            procs = [stack.enter_context(started(rt, tmpdirs[rt.name])) for rt in all_runtimes]
+            for size in sizes:
+                event = event_of(size)
+                for proc in procs:
+                    name = proc.runtime.name
+                    earlier = [c for c in cases[name].values() if c.failure]
+                    case = (
+                        Case(failure=earlier[0].failure)
+                        if earlier
+                        else invoke_series(proc, event, args.invocations)
+                    )
+                    cases[name][size] = case
+                    shown = case.failure or f"median {case.median:.3f} ms, p99 {case.p99:.3f} ms"
+                    print(f"{size:>8} B  {name:12} {shown}", file=sys.stderr)
+        leaked = {name: len(list(path.iterdir())) for name, path in tmpdirs.items()}
+
+    def median_of(name: str, size: int) -> float | None:
+        case = cases.get(name, {}).get(size)
+        return None if case is None or case.failure else case.median
+
+    def p99_of(name: str, size: int) -> float | None:
+        case = cases.get(name, {}).get(size)
+        return None if case is None or case.failure else case.p99
+
+    print(
+        f"\n{args.invocations} invocations per size after {WARMUP} warm-up ones; cold start = median of "
+        f"{args.cold_starts} spawns. Times in ms; x walk / x floor = this figure divided by theirs.\n"
+    )
+    print(f"{'runtime':12} {'figure':22} {'ms':>7} {'x walk':>7} {'x floor':>7}")
+    for rt in all_runtimes:
+        name = rt.name
+        print(
+            f"{name:12} {'cold start':22} {fmt(cold[name])} {ratio(cold[name], cold.get('walkthrough')):>7} "
+            f"{ratio(cold[name], cold.get('floor')):>7}"
+        )
+        for size in sizes:
+            for label, get in (("median", median_of), ("p99", p99_of)):
+                value = get(name, size)
+                print(
+                    f"{'':12} {f'{size:>7} B {label}':22} {fmt(value)} "
+                    f"{ratio(value, get('walkthrough', size)):>7} {ratio(value, get('floor', size)):>7}"
+                )
+        if cases[name][sizes[-1]].failure:
+            print(f"{'':12} failure: {cases[name][sizes[-1]].failure}")
+        results[name] = {
+            "cold_start_ms": cold[name],
+            "temp_files_left": leaked[name],
+            "sizes": {
+                str(size): {
+                    "median_ms": median_of(name, size),
+                    "p99_ms": p99_of(name, size),
+                    "failure": cases[name][size].failure,
+                }
+                for size in sizes
+            },
+        }
+    print("\ntemp files left behind: " + ", ".join(f"{k} {v}" for k, v in leaked.items()))
+
+    small = sizes[0]
+    bash, php, walk, floor = (median_of(n, small) for n in ("bash", "php", "walkthrough", "floor"))
+    goals = []
+    if bash is not None and walk is not None:
+        goals.append(
+            (
+                f"bash per event >= 5x faster than the walkthrough at {small} B",
+                walk / bash >= 5,
+                f"{walk / bash:.1f}x",
+            )
+        )
+    if php is not None and floor is not None:
+        goals.append((f"php within 2x of the floor at {small} B", php / floor <= 2, f"{php / floor:.2f}x"))
+    for text, met, figure in goals:
+        print(f"goal: {text}: {'met' if met else 'NOT met'} ({figure})")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
