@@ -10,8 +10,8 @@ Measured:
   /response body, one invocation at a time, in one warm process; median and p99 over --invocations events.
 Every figure is printed with its ratio to the walkthrough's and to the floor's. The handlers echo the event:
 ours byte for byte (checked), the walkthrough's as published ("Echoing request: '...'", unchecked: it
-mangles input). Sizes run one after the other for all runtimes (size-major), so that load changes on the
-machine hit all alike. Nothing here is a unit test: timings belong in this script only.
+mangles input). The runtimes take turns, one invocation each, so that changes in machine load hit all alike.
+Nothing here is a unit test: timings belong in this script only.
 """
 
 from __future__ import annotations
@@ -267,28 +267,25 @@ class Case:
         return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
-def invoke_series(proc: Process, event: bytes, count: int) -> Case:
-    case = Case()
-    for i in range(count + WARMUP):
-        proc.server.put(event)
-        deadline = time.monotonic() + STEP_TIMEOUT
-        while True:
-            try:
-                sent, done, body = proc.server.responses.get(timeout=0.1)
-                break
-            except queue.Empty:
-                if proc.popen.poll() is not None:
-                    case.failure = f"the runtime exited (status {proc.popen.returncode})"
-                    return case
-                if time.monotonic() > deadline:
-                    case.failure = f"no response within {STEP_TIMEOUT:.0f} s"
-                    return case
-        if proc.runtime.echoes and body != event:
-            case.failure = f"wrong response ({len(body)} bytes for a {len(event)}-byte event)"
-            return case
-        if i >= WARMUP:
-            case.samples_ms.append((done - sent) / 1e6)
-    return case
+def invoke_once(proc: Process, event: bytes, case: Case, *, record: bool) -> None:
+    """One invocation; a failure is recorded in CASE (and the runtime is not asked again)."""
+    proc.server.put(event)
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while True:
+        try:
+            sent, done, body = proc.server.responses.get(timeout=0.1)
+            break
+        except queue.Empty:
+            if proc.popen.poll() is not None:
+                case.failure = f"the runtime exited (status {proc.popen.returncode})"
+                return
+            if time.monotonic() > deadline:
+                case.failure = f"no response within {STEP_TIMEOUT:.0f} s"
+                return
+    if proc.runtime.echoes and body != event:
+        case.failure = f"wrong response ({len(body)} bytes for a {len(event)}-byte event)"
+    elif record:
+        case.samples_ms.append((done - sent) / 1e6)
 
 
 def ratio(value: float | None, reference: float | None) -> str:
@@ -337,15 +334,18 @@ def main(argv: list[str] | None = None) -> int:
                 event = event_of(size)
                 for proc in procs:
                     name = proc.runtime.name
-                    earlier = [c for c in cases[name].values() if c.failure]
-                    case = (
-                        Case(failure=earlier[0].failure)
-                        if earlier
-                        else invoke_series(proc, event, args.invocations)
-                    )
-                    cases[name][size] = case
+                    earlier = [c.failure for c in cases[name].values() if c.failure]
+                    cases[name][size] = Case(failure=earlier[0] if earlier else "")
+                # Round robin, one invocation each: every runtime sees the same moments of machine load.
+                for i in range(args.invocations + WARMUP):
+                    for proc in procs:
+                        case = cases[proc.runtime.name][size]
+                        if not case.failure:
+                            invoke_once(proc, event, case, record=i >= WARMUP)
+                for proc in procs:
+                    case = cases[proc.runtime.name][size]
                     shown = case.failure or f"median {case.median:.3f} ms, p99 {case.p99:.3f} ms"
-                    print(f"{size:>8} B  {name:12} {shown}", file=sys.stderr)
+                    print(f"{size:>8} B  {proc.runtime.name:12} {shown}", file=sys.stderr)
         leaked = {name: len(list(path.iterdir())) for name, path in tmpdirs.items()}
 
     def median_of(name: str, size: int) -> float | None:
