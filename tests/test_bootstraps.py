@@ -25,7 +25,8 @@ SLUG = "{{cookiecutter.project_slug}}"
 PROJECT = {"bash": TEMPLATES / "bash" / SLUG, "php": TEMPLATES / "php" / SLUG}
 CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance"}
 SAMPLE = {"bash": "function.handler", "php": "src/hello.hello"}
-LANGS = ["bash", "php"]
+# Runs the host's php: marked slow, like every test that needs an external tool beyond bash.
+LANGS = ["bash", pytest.param("php", marks=pytest.mark.slow)]
 
 PAYLOADS: dict[str, bytes] = {
     "unicode": '{"text": "héllo wörld ✓ 日本語 😀 \u2028"}'.encode(),
@@ -389,6 +390,7 @@ def test_bash_large_output_before_reading_input_does_not_deadlock(
 # ---- PHP specifics -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_php_decoded_event_json_result_and_exit(api: FakeRuntimeAPI, tmp_path: Path) -> None:
     (tmp_path / "h.php").write_text(
         "<?php\nfunction h($event, LambdaContext $context) {\n"
@@ -406,12 +408,14 @@ def test_php_decoded_event_json_result_and_exit(api: FakeRuntimeAPI, tmp_path: P
     assert api.posts_for(never) == []
 
 
+@pytest.mark.slow
 def test_php_init_exit_and_fatal_error_in_handler(api: FakeRuntimeAPI, tmp_path: Path) -> None:
     (tmp_path / "bye.php").write_text("<?php\nfunction h($e, $c) { return 1; }\nexit(0);\n")
     run = run_bootstrap("php", api, tmp_path, handler="bye.h", task_root=tmp_path)
     init_error(api, run, "Runtime.Exit")
 
 
+@pytest.mark.slow
 def test_php_fatal_error_is_reported(api: FakeRuntimeAPI, tmp_path: Path) -> None:
     (tmp_path / "fat.php").write_text(
         "<?php\nfunction h($e, $c) { ini_set('memory_limit', '16M'); return str_repeat('x', 64 << 20); }\n"
@@ -452,6 +456,7 @@ def test_shellcheck(path: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", php_files(), ids=lambda p: str(p.relative_to(TEMPLATES)))
 def test_php_lint(path: Path) -> None:
     result = subprocess.run(["php", "-l", str(path)], capture_output=True, text=True, timeout=60)
