@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -40,12 +43,21 @@ def require_tool(name: str) -> str:
     return path
 
 
-def serverless_package(project: Path, *, framework: str = "serverless", timeout: float = 180) -> Path:
-    """Run the real `serverless package` (v3) offline in ``project``; return its .serverless folder."""
+def scaffold_bin() -> str:
+    """The `scaffold` installed with the package under test: the one next to this interpreter, else on PATH."""
+    beside = Path(sys.executable).with_name("scaffold")
+    return str(beside) if beside.is_file() else require_tool("scaffold")
+
+
+def serverless_command(*args: str, framework: str = "serverless", env: Mapping[str, str] | None = None
+                       ) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run the real Serverless Framework (v3 or osls 3) offline: dummy
+    credentials; every AWS SDK call is answered by the preload, never sent; the project's plugin runs this
+    checkout's `scaffold` (SCAFFOLD_BIN). ``env`` adds or overrides variables."""
     entry = FRAMEWORKS[framework]
     if not entry.exists():
         pytest.fail(f"{entry} is missing: run `npm ci` in {REPO_ROOT} (.ci/run does)")
-    env = {
+    full_env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "AKIAOFFLINETESTS",
         "AWS_SECRET_ACCESS_KEY": "offline",
@@ -53,11 +65,35 @@ def serverless_package(project: Path, *, framework: str = "serverless", timeout:
         "SLS_NOTIFICATIONS_MODE": "off",
         "SLS_AWS_REQUEST_MAX_RETRIES": "0",
         "NODE_OPTIONS": f"--require {OFFLINE_AWS}",
+        "SCAFFOLD_BIN": scaffold_bin(),
+        **(env or {}),
     }
-    result = subprocess.run(
-        [require_tool("node"), str(entry), "package"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=timeout,
-    )
+    return [require_tool("node"), str(entry), *args], full_env
+
+
+def serverless(project: Path, *args: str, framework: str = "serverless", env: Mapping[str, str] | None = None,
+               timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run ``serverless ARGS`` (see serverless_command) in ``project`` as a user would, and return what it did
+    (not checked)."""
+    command, full_env = serverless_command(*args, framework=framework, env=env)
+    # A process group of its own, so that whatever the plugin starts (scaffold, a bootstrap) goes with it.
+    with subprocess.Popen(command, cwd=project, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            pytest.fail(f"serverless {' '.join(args)} took over {timeout} s:\n{stdout}\n{stderr}")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # anything of the group left behind
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def serverless_package(project: Path, *, framework: str = "serverless", timeout: float = 180) -> Path:
+    """Run the real `serverless package` (v3) offline in ``project``; return its .serverless folder."""
+    result = serverless(project, "package", framework=framework, timeout=timeout)
     assert result.returncode == 0, f"serverless package failed:\n{result.stdout}\n{result.stderr}"
     return project / ".serverless"
 

@@ -26,7 +26,8 @@ SLUG = "{{cookiecutter.project_slug}}"
 PROJECT = {"bash": TEMPLATES / "bash" / SLUG, "php": TEMPLATES / "php" / SLUG}
 CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance"}
 SAMPLE = {"bash": "function.handler", "php": "src/hello.hello"}
-LANGS = ["bash", "php"]
+# Runs the host's php: marked slow, like every test that needs an external tool beyond bash.
+LANGS = ["bash", pytest.param("php", marks=pytest.mark.slow)]
 
 PAYLOADS: dict[str, bytes] = {
     "unicode": '{"text": "héllo wörld ✓ 日本語 😀 \u2028"}'.encode(),
@@ -47,6 +48,12 @@ PAYLOADS: dict[str, bytes] = {
     "empty": b"",
     "one_mb": json.dumps({"data": 'a*b \\ "q" é\n' * 80_000}).encode()[: 1 << 20],
 }
+
+
+def event_of(size: int) -> bytes:
+    """A JSON object of exactly SIZE bytes with a recognisable, position-dependent filler."""
+    filler = b"".join(b"%07d," % i for i in range(size // 8 + 1))
+    return b'{"d":"' + filler[: size - 8] + b'"}'
 
 
 @dataclass
@@ -153,6 +160,21 @@ def test_echoes_just_under_6_mb(lang: str, api: FakeRuntimeAPI, tmp_path: Path) 
     api.add_status(500)
     run_bootstrap(lang, api, tmp_path)
     assert api.response(request_id) == body
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_echoes_sizes_around_the_bash_thresholds(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    # bash: up to 4 KiB the runtime writes the event itself; above, dd copies it from the socket (or, chunked,
+    # a child prints it); up to 64 KiB the conformance handler echoes in bash, above it hands over to cat.
+    bodies = {n: event_of(n) for n in (4095, 4096, 4097, 65535, 65536, 65537, 200_000)}
+    ids = {n: api.add(body) for n, body in bodies.items()}
+    chunked = {n: api.add(event_of(n), chunked=True) for n in (4096, 10_000)}
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path)
+    for n, body in bodies.items():
+        assert api.response(ids[n]) == body, n
+    for n, request_id in chunked.items():
+        assert api.response(request_id) == event_of(n), n
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -338,6 +360,16 @@ def test_bash_handler_status_and_message(api: FakeRuntimeAPI, tmp_path: Path) ->
     assert "_lr_" not in run.stderr
 
 
+def test_bash_xtrace_in_handler_file_traces_only_the_handler(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    root = write_bash_handler(tmp_path, 'set -x\nhandler() { printf "%s" traced; }\n')
+    request_id = api.add(b"secret-event-bytes")
+    api.add_status(500)
+    run = run_bootstrap("bash", api, tmp_path, handler="h.handler", task_root=root)
+    assert api.response(request_id) == b"traced"
+    assert "printf %s traced" in run.stderr
+    assert "secret-event-bytes" not in run.stderr, "the runtime's own commands must not be traced"
+
+
 def test_bash_large_output_before_reading_input_does_not_deadlock(
     api: FakeRuntimeAPI, tmp_path: Path
 ) -> None:
@@ -346,15 +378,20 @@ def test_bash_large_output_before_reading_input_does_not_deadlock(
         "handler() { printf '%*s' 1000000 ''; }\n",  # never reads its 1 MB event
     )
     request_id = api.add(PAYLOADS["one_mb"])
+    small = api.add(b"x" * 5000)
+    after = api.add(b"{}")
     api.add_status(500)
     run = run_bootstrap("bash", api, tmp_path, handler="h.handler", task_root=root)
     assert api.response(request_id) == b" " * 1_000_000
+    assert api.response(small) == b" " * 1_000_000
+    assert api.response(after) == b" " * 1_000_000, "the unread events must not desynchronise the connection"
     assert "Broken pipe" not in run.stderr
 
 
 # ---- PHP specifics -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_php_decoded_event_json_result_and_exit(api: FakeRuntimeAPI, tmp_path: Path) -> None:
     (tmp_path / "h.php").write_text(
         "<?php\nfunction h($event, LambdaContext $context) {\n"
@@ -370,6 +407,26 @@ def test_php_decoded_event_json_result_and_exit(api: FakeRuntimeAPI, tmp_path: P
     assert error_post(api, not_json)["errorType"] == "Exit"
     assert run.returncode != 0
     assert api.posts_for(never) == []
+
+
+@pytest.mark.slow
+def test_php_init_exit_and_fatal_error_in_handler(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    (tmp_path / "bye.php").write_text("<?php\nfunction h($e, $c) { return 1; }\nexit(0);\n")
+    run = run_bootstrap("php", api, tmp_path, handler="bye.h", task_root=tmp_path)
+    init_error(api, run, "Runtime.Exit")
+
+
+@pytest.mark.slow
+def test_php_fatal_error_is_reported(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    (tmp_path / "fat.php").write_text(
+        "<?php\nfunction h($e, $c) { ini_set('memory_limit', '16M'); return str_repeat('x', 64 << 20); }\n"
+    )
+    request_id = api.add(b"{}")
+    run = run_bootstrap("php", api, tmp_path, handler="fat.h", task_root=tmp_path)
+    body = error_post(api, request_id)
+    assert body["errorType"] == "FatalError"
+    assert "memory" in str(body["errorMessage"])
+    assert run.returncode != 0
 
 
 # ---- static checks -----------------------------------------------------------------------------------------
@@ -400,6 +457,7 @@ def test_shellcheck(path: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", php_files(), ids=lambda p: str(p.relative_to(TEMPLATES)))
 def test_php_lint(path: Path) -> None:
     result = subprocess.run(["php", "-l", str(path)], capture_output=True, text=True, timeout=60)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from runtime_scaffold.check import RULES, Finding, Severity, check_project
+from runtime_scaffold.check import RULES, Finding, Severity, Stage, check_project
 from runtime_scaffold.check.packaging import glob_regex
 from runtime_scaffold.cli import cli
 from runtime_scaffold.errors import ExitCode
@@ -482,6 +482,7 @@ def test_help_lists_the_rules() -> None:
     result = CliRunner().invoke(cli, ["check", "--help"], prog_name="scaffold")
     assert result.exit_code == 0
     assert "--project DIRECTORY" in result.output
+    assert "--before [package|deploy]" in result.output and "#!/opt/bin/php" in result.output
     for rule in RULES:
         assert rule in result.output
 
@@ -652,3 +653,54 @@ def test_generated_php_project_needs_its_php_built(tmp_path: Path) -> None:
     assert findings_of(root) == []
     write(root / "runtime" / "bin" / "php", elf_header(183), 0o755)  # built for the wrong machine
     assert [f.rule for f in findings_of(root)] == ["elf-architecture"]
+
+
+# --- --before package / deploy -----------------------------------------------------------------------------
+
+
+def test_unbuilt_layer_interpreter_only_warns_before_package(tmp_path: Path) -> None:
+    root = render("php", tmp_path)
+    [finding] = check_project(load_project(root), before=Stage.PACKAGE)
+    assert (finding.rule, finding.severity) == ("shebang-interpreter-missing", Severity.WARNING)
+    assert "deploy stops on it" in finding.message
+    result = CliRunner().invoke(cli, ["check", "--project", str(root), "--before", "package"])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "warning: runtime/bootstrap: /opt/bin/php" in result.output
+    for args in ([], ["--before", "deploy"]):  # deploy is the default
+        result = CliRunner().invoke(cli, ["check", "--project", str(root), *args])
+        assert result.exit_code == ExitCode.CHECK, result.output
+        assert "error: runtime/bootstrap: /opt/bin/php" in result.output
+
+
+@pytest.mark.parametrize(
+    ("shebang", "php_mode"),
+    [
+        ("#!/opt/bin/php", 0o644),  # built, but not executable: a rebuild will not fix the mode
+        ("#!/usr/bin/php", None),  # not on the base image, and no layer can put it there
+        ("#!/usr/bin/env php", None),  # a lookup on PATH, not a file the project says a layer brings
+    ],
+)
+def test_other_interpreter_problems_stay_errors_before_package(
+    project: Path, shebang: str, php_mode: int | None
+) -> None:
+    write(project / "runtime" / "bootstrap", f"{shebang}\n<?php\n", 0o755)
+    if php_mode is not None:
+        write(project / "runtime" / "bin" / "php", elf_header(62), php_mode)
+    [finding] = check_project(load_project(project), before=Stage.PACKAGE)
+    assert (finding.rule, finding.severity) == ("shebang-interpreter-missing", Severity.ERROR)
+
+
+def test_before_package_changes_nothing_else(project: Path) -> None:
+    bootstrap_not_executable(project)
+    write(project / "runtime" / "lib" / "libfoo.so", elf_header(183))  # arm64 in an x86_64 function
+    at_package = check_project(load_project(project), before=Stage.PACKAGE)
+    assert at_package == findings_of(project)
+    assert {(f.rule, f.severity) for f in at_package} == {
+        ("bootstrap-not-executable", Severity.ERROR), ("elf-architecture", Severity.ERROR)}
+
+
+def test_unresolved_package_section_is_read_as_empty(project: Path) -> None:
+    """`package: ${file(...)}` is resolved by the Framework only (the plugin passes the result); alone, check
+    reads it as no settings rather than crashing."""
+    edit_config(project, lambda c: c.update(package="${file(./package.yml)}"))
+    assert findings_of(project) == []

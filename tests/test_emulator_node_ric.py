@@ -1,7 +1,7 @@
 """AWS's Node.js runtime client (aws-lambda-ric@3, from npm) runs unchanged against the emulator.
 
-Its native build needs autoconf, automake and libtool, so it is optional: point AWS_LAMBDA_RIC_NODE at an installed
-`aws-lambda-ric` package folder (or have it in the repository's node_modules), else these tests are skipped.
+.ci/run installs it into tests/support/node-ric (its native build needs autoconf, automake and libtool). Elsewhere
+point AWS_LAMBDA_RIC_NODE at an installed `aws-lambda-ric` package folder, or these tests are skipped.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ export const handler = async (event, context) => {
 
 def node_ric() -> Path:
     candidates = [Path(os.environ["AWS_LAMBDA_RIC_NODE"])] if os.environ.get("AWS_LAMBDA_RIC_NODE") else []
-    candidates.append(REPO_ROOT / "node_modules" / "aws-lambda-ric")
+    candidates.append(REPO_ROOT / "tests" / "support" / "node-ric" / "node_modules" / "aws-lambda-ric")
     for candidate in candidates:
         if (candidate / "bin" / "index.mjs").is_file() and shutil.which("node"):
             return candidate / "bin" / "index.mjs"

@@ -49,6 +49,6 @@ def test_project_packages_and_template_is_valid(tmp_path: Path, language: str, a
         assert all(not name.endswith(".sh") or language == "bash" for name in layer_zip.namelist())
     with zipfile.ZipFile(build / f"{project.name}.zip") as function_zip:
         names = function_zip.namelist()
-    assert not [name for name in names if name.startswith(("runtime/", "events/"))], names
+    assert not [name for name in names if name.startswith(("runtime/", "events/", "plugins/"))], names
     handler_file = "function.sh" if language == "bash" else "src/hello.php"
     assert handler_file in names

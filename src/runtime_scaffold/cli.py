@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from runtime_scaffold import __version__, templates
-from runtime_scaffold.check import RULES, check_project
+from runtime_scaffold.check import RULES, Stage, check_project
 from runtime_scaffold.conformance import (
     DEFAULT_TMP_INVOCATIONS,
     SCENARIOS,
@@ -86,6 +86,21 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+PROJECT_OPTION = click.option(
+    "--project", "project_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("."),
+    show_default="current folder", help="The project folder holding serverless.yml.")
+
+# Every command the Serverless plugin runs (check, and invoke / serve) takes the Framework's resolved
+# configuration this way: `--project DIR --config RESOLVED.json`.
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the configuration from this YAML/JSON file instead of the project's serverless.yml "
+    "(the Serverless plugin passes the Framework's resolved configuration this way).",
+)
+
+
 @cli.command(
     "check",
     epilog="\b\nRules:\n"
@@ -93,21 +108,8 @@ def _plural(count: int, noun: str) -> str:
     + f"\n\n\b\nExit status: {ExitCode.OK} no errors (warnings allowed), {ExitCode.CHECK} errors found, "
     f"{ExitCode.PROJECT} project unreadable.",
 )
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default="current folder",
-    help="Project folder holding serverless.yml.",
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the configuration from this YAML/JSON file instead of the project's serverless.yml "
-    "(the Serverless plugin passes the Framework's resolved configuration this way).",
-)
+@PROJECT_OPTION
+@CONFIG_OPTION
 @click.option(
     "--ignore",
     "ignored",
@@ -116,7 +118,16 @@ def _plural(count: int, noun: str) -> str:
     type=click.Choice(list(RULES)),
     help="Do not report this rule (repeatable), e.g. --ignore layers-replaced.",
 )
-def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...]) -> None:
+@click.option(
+    "--before",
+    type=click.Choice([stage.value for stage in Stage]),
+    default=Stage.DEPLOY.value,
+    show_default=True,
+    help="The Serverless command about to run. Before `package`, a file a layer is still to be built with "
+    "(an interpreter under /opt, e.g. #!/opt/bin/php before build-php.sh) is a warning; before `deploy`, an "
+    "error. The Serverless plugin passes the command it runs before.",
+)
+def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...], before: str) -> None:
     """Find what would make a deploy or the first invoke fail, before deploying.
 
     Reads serverless.yml and the files each function would get in Lambda (its package in /var/task, its
@@ -124,9 +135,15 @@ def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...])
 
     Prints one block per finding (`error: FILE: what is wrong [rule]` then `  fix: how`), then a summary.
     Warnings are risky but valid settings; only errors make the command fail.
+
+    A freshly generated project may name an interpreter that a build step puts into its layer later
+    (the PHP template's #!/opt/bin/php): `--before package` lets it package and warns, the default
+    `--before deploy` stops on it.
     """
     project = load_project(project_dir, config_file=config_file)
-    findings = [finding for finding in check_project(project) if finding.rule not in ignored]
+    findings = [
+        finding for finding in check_project(project, before=Stage(before)) if finding.rule not in ignored
+    ]
     for finding in findings:
         click.echo(f"{finding.severity.value}: {finding.file}: {finding.message} [{finding.rule}]")
         click.echo(f"  fix: {finding.fix}")
@@ -161,11 +178,6 @@ def _read_event(data: str | None, path: Path | None) -> bytes:
     return payload
 
 
-PROJECT_OPTION = click.option(
-    "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
-    show_default=True, help="The project folder holding serverless.yml.")
-
-
 @cli.command(short_help="Run a function's real bootstrap once, locally; print its response.")
 @click.argument("function", required=False)
 @click.option("-f", "--function", "function_option", metavar="NAME",
@@ -174,8 +186,9 @@ PROJECT_OPTION = click.option(
 @click.option("-p", "--path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="A file holding the event JSON ('-' reads standard input).")
 @PROJECT_OPTION
+@CONFIG_OPTION
 def invoke(function: str | None, function_option: str | None, data: str | None, path: Path | None,
-           project_dir: Path) -> None:
+           project_dir: Path, config_file: Path | None) -> None:
     """Run a function's real bootstrap once, locally, without Docker, and print its response.
 
     \b
@@ -192,7 +205,7 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     if function and function_option and function != function_option:
         raise InvalidInput(f"two different functions named: {function!r} and {function_option!r}")
     payload = _read_event(data, path)
-    with LocalLambda(load_project(project_dir)) as local:
+    with LocalLambda(load_project(project_dir, config_file=config_file)) as local:
         result = local.invoke(function or function_option, payload)
     if result.error_type is not None:
         raise FunctionError(result.payload.decode("utf-8", "replace"))
@@ -204,13 +217,14 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
 
 @cli.command(short_help="Serve the project's functions as a local Lambda endpoint.")
 @PROJECT_OPTION
+@CONFIG_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on; anything but loopback exposes your functions to the network.")
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535),
               help="The port to listen on (0 picks a free one).")
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 1000),
               help="Execution environments per function; more parallel invokes wait their turn.")
-def serve(project_dir: Path, host: str, port: int, concurrency: int) -> None:
+def serve(project_dir: Path, config_file: Path | None, host: str, port: int, concurrency: int) -> None:
     """Serve the project's functions as a local Lambda endpoint until Ctrl-C.
 
     \b
@@ -219,7 +233,7 @@ def serve(project_dir: Path, host: str, port: int, concurrency: int) -> None:
       aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name hello out.json
     Each function's bootstrap starts on its first invoke and stays warm; its logs go to stderr.
     """
-    project = load_project(project_dir)
+    project = load_project(project_dir, config_file=config_file)
     with LocalLambda(project, concurrency=concurrency) as local:
         server = start_invoke_server(local, host=host, port=port)
         try:
@@ -252,6 +266,7 @@ _SCENARIO_WIDTH = max(len(scenario.name) for scenario in SCENARIOS)
 )
 @click.argument("function", required=False)
 @PROJECT_OPTION
+@CONFIG_OPTION
 @click.option("--handler", metavar="HANDLER",
               help="The _HANDLER of the conformance handler [default: found from the project's conformance.* "
                    "file, e.g. conformance.handler].")
@@ -263,8 +278,8 @@ _SCENARIO_WIDTH = max(len(scenario.name) for scenario in SCENARIOS)
 @click.option("-v", "--verbose", is_flag=True, help="Also say what each passing scenario checked.")
 @click.option("--logs", is_flag=True, help="Pass the bootstraps' output (and Lambda's START/END/REPORT lines) "
               "to stderr.")
-def conform(function: str | None, project_dir: Path, handler: str | None, only: tuple[str, ...],
-            tmp_invocations: int, verbose: bool, logs: bool) -> None:
+def conform(function: str | None, project_dir: Path, config_file: Path | None, handler: str | None,
+            only: tuple[str, ...], tmp_invocations: int, verbose: bool, logs: bool) -> None:
     """Run the conformance suite against a function's real bootstrap, locally, without Docker.
 
     \b
@@ -278,7 +293,7 @@ def conform(function: str | None, project_dir: Path, handler: str | None, only: 
     scenario's.
     """
     select_scenarios(only)  # a misspelt --only fails before anything starts
-    project = load_project(project_dir)
+    project = load_project(project_dir, config_file=config_file)
     started = time.monotonic()
 
     def progress(result: ScenarioResult) -> None:

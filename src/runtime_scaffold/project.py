@@ -263,7 +263,9 @@ def load_project(
             layers_from_provider=own_layers is None,
         )
 
-    package = config.get("package") or {}
+    package = config.get("package")
+    if not isinstance(package, dict):  # e.g. ${file(...)}, which only the Framework (and so the plugin) resolves
+        package = {}
     return Project(
         root=root,
         config_path=config_path,

@@ -5,12 +5,20 @@
 // no network that call would hang in retries, so this hook answers it at once with that very error. Nothing else is
 // replaced: the zips and the CloudFormation template are the Framework's own output.
 'use strict';
+const fs = require('fs');
 const Module = require('module');
 const originalLoad = Module._load;
 let hooked = false;
 
+// Tests that must prove no AWS call was even attempted set RUNTIME_SCAFFOLD_AWS_LOG: each operation is appended to it.
+function logCall(request) {
+  const log = process.env.RUNTIME_SCAFFOLD_AWS_LOG;
+  if (log) fs.appendFileSync(log, `${request.service.serviceIdentifier}.${request.operation}\n`);
+}
+
 function refuseAwsCalls(AWS) {
   AWS.events.on('build', (request) => {
+    logCall(request);
     request.removeAllListeners('send');
     request.on('send', (response) => {
       const op = request.operation;

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from runtime_scaffold.check import bootstrap_rules, config_rules, file_rules, package_rules
-from runtime_scaffold.check.findings import RULES, Finding, Severity
+from runtime_scaffold.check.findings import RULES, Finding, Severity, Stage
 from runtime_scaffold.check.sandbox import SandboxBuilder
 from runtime_scaffold.project import Project
 
-__all__ = ["RULES", "Finding", "Severity", "check_project"]
+__all__ = ["RULES", "Finding", "Severity", "Stage", "check_project"]
 
 
-def check_project(project: Project) -> list[Finding]:
-    """Every finding for ``project``, errors first, each once even when several functions share it."""
+def check_project(project: Project, *, before: Stage = Stage.DEPLOY) -> list[Finding]:
+    """Every finding for ``project`` as it counts before ``before``, errors first, each once even when
+    several functions share it."""
     findings: list[Finding] = list(config_rules.check_layer_paths(project))
     builder = SandboxBuilder(project)
     config = project.config.get("functions") or {}
@@ -37,6 +38,7 @@ def check_project(project: Project) -> list[Finding]:
         findings += package_rules.check_handler(project, sandbox)
         findings += package_rules.check_size(project, sandbox)
         findings += package_rules.check_layer_folders(project, sandbox)
+    findings = [finding.before(before) for finding in findings]
     return _unique(sorted(findings, key=lambda finding: not finding.is_error))
 
 

@@ -133,9 +133,17 @@ def check_files(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
                         shown(project, path),
                         f'{problem}; starting it in Lambda fails with "no such file or directory"',
                         _interpreter_fix(project, sandbox, shebang[0]),
+                        awaits_build=_awaits_build(sandbox, shebang[0]),
                     )
         if foreign:
             yield _foreign_elf(sandbox, package, foreign)
+
+
+def _awaits_build(sandbox: Sandbox, interpreter: str) -> bool:
+    """True for an interpreter named under /opt that no layer holds yet: the project says a layer brings it,
+    so it is most likely built into the layer folder by a step still to run. A broken one (present but not
+    executable) or one the base image lacks is a mistake, not a missing build."""
+    return interpreter.startswith(OPT + "/") and sandbox.opt_file(interpreter[len(OPT) + 1 :]) is None
 
 
 def _interpreter_fix(project: Project, sandbox: Sandbox, interpreter: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 
@@ -11,6 +11,13 @@ class Severity(str, Enum):
 
     ERROR = "error"
     WARNING = "warning"
+
+
+class Stage(str, Enum):
+    """The Serverless command a check runs before (`scaffold check --before`)."""
+
+    PACKAGE = "package"
+    DEPLOY = "deploy"
 
 
 @dataclass(frozen=True)
@@ -22,10 +29,24 @@ class Finding:
     file: str  # path relative to the project root ("serverless.yml", "runtime/bootstrap")
     message: str  # what is wrong, in Lambda's own words where it has some
     fix: str  # what to do about it
+    # True for an error that only a build step can fix and that only bites once the code runs in Lambda: a
+    # file a layer is still to be built with (e.g. #!/opt/bin/php before build-php.sh has run). A fresh
+    # project must still package, so before `package` it is a warning; before `deploy` it stays an error.
+    awaits_build: bool = False
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+    def before(self, stage: Stage) -> Finding:
+        """This finding as it counts before ``stage``."""
+        if stage is Stage.PACKAGE and self.awaits_build and self.is_error:
+            return replace(
+                self,
+                severity=Severity.WARNING,
+                message=f"{self.message} (a warning before package; deploy stops on it)",
+            )
+        return self
 
 
 # Every rule `scaffold check` knows, with the one line shown by `scaffold check --help` and in docs.

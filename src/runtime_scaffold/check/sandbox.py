@@ -92,9 +92,13 @@ def suggest_layer(project: Project, ref: str) -> Layer | None:
 
 
 def _is_layer_resource(project: Project, logical_id: str) -> bool:
-    resources: Any = (project.config.get("resources") or {}).get("Resources") or {}
-    spec = resources.get(logical_id) if isinstance(resources, dict) else None
-    return isinstance(spec, dict) and spec.get("Type") == "AWS::Lambda::LayerVersion"
+    section: Any = project.config.get("resources")
+    for part in section if isinstance(section, list) else [section]:  # v3 also merges a list of blocks
+        resources = part.get("Resources") if isinstance(part, dict) else None
+        spec = resources.get(logical_id) if isinstance(resources, dict) else None
+        if isinstance(spec, dict) and spec.get("Type") == "AWS::Lambda::LayerVersion":
+            return True
+    return False
 
 
 def resolve_reference(project: Project, reference: LayerReference) -> ResolvedReference:

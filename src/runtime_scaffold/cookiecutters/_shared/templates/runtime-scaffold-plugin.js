@@ -6,8 +6,10 @@
 //       the Framework as usual; --docker still asks for Docker.
 //   serverless scaffold serve [--port 9000] [--host 127.0.0.1]
 //       a local Lambda endpoint for every function (`scaffold serve`).
-//   serverless package / deploy
-//       run `scaffold check` first and stop on its errors (missing or non-executable bootstrap, wrong layer Ref...).
+//   serverless package / deploy / deploy function
+//       run `scaffold check --before package|deploy` first and stop on its errors (missing or non-executable
+//       bootstrap, wrong layer Ref...). A file a layer is still to be built with (#!/opt/bin/php before
+//       build-php.sh) only warns before package, and stops deploy.
 //
 // Each step hands the Framework's resolved configuration (variables, environment, timeout, memory, layers) to the
 // `scaffold` command of the runtime-scaffold Python package; set SCAFFOLD_BIN to use another executable.
@@ -21,6 +23,7 @@ const path = require('path');
 const INSTALL_HINT =
   "runtime-scaffold's `scaffold` command was not found: install it with `pip install runtime-scaffold` " +
   '(or set SCAFFOLD_BIN to its path)';
+const USAGE_ERROR = 2; // scaffold's exit status for arguments it does not know (click's usage error)
 
 class RuntimeScaffoldPlugin {
   constructor(serverless, options) {
@@ -44,6 +47,8 @@ class RuntimeScaffoldPlugin {
     this.hooks = {
       initialize: () => this.takeOverInvokeLocal(),
       'before:package:initialize': () => this.check(),
+      // `deploy function` packages the function its own way (no package lifecycle): check before it asks AWS.
+      'before:deploy:function:initialize': () => this.check(),
       'scaffold:serve:serve': () => this.serve(),
     };
   }
@@ -88,7 +93,12 @@ class RuntimeScaffoldPlugin {
       },
       layers: service.layers || {},
       functions,
-      package: { patterns: (service.package && service.package.patterns) || [] },
+      // What decides the zips' contents, as the Framework reads it: patterns, include/exclude, individually,
+      // artifact (function-level package settings travel inside `functions`).
+      package: service.package || {},
+      useDotenv: this.serverless.configurationInput.useDotenv, // .env* files then stay out of the zip
+      plugins: service.plugins,
+      resources: service.resources,
     };
   }
 
@@ -109,9 +119,18 @@ class RuntimeScaffoldPlugin {
         { stdio: 'inherit' }
       );
       if (result.error && result.error.code === 'ENOENT') {
-        throw new this.serverless.classes.Error(INSTALL_HINT, 'RUNTIME_SCAFFOLD_NOT_INSTALLED');
+        const tried = process.env.SCAFFOLD_BIN ? ` (tried SCAFFOLD_BIN=${executable})` : '';
+        throw new this.serverless.classes.Error(INSTALL_HINT + tried, 'RUNTIME_SCAFFOLD_NOT_INSTALLED');
       }
       if (result.error) throw result.error;
+      if (result.status === USAGE_ERROR) {
+        // This file was generated with a newer runtime-scaffold than the one installed now.
+        throw new this.serverless.classes.Error(
+          `\`scaffold ${args[0]}\` rejected the arguments this plugin passes (see above): upgrade runtime-scaffold ` +
+            '(`pip install -U runtime-scaffold`)',
+          'RUNTIME_SCAFFOLD_TOO_OLD'
+        );
+      }
       return result.status === null ? 1 : result.status;
     } finally {
       config.remove();
@@ -148,10 +167,12 @@ class RuntimeScaffoldPlugin {
   }
 
   async check() {
-    const status = this.runScaffold(['check']);
+    // Packaging a project whose layer is still to be built is fine; deploying it is not.
+    const command = (this.serverless.processedInput.commands || [])[0];
+    const status = this.runScaffold(['check', '--before', command === 'deploy' ? 'deploy' : 'package']);
     if (status !== 0) {
       throw new this.serverless.classes.Error(
-        'scaffold check found errors that would fail the deploy (listed above); fix them and package again',
+        'scaffold check found errors that would fail the deploy (listed above); fix them and run this again',
         'RUNTIME_SCAFFOLD_CHECK_FAILED'
       );
     }
