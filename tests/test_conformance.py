@@ -3,12 +3,14 @@ walkthrough runtime (docs/baseline.md) and of a Python runtime with one delibera
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from runtime_scaffold.conformance import (
     SCENARIOS,
@@ -51,7 +53,8 @@ def _assert_all_pass(result: subprocess.CompletedProcess[str]) -> None:
     scenario_lines = [line for line in lines if line.startswith(("PASS ", "FAIL "))]
     assert [line.split()[1] for line in scenario_lines] == [scenario.name for scenario in SCENARIOS]
     assert all(line.startswith("PASS ") for line in scenario_lines), result.stdout
-    assert f"{len(SCENARIOS)} scenarios passed, 0 failed" in lines[-1]
+    assert lines[0].startswith("Conformance of ") and "_HANDLER=" in lines[0]
+    assert f"{len(SCENARIOS)} scenarios passed, 0 failed in " in lines[-1]
 
 
 def test_bash_example_passes_every_scenario() -> None:
@@ -211,3 +214,14 @@ def test_a_hung_scenario_fails_at_its_deadline_and_its_bootstrap_is_killed() -> 
     assert not result.passed and "no verdict within 2 s" in result.reason
     assert result.duration_ms < 30_000
     assert pids and not Path(f"/proc/{pids[0]}").exists()
+
+
+def test_the_resolved_configuration_can_be_given_as_for_the_other_commands(tmp_path: Path) -> None:
+    """--config FILE (the Serverless plugin's resolved configuration) replaces serverless.yml, as for invoke."""
+    resolved = tmp_path / "resolved.json"
+    config = yaml.safe_load((PYTHON_RUNTIME / "serverless.yml").read_text())
+    config["functions"] = {"renamed": config["functions"]["correct"]}
+    resolved.write_text(json.dumps(config))
+    result = conform("renamed", "--project", str(PYTHON_RUNTIME), "--config", str(resolved), "--only", "echo-unicode")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "function renamed" in result.stdout

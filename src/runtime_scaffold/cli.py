@@ -18,6 +18,7 @@ from runtime_scaffold.conformance import (
     DEFAULT_TMP_INVOCATIONS,
     SCENARIOS,
     ScenarioResult,
+    find_conformance_handler,
     run_conformance,
     select_scenarios,
 )
@@ -303,13 +304,14 @@ def conform(function: str | None, project_dir: Path, config_file: Path | None, h
         click.echo(line)
 
     fn = project.function(function)
-    click.echo(f"Conformance of {project.service} function {fn.key} ({project.root})")
+    handler = handler or find_conformance_handler(project, fn)
+    click.echo(f"Conformance of {project.service} function {fn.key} ({project.root}), _HANDLER={handler}")
     report = run_conformance(project, function=fn.key, handler=handler, only=only,
                              tmp_invocations=tmp_invocations, progress=progress,
                              log_sink=logs_module.stderr_sink if logs else None)
     failed = report.failed
     click.echo(f"{_plural(len(report.results) - len(failed), 'scenario')} passed, {len(failed)} failed "
-               f"(_HANDLER={report.handler}, {time.monotonic() - started:.1f} s)")
+               f"in {time.monotonic() - started:.1f} s")
     if failed:
         names = ", ".join(result.name for result in failed)
         raise ConformanceFailure(f"{len(failed)} of {len(report.results)} scenarios failed: {names}")

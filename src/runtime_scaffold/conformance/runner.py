@@ -79,7 +79,11 @@ def run_scenario(scenario: Scenario, harness: Harness) -> ScenarioResult:
     started = time.monotonic()
     thread = threading.Thread(target=target, name=f"conform-{scenario.name}", daemon=True)
     thread.start()
-    thread.join(budget)
+    try:
+        thread.join(budget)
+    except BaseException:  # Ctrl-C: stop the scenario's bootstraps now, not at interpreter exit
+        harness.abort()
+        raise
     if thread.is_alive():
         harness.abort()
         thread.join(_ABORT_GRACE_S)
