@@ -210,8 +210,8 @@ def test_a_hung_scenario_fails_at_its_deadline_and_its_bootstrap_is_killed() -> 
         session.invoke(b'{"conform":"sleep","ms":60000}')
         return "not reached"
 
-    result = run_scenario(Scenario("hang", "sleeps past its deadline", hang, lambda _harness: 2.0), harness)
-    assert not result.passed and "no verdict within 2 s" in result.reason
+    result = run_scenario(Scenario("hang", "sleeps past its deadline", hang, lambda _harness: 5.0), harness)
+    assert not result.passed and "no verdict within 5 s" in result.reason
     assert result.duration_ms < 30_000
     assert pids and not Path(f"/proc/{pids[0]}").exists()
 
