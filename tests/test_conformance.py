@@ -70,12 +70,21 @@ def test_php_example_passes_every_scenario() -> None:
 # -- the AWS walkthrough runtime ---------------------------------------------------------------------------
 
 
+def walkthrough_project(folder: Path) -> Path:
+    """The walkthrough's function as a project: its bootstrap and function.sh as published (the one copy, which
+    benchmarks/bootstraps.py measures too) beside our serverless.yml and conformance handler for it."""
+    project = folder / "walkthrough"
+    shutil.copytree(SUPPORT / "walkthrough", project)
+    for name in ("bootstrap", "function.sh"):
+        shutil.copy2(REPO_ROOT / "benchmarks" / "walkthrough" / name, project / name)
+    return project
+
+
 @pytest.fixture(scope="module")
 def walkthrough_report(tmp_path_factory: pytest.TempPathFactory) -> ConformanceReport:
     """The whole suite against the walkthrough, run by bash as on Amazon Linux (where /bin/sh is bash)."""
     require_tool("curl")
-    project = tmp_path_factory.mktemp("walkthrough") / "walkthrough"
-    shutil.copytree(SUPPORT / "walkthrough", project)
+    project = walkthrough_project(tmp_path_factory.mktemp("walkthrough"))
     bootstrap = project / "bootstrap"
     bootstrap.write_text(bootstrap.read_text().replace("#!/bin/sh\n", "#!/bin/bash\n", 1))
     return run_conformance(load_project(project), tmp_invocations=WALKTHROUGH_TMP_INVOCATIONS)
@@ -121,8 +130,8 @@ def test_walkthrough_passes_what_it_gets_right(walkthrough_report: ConformanceRe
 
 
 @pytest.mark.skipif(Path("/bin/sh").resolve().name != "dash", reason="/bin/sh is not dash here")
-def test_walkthrough_as_published_dies_where_sh_is_dash() -> None:
-    report = run_conformance(load_project(SUPPORT / "walkthrough"), only=["echo-empty-object"])
+def test_walkthrough_as_published_dies_where_sh_is_dash(tmp_path: Path) -> None:
+    report = run_conformance(load_project(walkthrough_project(tmp_path)), only=["echo-empty-object"])
     passed, reason = verdicts(report)["echo-empty-object"]
     assert not passed and "pipefail" in reason, reason
 
@@ -165,8 +174,7 @@ def test_a_failure_prints_its_reason_and_exits_6(tmp_path: Path) -> None:
 def test_unknown_scenario_and_missing_handler_are_usage_errors(tmp_path: Path) -> None:
     result = conform("--project", str(PYTHON_RUNTIME), "correct", "--only", "echo-everything")
     assert result.returncode == 2 and "no scenario named 'echo-everything'" in result.stderr
-    project = tmp_path / "no-handler"
-    shutil.copytree(SUPPORT / "walkthrough", project)
+    project = walkthrough_project(tmp_path)
     (project / "conformance.sh").unlink()
     result = conform("--project", str(project))
     assert result.returncode == 4 and "no conformance handler" in result.stderr and "--handler" in result.stderr
@@ -191,8 +199,7 @@ def test_the_conformance_handler_is_found(folder: str, handler: str) -> None:
 
 
 def test_an_undocumented_conformance_handler_is_its_first_function(tmp_path: Path) -> None:
-    project_root = tmp_path / "p"
-    shutil.copytree(SUPPORT / "walkthrough", project_root)
+    project_root = walkthrough_project(tmp_path)
     (project_root / "conformance.sh").write_text("# no handler string here\nmy_echo() {\n  cat\n}\n")
     project = load_project(project_root)
     assert find_conformance_handler(project, project.function()) == "conformance.my_echo"
