@@ -1,0 +1,111 @@
+"""`scaffold invoke` and `scaffold serve`: run a project's bootstraps on the local Lambda."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, interrupt_on_signals
+from runtime_scaffold.emulator import LocalLambda, start_invoke_server
+from runtime_scaffold.errors import FunctionError, InvalidInput
+from runtime_scaffold.project import load_project
+
+
+def _read_event(data: str | None, path: Path | None) -> bytes:
+    """The event as bytes, checked to be JSON as the AWS CLI checks `--payload`."""
+    if data is not None and path is not None:
+        raise InvalidInput("give the event with --data or --path, not both")
+    if path is not None:
+        try:
+            payload = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+        except OSError as error:
+            raise InvalidInput(f"cannot read the event file {path}: {error.strerror or error}") from None
+        source = str(path)
+    elif data is not None:
+        payload, source = data.encode(), "--data"
+    else:
+        return b"{}"
+    try:
+        json.loads(payload)
+    except ValueError as error:
+        raise InvalidInput(f"the event in {source} is not valid JSON: {error}") from None
+    return payload
+
+
+@click.command(short_help="Run a function's real bootstrap once, locally; print its response.")
+@click.argument("function", required=False)
+@click.option("-f", "--function", "function_option", metavar="NAME",
+              help="The function to invoke (same as FUNCTION; Serverless's spelling).")
+@click.option("-d", "--data", metavar="JSON", help="The event, as JSON text.")
+@click.option("-p", "--path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="A file holding the event JSON ('-' reads standard input).")
+@PROJECT_OPTION
+@CONFIG_OPTION
+def invoke(function: str | None, function_option: str | None, data: str | None, path: Path | None,
+           project_dir: Path, config_file: Path | None) -> None:
+    """Run a function's real bootstrap once, locally, without Docker, and print its response.
+
+    \b
+    FUNCTION is a key under `functions:` in serverless.yml; it may be left out when there is only one.
+    The event defaults to {}. The response body goes to stdout as is; the bootstrap's logs, with
+    Lambda's START/END/REPORT lines, go to stderr. A function error (a crash, a timeout, an error the
+    runtime reported) prints Lambda's error JSON and exits with status 1.
+
+    \b
+    Examples:
+      scaffold invoke hello --path events/hello.json
+      scaffold invoke --data '{"name": "Ada"}'
+    """
+    if function and function_option and function != function_option:
+        raise InvalidInput(f"two different functions named: {function!r} and {function_option!r}")
+    payload = _read_event(data, path)
+    with LocalLambda(load_project(project_dir, config_file=config_file)) as local:
+        result = local.invoke(function or function_option, payload)
+    if result.error_type is not None:
+        raise FunctionError(result.payload.decode("utf-8", "replace"))
+    sys.stdout.buffer.write(result.payload)
+    if sys.stdout.isatty():
+        sys.stdout.buffer.write(b"\n")
+    sys.stdout.flush()
+
+
+@click.command(short_help="Serve the project's functions as a local Lambda endpoint.")
+@PROJECT_OPTION
+@CONFIG_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; anything but loopback exposes your functions to the network.")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on (0 picks a free one).")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 1000),
+              help="Execution environments per function; more parallel invokes wait their turn.")
+def serve(project_dir: Path, config_file: Path | None, host: str, port: int, concurrency: int) -> None:
+    """Serve the project's functions as a local Lambda endpoint until Ctrl-C.
+
+    \b
+    Callers use Lambda's Invoke API, so curl, the AWS CLI and SDKs work against it:
+      curl -XPOST http://127.0.0.1:9000/2015-03-31/functions/hello/invocations -d '{}'
+      aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name hello out.json
+    Each function's bootstrap starts on its first invoke and stays warm; its logs go to stderr.
+    """
+    project = load_project(project_dir, config_file=config_file)
+    with LocalLambda(project, concurrency=concurrency) as local:
+        server = start_invoke_server(local, host=host, port=port)
+        try:
+            click.echo(f"Local Lambda for {project.service} listening on http://{server.address}")
+            for key in project.functions:
+                click.echo(f"  POST http://{server.address}/2015-03-31/functions/{key}/invocations")
+            click.echo("Press Ctrl-C to stop.")
+            sys.stdout.flush()
+            with interrupt_on_signals():
+                while True:
+                    time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("Stopping.", err=True)
+        finally:
+            server.close()
+
+
