@@ -11,8 +11,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.project import load_project
@@ -141,3 +143,32 @@ def local_lambda(logs: LogCollector) -> Iterator[Callable[..., LocalLambda]]:
     yield make
     for local in opened:
         local.close()
+
+
+# -- small helpers several test files use ------------------------------------------------------------------
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process; a zombie still answers kill(0), so /proc tells it apart."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def edit_config(project: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    """Apply ``change`` to the project's serverless.yml, as a user editing it would."""
+    path = project / "serverless.yml"
+    config = yaml.safe_load(path.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def hello(config: dict[str, Any]) -> dict[str, Any]:
+    """The `hello` function's settings in a serverless.yml mapping."""
+    function: dict[str, Any] = config["functions"]["hello"]
+    return function

@@ -21,7 +21,7 @@ from runtime_scaffold.errors import ExitCode
 from runtime_scaffold.naming import layer_logical_id
 from runtime_scaffold.project import load_project
 
-from .conftest import REPO_ROOT, render
+from .conftest import REPO_ROOT, edit_config, hello, render
 
 # Serverless Framework v3: the repository's own (npm ci, as .ci/run does), else a copy installed for experiments.
 FRAMEWORK_DIR = next(
@@ -90,18 +90,6 @@ def project(tmp_path: Path) -> Path:
     write(root / "function.sh", FUNCTION_SH)
     write(root / "events" / "hello.json", '{"name": "World"}\n')
     return root
-
-
-def edit_config(root: Path, change: Callable[[dict[str, Any]], object]) -> None:
-    path = root / "serverless.yml"
-    config = yaml.safe_load(path.read_text())
-    change(config)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-def hello(config: dict[str, Any]) -> dict[str, Any]:
-    function: dict[str, Any] = config["functions"]["hello"]
-    return function
 
 
 def findings_of(root: Path) -> list[Finding]:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from runtime_scaffold.cli import cli
 from runtime_scaffold.errors import ExitCode
 
+from .conftest import pid_alive
 from .emulator_fixtures import write_project
 
 
@@ -86,17 +87,6 @@ def test_help_texts() -> None:
     assert "--concurrency" in run("serve", "-h")[1]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_serve_answers_and_stops_cleanly(project: Path, tmp_path: Path, stop_signal: signal.Signals) -> None:
     stderr_path = tmp_path / "serve.err"
@@ -113,13 +103,13 @@ def test_serve_answers_and_stops_cleanly(project: Path, tmp_path: Path, stop_sig
         reply = requests.post(address, data=b'{"echo": 7}', timeout=30)
         assert (reply.status_code, reply.json()) == (200, 7)
         bootstrap_pid = int(stderr_path.read_text().split("init ")[1].split()[0])
-        assert _pid_alive(bootstrap_pid)
+        assert pid_alive(bootstrap_pid)
         server.send_signal(stop_signal)
         assert server.wait(timeout=15) == 0
         deadline = time.monotonic() + 10
-        while _pid_alive(bootstrap_pid) and time.monotonic() < deadline:
+        while pid_alive(bootstrap_pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not _pid_alive(bootstrap_pid)
+        assert not pid_alive(bootstrap_pid)
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)

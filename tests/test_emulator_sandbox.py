@@ -16,6 +16,7 @@ import pytest
 from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.errors import InvalidInput, ProjectError
 
+from .conftest import pid_alive
 from .emulator_fixtures import PYTHON_BOOTSTRAP, write_project
 
 Factory = Callable[..., LocalLambda]
@@ -24,18 +25,6 @@ Factory = Callable[..., LocalLambda]
 def invoke(local: LocalLambda, event: object, function: str | None = None) -> tuple[object, str | None]:
     result = local.invoke(function, json.dumps(event).encode())
     return json.loads(result.payload), result.error_type
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still answers kill(0); /proc tells it apart
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_dead(pid: int, timeout: float = 10.0) -> bool:

@@ -25,7 +25,17 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import FRAMEWORKS, LANGUAGES, render, require_tool, scaffold_bin, serverless, serverless_command
+from .conftest import (
+    FRAMEWORKS,
+    LANGUAGES,
+    edit_config,
+    hello,
+    render,
+    require_tool,
+    scaffold_bin,
+    serverless,
+    serverless_command,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,18 +45,6 @@ INSTALL_HINT = "runtime-scaffold's `scaffold` command was not found: install it 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
-
-
-def edit_config(project: Path, change: Callable[[dict[str, Any]], object]) -> None:
-    path = project / "serverless.yml"
-    config = yaml.safe_load(path.read_text())
-    change(config)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-def hello(config: dict[str, Any]) -> dict[str, Any]:
-    function: dict[str, Any] = config["functions"]["hello"]
-    return function
 
 
 # This machine's architecture in Lambda's words: a project using the local PHP as its layer's must say it.
