@@ -26,11 +26,6 @@ def layer_logical_id(layer_key: str) -> str:
     return normalize_name(layer_key.replace("-", "Dash").replace("_", "Underscore")) + "LambdaLayer"
 
 
-def function_logical_id(function_key: str) -> str:
-    """CloudFormation logical id of the function declared under ``functions: <function_key>:``."""
-    return normalize_name(function_key.replace("-", "Dash").replace("_", "Underscore")) + "LambdaFunction"
-
-
 def service_name_problem(name: str) -> str | None:
     """Why Serverless would reject ``name`` as a service name, or None when it is acceptable."""
     if not SERVICE_NAME_PATTERN.match(name):
