@@ -48,6 +48,10 @@ _DRAIN_CHUNK = 1 << 16
 _MAX_DRAIN_BYTES = 64 * 1024 * 1024
 
 
+class _Truncated(Exception):
+    """The client's body ended before its Content-Length or its terminating zero-size chunk."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: bootstraps reuse one connection for /next and /response
     disable_nagle_algorithm = True  # Nagle plus delayed ACKs would add 40 ms to keep-alive round trips
@@ -62,7 +66,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._read_chunked(limit)
         length = int(self.headers.get("Content-Length") or 0)
         if length <= limit:
-            return self.rfile.read(length), False
+            body = self.rfile.read(length)
+            if len(body) < length:  # the client died mid-post: a cut-off body is not the function's answer
+                raise _Truncated
+            return body, False
         if length > _MAX_DRAIN_BYTES:
             self.close_connection = True
             return b"", True
@@ -78,10 +85,14 @@ class _Handler(BaseHTTPRequestHandler):
         size = 0
         while True:
             line = self.rfile.readline(1024)
-            chunk = int(line.split(b";")[0].strip() or b"0", 16)
+            if not line.endswith(b"\n"):  # end of stream before the zero-size chunk that ends the body
+                raise _Truncated
+            chunk = int(line.split(b";")[0].strip(), 16)
             if chunk == 0:
                 break
             data = self.rfile.read(chunk)
+            if len(data) < chunk:
+                raise _Truncated
             self.rfile.readline(8)  # the CRLF after each chunk
             size += len(data)
             if size <= limit:
@@ -93,6 +104,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         try:
             body, too_large = self._read_body()
+        except _Truncated:  # as RIE: 400, and the application never sees it (the invocation stays open)
+            self.close_connection = True
+            self._send(json_reply(400, {"errorType": "TruncatedHTTPRequest",
+                                        "errorMessage": "the request body ended before its declared length"}))
+            return
         except (ValueError, OSError):
             self.close_connection = True
             return
@@ -103,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self.server.application(request)
         except Exception as error:  # a bug in the emulator must not hang the client
             reply = json_reply(500, {"errorType": "Emulator.InternalError", "errorMessage": repr(error)})
+        self._send(reply)
+
+    def _send(self, reply: Reply) -> None:
         head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}",
                 f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
         head += [f"{name}: {value}" for name, value in reply.headers.items()]
