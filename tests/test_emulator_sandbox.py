@@ -16,7 +16,7 @@ import pytest
 from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.errors import InvalidInput, ProjectError
 
-from .conftest import pid_alive
+from .conftest import wait_dead
 from .emulator_fixtures import PYTHON_BOOTSTRAP, write_project
 
 Factory = Callable[..., LocalLambda]
@@ -25,15 +25,6 @@ Factory = Callable[..., LocalLambda]
 def invoke(local: LocalLambda, event: object, function: str | None = None) -> tuple[object, str | None]:
     result = local.invoke(function, json.dumps(event).encode())
     return json.loads(result.payload), result.error_type
-
-
-def wait_dead(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_echo_warm_and_the_report_lines(tmp_path: Path, local_lambda: Factory, logs: object) -> None:

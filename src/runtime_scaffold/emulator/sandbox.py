@@ -37,6 +37,7 @@ from runtime_scaffold.emulator.runtime_api import RuntimeApi, RuntimeHooks
 from runtime_scaffold.emulator.server import LoopbackServer
 from runtime_scaffold.project import Function, Project
 
+SHUTTING_DOWN = "the local Lambda is shutting down"
 # How long a bootstrap that reported an init error may take to exit by itself before it is killed.
 INIT_ERROR_GRACE_S = 1.0
 
@@ -95,6 +96,7 @@ class Sandbox:
         self._spawned_at = 0.0
         self._peak_mb = 0
         self._lifecycle = threading.Lock()  # orders a cold start against retire() from another thread
+        self._stopping = threading.Lock()  # stop() runs from the invoker and from close() on another thread
         self._retired = False
 
     @property
@@ -163,6 +165,10 @@ class Sandbox:
 
     def stop(self, *, grace: float = 0.0) -> None:
         """End the bootstrap and everything it started, and reap it; the next invocation starts cold."""
+        with self._stopping:
+            self._stop(grace)
+
+    def _stop(self, grace: float) -> None:
         process, self._process = self._process, None
         if process is not None:
             if grace > 0:
@@ -180,12 +186,17 @@ class Sandbox:
         self._api = self._server = self._logs = self._watcher = None
 
     def retire(self) -> None:
-        """From another thread, while an invocation may be running: end the bootstrap and start no other."""
-        with self._lifecycle:
+        """From another thread, while an invocation may be running: end it with ``Sandbox.Failure``, end the
+        bootstrap and start no other."""
+        with self._lifecycle:  # waits for a cold start in progress, so its process is seen and killed
             self._retired = True
+            api = self._api
+        if api is not None:  # its caller gets an answer now rather than a dropped connection
+            api.end("Sandbox.Failure", SHUTTING_DOWN)
         self.stop()
 
     def close(self) -> None:
+        """Retire the sandbox and delete its folder; safe to call again, and while an invocation runs."""
         self.retire()
         shutil.rmtree(self._root, ignore_errors=True)
 
@@ -196,19 +207,19 @@ class Sandbox:
         invocation.start_clock()
         if self._process is not None and self._process.poll() is not None:
             self.stop()  # it died while idle
-        cold = self._process is None
-        if cold:
-            with self._lifecycle:
-                if self._retired:
-                    message = f"RequestId: {invocation.request_id} Error: the local Lambda is shutting down"
-                    return InvocationResult(invocation.request_id, error_body("Sandbox.Failure", message),
-                                            "Sandbox.Failure")
+        with self._lifecycle:  # a retire() from another thread sees either no process or this one
+            if self._retired:
+                message = f"RequestId: {invocation.request_id} Error: {SHUTTING_DOWN}"
+                return InvocationResult(invocation.request_id, error_body("Sandbox.Failure", message),
+                                        "Sandbox.Failure")
+            cold = self._process is None
+            if cold:
                 try:
                     self._start()
                 except InvalidEntrypoint as error:
                     return self._entrypoint_failure(invocation, str(error))
-        assert self._api is not None and self._logs is not None and self._process is not None
-        api, stream, process = self._api, self._logs, self._process
+            assert self._api is not None and self._logs is not None and self._process is not None
+            api, stream, process = self._api, self._logs, self._process
         stream.start_invocation(keep=cold)
         stream.line(logs.start_line(invocation.request_id))
         api.submit(invocation)
@@ -230,7 +241,7 @@ class Sandbox:
         status = None
         if timed_out:
             status = "timeout"
-        elif result.error_type == "Runtime.ExitError" or api.init_error is not None:
+        elif result.error_type in ("Runtime.ExitError", "Sandbox.Failure") or api.init_error is not None:
             status = f"error\tError Type: {result.error_type}"
         if result.error_type == "Runtime.ExitError":
             stream.line(f"RequestId: {invocation.request_id} Error: {describe_exit(process.wait(5))}")

@@ -7,12 +7,13 @@ can be tested without one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -115,11 +116,12 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         headers: Mapping[str, str] = self.headers  # type: ignore[assignment]  # a Message is a mapping enough
         request = Request(self.command, url.path, url.query, headers, body, too_large)
-        try:
-            reply = self.server.application(request)
-        except Exception as error:  # a bug in the emulator must not hang the client
-            reply = json_reply(500, {"errorType": "Emulator.InternalError", "errorMessage": repr(error)})
-        self._send(reply)
+        with self.server.in_flight():
+            try:
+                reply = self.server.application(request)
+            except Exception as error:  # a bug in the emulator must not hang the client
+                reply = json_reply(500, {"errorType": "Emulator.InternalError", "errorMessage": repr(error)})
+            self._send(reply)
 
     def _send(self, reply: Reply) -> None:
         head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}",
@@ -151,6 +153,8 @@ class LoopbackServer(ThreadingHTTPServer):
         self.application = application
         self.max_body_bytes = max_body_bytes
         self._stopping = False
+        self._busy = 0  # requests between their body and their reply
+        self._idle = threading.Condition()
         # serve_forever() sees shutdown() only at its next poll; a sandbox reset must not wait 100 ms for it.
         self._wake_read, self._wake_write = os.pipe()
         self._thread = threading.Thread(target=self._serve, name=f"http-{self.server_address[1]}",
@@ -170,6 +174,17 @@ class LoopbackServer(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
 
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
     @property
     def address(self) -> str:
         """``host:port`` as AWS_LAMBDA_RUNTIME_API wants it."""
@@ -180,13 +195,17 @@ class LoopbackServer(ThreadingHTTPServer):
         self._thread.start()
         return self
 
-    def close(self) -> None:
+    def close(self, *, drain_s: float = 0.0) -> None:
+        """Stop accepting; with ``drain_s``, first give requests being answered that long to send their reply
+        (``scaffold serve`` on Ctrl-C: the callers of invocations the shutdown just ended get their error)."""
         if self._stopping:
             return
         self._stopping = True
         os.write(self._wake_write, b"x")
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout=drain_s)
         self.server_close()
         os.close(self._wake_read)
         os.close(self._wake_write)
