@@ -144,9 +144,10 @@ def test_non_executable_bootstrap(tmp_path: Path, local_lambda: Factory) -> None
     assert error_type == "Runtime.InvalidEntrypoint"
     assert isinstance(error, dict)
     message = error["errorMessage"]
-    assert "Couldn't find valid bootstrap(s): [" in message
-    assert f"{root.resolve()}/bootstrap " in message
-    assert f"{(root / 'runtime' / 'bootstrap').resolve()} (not executable)]" in message
+    assert "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]" in message
+    assert f"/var/task/bootstrap is {root.resolve()}/bootstrap (not there)" in message
+    assert f"/opt/bootstrap is {(root / 'runtime' / 'bootstrap').resolve()} (not executable)" in message
+    assert "/tmp/scaffold-" not in message  # the sandbox's own folder is gone by the time anyone reads this
 
 
 def test_missing_bootstrap(tmp_path: Path, local_lambda: Factory) -> None:
@@ -165,6 +166,22 @@ def test_missing_bootstrap_names_layers_given_by_arn(tmp_path: Path, local_lambd
     assert error_type == "Runtime.InvalidEntrypoint"
     assert isinstance(error, dict)
     assert f"layers given by ARN are not available locally: {arn}" in error["errorMessage"]
+
+
+@pytest.mark.parametrize(("ref", "hint"), [
+    ("RuntimeLayer", "did you mean { Ref: RuntimeLambdaLayer } (layer 'runtime')?"),
+    ("Zzz", "its layers are: { Ref: RuntimeLambdaLayer }"),
+])
+def test_missing_bootstrap_names_a_ref_to_no_layer(tmp_path: Path, local_lambda: Factory, ref: str,
+                                                   hint: str) -> None:
+    root = write_project(tmp_path / "p")
+    config = root / "serverless.yml"
+    config.write_text(config.read_text().replace("{Ref: RuntimeLambdaLayer}", f"{{Ref: {ref}}}"))
+    error, error_type = invoke(local_lambda(root), {})
+    assert error_type == "Runtime.InvalidEntrypoint"
+    assert isinstance(error, dict)
+    assert f"{{ Ref: {ref} }} names no layer of the project: {hint}" in error["errorMessage"]
+    assert "/opt/bootstrap would come from a layer, and the function has none" in error["errorMessage"]
 
 
 def test_bootstrap_without_shebang_is_an_exec_format_error(tmp_path: Path, local_lambda: Factory) -> None:

@@ -26,6 +26,7 @@ from runtime_scaffold.emulator.environment import (
     find_entrypoint,
     lambda_environment,
     lay_out_opt,
+    missing_layers,
 )
 from runtime_scaffold.emulator.invocation import (
     MAX_RESPONSE_BYTES,
@@ -114,10 +115,9 @@ class Sandbox:
         try:
             entrypoint = find_entrypoint(self.project.root, opt, host_path=host_path)
         except InvalidEntrypoint as error:
-            remote = [reference.arn for reference in self.function.layers if reference.arn]
-            if remote:  # the likely reason: the runtime lives in a published layer we cannot download
-                raise InvalidEntrypoint(f"{error} (layers given by ARN are not available locally: "
-                                        f"{', '.join(remote)})") from None
+            reasons = missing_layers(self.project, self.function)
+            if reasons:  # the likely cause: the runtime's layer is not the one the function names
+                raise InvalidEntrypoint(f"{error} ({'; '.join(reasons)})") from None
             raise
         api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks)
         server = LoopbackServer(api.handle, max_body_bytes=MAX_RESPONSE_BYTES).start()
