@@ -77,3 +77,28 @@ def test_serve_shutdown_answers_the_caller_in_flight(tmp_path: Path, logs: objec
     assert isinstance(reply, requests.Response) and reply.status_code == 200
     assert reply.headers["X-Amz-Function-Error"] == "Unhandled"
     assert reply.json()["errorType"] == "Sandbox.Failure"
+
+
+def _report(text: str, request_id: str) -> dict[str, str]:
+    line = next(line for line in text.splitlines() if line.startswith(f"REPORT RequestId: {request_id}\t"))
+    return dict(part.split(": ", 1) for part in line.split("\t")[1:])
+
+
+def test_a_crash_still_reports_the_memory_it_used(tmp_path: Path, local_lambda: Factory, logs: object) -> None:
+    local = local_lambda(write_project(tmp_path / "p"))
+    result = local.invoke(None, b'{"sleep": 0.5, "exit": 3}')
+    assert result.error_type == "Runtime.ExitError"
+    report = _report(logs.text, result.request_id)  # type: ignore[attr-defined]
+    assert report["Status"] == "error" and report["Error Type"] == "Runtime.ExitError"
+    assert int(report["Max Memory Used"].split()[0]) > 0
+
+
+def test_a_timeout_lasts_the_whole_timeout_cold_start_included(tmp_path: Path, local_lambda: Factory,
+                                                               logs: object) -> None:
+    # Half the 1 s timeout goes to init: Lambda's deadline, and its reported duration, include it.
+    local = local_lambda(write_project(tmp_path / "p", timeout=1, environment={"INIT_SLEEP": "0.5"}))
+    result = local.invoke(None, b'{"sleep": 30}')
+    assert result.error_type == "Sandbox.Timedout"
+    report = _report(logs.text, result.request_id)  # type: ignore[attr-defined]
+    assert report["Status"] == "timeout"
+    assert float(report["Duration"].split()[0]) >= 990  # by construction: measured from the deadline's start

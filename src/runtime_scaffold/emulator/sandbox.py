@@ -39,6 +39,8 @@ from runtime_scaffold.emulator.server import LoopbackServer
 from runtime_scaffold.project import Function, Project
 
 SHUTTING_DOWN = "the local Lambda is shutting down"
+# How often a running bootstrap's peak memory is read, so the REPORT of a crash still has one.
+MEMORY_SAMPLE_S = 0.1
 # How long a bootstrap that reported an init error may take to exit by itself before it is killed.
 INIT_ERROR_GRACE_S = 1.0
 
@@ -150,13 +152,22 @@ class Sandbox:
         self._watcher.start()
 
     def _watch(self, process: subprocess.Popen[bytes], api: RuntimeApi) -> None:
-        returncode = process.wait()
+        while True:  # /proc forgets a process's peak when it dies: keep the last one seen while it ran
+            self._sample_memory(process)
+            try:
+                returncode = process.wait(MEMORY_SAMPLE_S)
+                break
+            except subprocess.TimeoutExpired:
+                pass
         self._kill_group(process)  # Lambda resets the whole environment, helpers the bootstrap left included
         _LIVE_GROUPS.discard(process.pid)  # its number may be reused from now on
         try:
             self.hooks.exited(self.sandbox_id, returncode)
         finally:  # a failing hook must not leave the invocation waiting for its deadline
             api.exited(describe_exit(returncode))
+
+    def _sample_memory(self, process: subprocess.Popen[bytes]) -> None:
+        self._peak_mb = max(self._peak_mb, logs.peak_memory_mb(process.pid) or 0)
 
     @staticmethod
     def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -233,10 +244,13 @@ class Sandbox:
         timed_out = result.error_type == "Sandbox.Timedout"  # not when the answer beat the kill by a hair
         finished = time.monotonic()
         stream.sync()
-        result.duration_ms = (finished - (invocation.delivered or invocation.started)) * 1000
+        # A timeout lasts the whole timeout, cold start included (the deadline started before it), as Lambda
+        # reports it; otherwise the duration is the handler's, from delivery.
+        since = invocation.started if timed_out else (invocation.delivered or invocation.started)
+        result.duration_ms = (finished - since) * 1000
         if cold:
             result.init_duration_ms = ((api.first_next_at or finished) - self._spawned_at) * 1000
-        self._peak_mb = max(self._peak_mb, logs.peak_memory_mb(process.pid) or 0)
+        self._sample_memory(process)
         result.max_memory_used_mb = self._peak_mb
         status = None
         if timed_out:
