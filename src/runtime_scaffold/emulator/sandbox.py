@@ -152,13 +152,8 @@ class Sandbox:
         self._watcher.start()
 
     def _watch(self, process: subprocess.Popen[bytes], api: RuntimeApi) -> None:
-        while True:  # /proc forgets a process's peak when it dies: keep the last one seen while it ran
-            self._sample_memory(process)
-            try:
-                returncode = process.wait(MEMORY_SAMPLE_S)
-                break
-            except subprocess.TimeoutExpired:
-                pass
+        # /proc forgets a process's peak when it dies: keep the last one seen while it ran
+        returncode = logs.wait_sampling(process, lambda: self._sample_memory(process), every_s=MEMORY_SAMPLE_S)
         self._kill_group(process)  # Lambda resets the whole environment, helpers the bootstrap left included
         _LIVE_GROUPS.discard(process.pid)  # its number may be reused from now on
         try:
