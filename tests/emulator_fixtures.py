@@ -12,9 +12,10 @@ from pathlib import Path
 #   {"size": N}        responds with N bytes    {"twice": true}     posts twice (and to a wrong id)
 #   {"env": true}      responds with its env    {"headers": true}   responds with the /next headers
 #   {"signal": N}      kills itself with signal N
+#   {"cut": "length"|"chunked"}  posts a response cut off mid-body (short Content-Length / no zero chunk), exits
 # INIT_FAIL in the environment makes it post /init/error and exit 1; INIT_SLEEP=S delays its first /next.
 PYTHON_BOOTSTRAP = textwrap.dedent('''\
-    import http.client, json, os, signal, sys, time
+    import http.client, json, os, signal, socket, sys, time
     api = os.environ["AWS_LAMBDA_RUNTIME_API"]
     host, port = api.split(":")
     conn = http.client.HTTPConnection(host, int(port))
@@ -55,6 +56,15 @@ PYTHON_BOOTSTRAP = textwrap.dedent('''\
             if code == 413:
                 print("error after 413", call("POST", f"invocation/{rid}/error", b"{}")[0], flush=True)
             continue
+        if "cut" in event:  # a client that dies mid-post: its own connection, ended before the body is
+            raw = socket.create_connection((host, int(port)))
+            framing = "Content-Length: 100\\r\\n" if event["cut"] == "length" else "Transfer-Encoding: chunked\\r\\n"
+            body = b'"partial"' if event["cut"] == "length" else b'9\\r\\n"partial"\\r\\n'
+            raw.sendall(f"POST /2018-06-01/runtime/invocation/{rid}/response HTTP/1.1\\r\\nHost: x\\r\\n"
+                        f"{framing}\\r\\n".encode() + body)
+            raw.shutdown(socket.SHUT_WR)
+            print("cut post:", raw.recv(4096).split(b"\\r\\n")[0].decode(), flush=True)
+            sys.exit(0)
         if "chunked" in event:  # a body sent with Transfer-Encoding: chunked, as streaming clients do
             parts = iter([b'"chun', b'ked"'])
             conn.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", body=parts,

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -110,6 +112,38 @@ def test_serve_answers_and_stops_cleanly(project: Path, tmp_path: Path, stop_sig
         while pid_alive(bootstrap_pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert not pid_alive(bootstrap_pid)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+
+
+def test_serve_stopped_mid_invocation_answers_and_cleans_up(tmp_path: Path) -> None:
+    root = write_project(tmp_path / "p", functions=(f"inflight{os.getpid()}",), timeout=60)
+    folders = f"scaffold-inflight{os.getpid()}-*"
+    stderr_path = tmp_path / "serve.err"
+    with open(stderr_path, "wb") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "runtime_scaffold", "serve", "--project", str(root), "--port", "0"],
+            stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+    try:
+        assert server.stdout is not None
+        base = server.stdout.readline().decode().rsplit(" ", 1)[1].strip()
+        address = f"{base}/2015-03-31/functions/inflight{os.getpid()}/invocations"
+        replies: list[requests.Response] = []
+        caller = threading.Thread(target=lambda: replies.append(
+            requests.post(address, data=b'{"sleep": 30}', timeout=30)), daemon=True)
+        caller.start()
+        deadline = time.monotonic() + 20
+        while "handling " not in stderr_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list(Path(tempfile.gettempdir()).glob(folders))
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=15) == 0
+        caller.join(15)
+        assert replies and replies[0].status_code == 200  # an answer, not a dropped connection
+        assert replies[0].json()["errorType"] == "Sandbox.Failure"
+        assert not list(Path(tempfile.gettempdir()).glob(folders))
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)

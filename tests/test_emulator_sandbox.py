@@ -16,7 +16,7 @@ import pytest
 from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.errors import InvalidInput, ProjectError
 
-from .conftest import pid_alive
+from .conftest import wait_dead
 from .emulator_fixtures import PYTHON_BOOTSTRAP, write_project
 
 Factory = Callable[..., LocalLambda]
@@ -25,15 +25,6 @@ Factory = Callable[..., LocalLambda]
 def invoke(local: LocalLambda, event: object, function: str | None = None) -> tuple[object, str | None]:
     result = local.invoke(function, json.dumps(event).encode())
     return json.loads(result.payload), result.error_type
-
-
-def wait_dead(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_echo_warm_and_the_report_lines(tmp_path: Path, local_lambda: Factory, logs: object) -> None:
@@ -153,9 +144,10 @@ def test_non_executable_bootstrap(tmp_path: Path, local_lambda: Factory) -> None
     assert error_type == "Runtime.InvalidEntrypoint"
     assert isinstance(error, dict)
     message = error["errorMessage"]
-    assert "Couldn't find valid bootstrap(s): [" in message
-    assert f"{root.resolve()}/bootstrap " in message
-    assert f"{(root / 'runtime' / 'bootstrap').resolve()} (not executable)]" in message
+    assert "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]" in message
+    assert f"/var/task/bootstrap is {root.resolve()}/bootstrap (not there)" in message
+    assert f"/opt/bootstrap is {(root / 'runtime' / 'bootstrap').resolve()} (not executable)" in message
+    assert "/tmp/scaffold-" not in message  # the sandbox's own folder is gone by the time anyone reads this
 
 
 def test_missing_bootstrap(tmp_path: Path, local_lambda: Factory) -> None:
@@ -174,6 +166,22 @@ def test_missing_bootstrap_names_layers_given_by_arn(tmp_path: Path, local_lambd
     assert error_type == "Runtime.InvalidEntrypoint"
     assert isinstance(error, dict)
     assert f"layers given by ARN are not available locally: {arn}" in error["errorMessage"]
+
+
+@pytest.mark.parametrize(("ref", "hint"), [
+    ("RuntimeLayer", "did you mean { Ref: RuntimeLambdaLayer } (layer 'runtime')?"),
+    ("Zzz", "its layers are: { Ref: RuntimeLambdaLayer }"),
+])
+def test_missing_bootstrap_names_a_ref_to_no_layer(tmp_path: Path, local_lambda: Factory, ref: str,
+                                                   hint: str) -> None:
+    root = write_project(tmp_path / "p")
+    config = root / "serverless.yml"
+    config.write_text(config.read_text().replace("{Ref: RuntimeLambdaLayer}", f"{{Ref: {ref}}}"))
+    error, error_type = invoke(local_lambda(root), {})
+    assert error_type == "Runtime.InvalidEntrypoint"
+    assert isinstance(error, dict)
+    assert f"{{ Ref: {ref} }} names no layer of the project: {hint}" in error["errorMessage"]
+    assert "/opt/bootstrap would come from a layer, and the function has none" in error["errorMessage"]
 
 
 def test_bootstrap_without_shebang_is_an_exec_format_error(tmp_path: Path, local_lambda: Factory) -> None:

@@ -106,6 +106,7 @@ def serve(project_dir: Path, config_file: Path | None, host: str, port: int, con
         except KeyboardInterrupt:
             click.echo("Stopping.", err=True)
         finally:
-            server.close()
+            local.close()  # first: invocations in flight end with Sandbox.Failure...
+            server.close(drain_s=5.0)  # ...and their callers get that answer before the process exits
 
 

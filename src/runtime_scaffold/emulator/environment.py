@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION
-from runtime_scaffold.project import Function
+from runtime_scaffold.project import Function, Project
 
 # Credentials are the only host variables passed in: Lambda sets its own; the user's let a handler reach AWS.
 PASSED_THROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+LAMBDA_TASK_ROOT, LAMBDA_OPT = "/var/task", "/opt"
 XRAY_DAEMON_ADDRESS = "169.254.79.129:2000"  # what Lambda sets; nothing listens there, as without X-Ray
 
 
@@ -60,14 +61,29 @@ def _is_executable_file(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
+def _looked_at(path: Path) -> str:
+    state = "not executable" if path.is_file() else "not there"
+    return f"{os.path.realpath(path)} ({state})"
+
+
+def _opt_bootstrap(opt: Path) -> str:
+    if opt.is_symlink() or (opt / "bootstrap").exists():
+        return "is " + _looked_at(opt / "bootstrap")
+    if not opt.is_dir() or not any(opt.iterdir()):
+        return "would come from a layer, and the function has none of the project's layers"
+    return "is in none of the function's layers"
+
+
 def find_entrypoint(task_root: Path, opt: Path, *, host_path: str) -> Entrypoint:
     """The bootstrap Lambda would run: the task root's first, then the layers'; `/opt` shebangs resolved."""
     candidates = [task_root / "bootstrap", opt / "bootstrap"]
     bootstrap = next((c for c in candidates if _is_executable_file(c)), None)
     if bootstrap is None:
-        looked = " ".join(os.path.realpath(c) + (" (not executable)" if c.is_file() else "")
-                          for c in candidates)
-        raise InvalidEntrypoint(f"Couldn't find valid bootstrap(s): [{looked}]")
+        # Lambda's own words name its paths; the local files they stand for follow (the sandbox's opt folder
+        # is temporary, so it is shown by what it holds, not by its own path).
+        raise InvalidEntrypoint(f"Couldn't find valid bootstrap(s): [{LAMBDA_TASK_ROOT}/bootstrap "
+                                f"{LAMBDA_OPT}/bootstrap]; here {LAMBDA_TASK_ROOT}/bootstrap is "
+                                f"{_looked_at(candidates[0])} and {LAMBDA_OPT}/bootstrap {_opt_bootstrap(opt)}")
     with open(bootstrap, "rb") as file:
         first_line = file.readline(512)
     if not first_line.startswith(b"#!/opt/"):
@@ -133,3 +149,22 @@ def lambda_environment(
     if function.runtime and not function.runtime.startswith("provided"):
         environment["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{function.runtime}"
     return environment
+
+
+def missing_layers(project: Project, function: Function) -> list[str]:
+    """Why the function's /opt may lack its runtime: layer references that name none of the project's layers
+    (with the id ``scaffold check`` would suggest), and layers given by ARN, which cannot be downloaded here."""
+    from runtime_scaffold.check.sandbox import suggest_layer  # only on this failure path: check is large
+
+    reasons = []
+    for reference in function.layers:
+        if reference.ref is not None and project.layer_by_logical_id(reference.ref) is None:
+            layer = suggest_layer(project, reference.ref)
+            hint = (f"did you mean {{ Ref: {layer.logical_id} }} (layer {layer.key!r})?" if layer is not None
+                    else "its layers are: " + (", ".join(f"{{ Ref: {each.logical_id} }}"
+                                                         for each in project.layers.values()) or "none"))
+            reasons.append(f"{{ Ref: {reference.ref} }} names no layer of the project: {hint}")
+    remote = [reference.arn for reference in function.layers if reference.arn]
+    if remote:
+        reasons.append(f"layers given by ARN are not available locally: {', '.join(remote)}")
+    return reasons

@@ -73,13 +73,13 @@ class FunctionPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
-            busy = [sandbox for sandbox in self._all if sandbox not in idle]
+            self._idle = []
+            sandboxes = list(self._all)
             self._lock.notify_all()
-        for sandbox in idle:
+        # Busy ones too: their invocations end with Sandbox.Failure, and their folders must not wait for the
+        # invoker's release, which a process exiting after Ctrl-C may never run (its threads are daemons).
+        for sandbox in sandboxes:
             sandbox.close()
-        for sandbox in busy:  # its invoker closes it on release; end the bootstrap now so that happens soon
-            sandbox.retire()
 
 
 class LocalLambda:

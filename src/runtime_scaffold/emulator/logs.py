@@ -7,6 +7,7 @@ import contextlib
 import math
 import os
 import select
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -67,6 +68,27 @@ def peak_memory_mb(pid: int) -> int | None:
         return math.ceil(int(status[start:status.index(b"kB", start)]) / 1024)
     except (OSError, ValueError):
         return None
+
+
+def wait_sampling(process: subprocess.Popen[bytes], sample: Callable[[], None], *, every_s: float) -> int:
+    """Wait for ``process`` to end, calling ``sample`` every ``every_s`` while it runs; its exit is seen at once
+    (a pidfd), so a crash is reported as soon as without sampling."""
+    try:
+        pidfd: int | None = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3, or already reaped
+        pidfd = None
+    try:
+        while True:
+            sample()
+            if pidfd is not None:
+                if select.select([pidfd], [], [], every_s)[0]:
+                    return process.wait()
+                continue
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                return process.wait(every_s)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 class LogStream:

@@ -116,7 +116,7 @@ class RuntimeApi:
         self._answered: deque[str] = deque(maxlen=64)
         self._init_error: tuple[bytes, str] | None = None
         self._closed = False
-        self._exit_message: str | None = None
+        self._ended: tuple[str, str] | None = None  # (error type, message) once the environment is gone
         self._waiter = 0
         self.first_next_at: float | None = None  # time.monotonic() of the first /next: init is over
 
@@ -126,9 +126,9 @@ class RuntimeApi:
         with self._lock:
             self._queued = invocation
             self._lock.notify_all()
-            exit_message, init_failed = self._exit_message, self._init_error is not None
-        if exit_message is not None or init_failed:  # init already failed or the bootstrap already died
-            self.fail("Runtime.ExitError", exit_message or "")
+            ended, init_failed = self._ended, self._init_error is not None
+        if ended is not None or init_failed:  # init already failed, the bootstrap died or the sandbox closed
+            self.fail(*(ended or ("Runtime.ExitError", "")))
 
     def fail(self, error_type: str, message: str) -> None:
         """End the queued or delivered invocation with a platform error; an init error wins."""
@@ -148,9 +148,18 @@ class RuntimeApi:
 
     def exited(self, message: str) -> None:
         """The bootstrap is gone: fail what it held, and what comes later, with ``message``."""
+        self.end("Runtime.ExitError", message)
+
+    def end(self, error_type: str, message: str) -> None:
+        """No more invocations here: fail what is queued or delivered now, and what comes later, with this error.
+
+        The first reason wins: the sandbox shutting down kills the bootstrap, whose exit is not the cause.
+        """
         with self._lock:
-            self._exit_message = message
-        self.fail("Runtime.ExitError", message)
+            if self._ended is None:
+                self._ended = (error_type, message)
+            error_type, message = self._ended
+        self.fail(error_type, message)
         self.close()
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from runtime_scaffold.emulator.environment import (
     find_entrypoint,
     lambda_environment,
     lay_out_opt,
+    missing_layers,
 )
 from runtime_scaffold.emulator.invocation import (
     MAX_RESPONSE_BYTES,
@@ -37,6 +38,9 @@ from runtime_scaffold.emulator.runtime_api import RuntimeApi, RuntimeHooks
 from runtime_scaffold.emulator.server import LoopbackServer
 from runtime_scaffold.project import Function, Project
 
+SHUTTING_DOWN = "the local Lambda is shutting down"
+# How often a running bootstrap's peak memory is read, so the REPORT of a crash still has one.
+MEMORY_SAMPLE_S = 0.1
 # How long a bootstrap that reported an init error may take to exit by itself before it is killed.
 INIT_ERROR_GRACE_S = 1.0
 
@@ -95,6 +99,7 @@ class Sandbox:
         self._spawned_at = 0.0
         self._peak_mb = 0
         self._lifecycle = threading.Lock()  # orders a cold start against retire() from another thread
+        self._stopping = threading.Lock()  # stop() runs from the invoker and from close() on another thread
         self._retired = False
 
     @property
@@ -112,10 +117,9 @@ class Sandbox:
         try:
             entrypoint = find_entrypoint(self.project.root, opt, host_path=host_path)
         except InvalidEntrypoint as error:
-            remote = [reference.arn for reference in self.function.layers if reference.arn]
-            if remote:  # the likely reason: the runtime lives in a published layer we cannot download
-                raise InvalidEntrypoint(f"{error} (layers given by ARN are not available locally: "
-                                        f"{', '.join(remote)})") from None
+            reasons = missing_layers(self.project, self.function)
+            if reasons:  # the likely cause: the runtime's layer is not the one the function names
+                raise InvalidEntrypoint(f"{error} ({'; '.join(reasons)})") from None
             raise
         api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks)
         server = LoopbackServer(api.handle, max_body_bytes=MAX_RESPONSE_BYTES).start()
@@ -148,13 +152,17 @@ class Sandbox:
         self._watcher.start()
 
     def _watch(self, process: subprocess.Popen[bytes], api: RuntimeApi) -> None:
-        returncode = process.wait()
+        # /proc forgets a process's peak when it dies: keep the last one seen while it ran
+        returncode = logs.wait_sampling(process, lambda: self._sample_memory(process), every_s=MEMORY_SAMPLE_S)
         self._kill_group(process)  # Lambda resets the whole environment, helpers the bootstrap left included
         _LIVE_GROUPS.discard(process.pid)  # its number may be reused from now on
         try:
             self.hooks.exited(self.sandbox_id, returncode)
         finally:  # a failing hook must not leave the invocation waiting for its deadline
             api.exited(describe_exit(returncode))
+
+    def _sample_memory(self, process: subprocess.Popen[bytes]) -> None:
+        self._peak_mb = max(self._peak_mb, logs.peak_memory_mb(process.pid) or 0)
 
     @staticmethod
     def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -163,6 +171,10 @@ class Sandbox:
 
     def stop(self, *, grace: float = 0.0) -> None:
         """End the bootstrap and everything it started, and reap it; the next invocation starts cold."""
+        with self._stopping:
+            self._stop(grace)
+
+    def _stop(self, grace: float) -> None:
         process, self._process = self._process, None
         if process is not None:
             if grace > 0:
@@ -180,12 +192,17 @@ class Sandbox:
         self._api = self._server = self._logs = self._watcher = None
 
     def retire(self) -> None:
-        """From another thread, while an invocation may be running: end the bootstrap and start no other."""
-        with self._lifecycle:
+        """From another thread, while an invocation may be running: end it with ``Sandbox.Failure``, end the
+        bootstrap and start no other."""
+        with self._lifecycle:  # waits for a cold start in progress, so its process is seen and killed
             self._retired = True
+            api = self._api
+        if api is not None:  # its caller gets an answer now rather than a dropped connection
+            api.end("Sandbox.Failure", SHUTTING_DOWN)
         self.stop()
 
     def close(self) -> None:
+        """Retire the sandbox and delete its folder; safe to call again, and while an invocation runs."""
         self.retire()
         shutil.rmtree(self._root, ignore_errors=True)
 
@@ -196,19 +213,19 @@ class Sandbox:
         invocation.start_clock()
         if self._process is not None and self._process.poll() is not None:
             self.stop()  # it died while idle
-        cold = self._process is None
-        if cold:
-            with self._lifecycle:
-                if self._retired:
-                    message = f"RequestId: {invocation.request_id} Error: the local Lambda is shutting down"
-                    return InvocationResult(invocation.request_id, error_body("Sandbox.Failure", message),
-                                            "Sandbox.Failure")
+        with self._lifecycle:  # a retire() from another thread sees either no process or this one
+            if self._retired:
+                message = f"RequestId: {invocation.request_id} Error: {SHUTTING_DOWN}"
+                return InvocationResult(invocation.request_id, error_body("Sandbox.Failure", message),
+                                        "Sandbox.Failure")
+            cold = self._process is None
+            if cold:
                 try:
                     self._start()
                 except InvalidEntrypoint as error:
                     return self._entrypoint_failure(invocation, str(error))
-        assert self._api is not None and self._logs is not None and self._process is not None
-        api, stream, process = self._api, self._logs, self._process
+            assert self._api is not None and self._logs is not None and self._process is not None
+            api, stream, process = self._api, self._logs, self._process
         stream.start_invocation(keep=cold)
         stream.line(logs.start_line(invocation.request_id))
         api.submit(invocation)
@@ -222,15 +239,18 @@ class Sandbox:
         timed_out = result.error_type == "Sandbox.Timedout"  # not when the answer beat the kill by a hair
         finished = time.monotonic()
         stream.sync()
-        result.duration_ms = (finished - (invocation.delivered or invocation.started)) * 1000
+        # A timeout lasts the whole timeout, cold start included (the deadline started before it), as Lambda
+        # reports it; otherwise the duration is the handler's, from delivery.
+        since = invocation.started if timed_out else (invocation.delivered or invocation.started)
+        result.duration_ms = (finished - since) * 1000
         if cold:
             result.init_duration_ms = ((api.first_next_at or finished) - self._spawned_at) * 1000
-        self._peak_mb = max(self._peak_mb, logs.peak_memory_mb(process.pid) or 0)
+        self._sample_memory(process)
         result.max_memory_used_mb = self._peak_mb
         status = None
         if timed_out:
             status = "timeout"
-        elif result.error_type == "Runtime.ExitError" or api.init_error is not None:
+        elif result.error_type in ("Runtime.ExitError", "Sandbox.Failure") or api.init_error is not None:
             status = f"error\tError Type: {result.error_type}"
         if result.error_type == "Runtime.ExitError":
             stream.line(f"RequestId: {invocation.request_id} Error: {describe_exit(process.wait(5))}")

@@ -7,12 +7,13 @@ can be tested without one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -48,6 +49,10 @@ _DRAIN_CHUNK = 1 << 16
 _MAX_DRAIN_BYTES = 64 * 1024 * 1024
 
 
+class _Truncated(Exception):
+    """The client's body ended before its Content-Length or its terminating zero-size chunk."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: bootstraps reuse one connection for /next and /response
     disable_nagle_algorithm = True  # Nagle plus delayed ACKs would add 40 ms to keep-alive round trips
@@ -62,7 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._read_chunked(limit)
         length = int(self.headers.get("Content-Length") or 0)
         if length <= limit:
-            return self.rfile.read(length), False
+            body = self.rfile.read(length)
+            if len(body) < length:  # the client died mid-post: a cut-off body is not the function's answer
+                raise _Truncated
+            return body, False
         if length > _MAX_DRAIN_BYTES:
             self.close_connection = True
             return b"", True
@@ -78,10 +86,14 @@ class _Handler(BaseHTTPRequestHandler):
         size = 0
         while True:
             line = self.rfile.readline(1024)
-            chunk = int(line.split(b";")[0].strip() or b"0", 16)
+            if not line.endswith(b"\n"):  # end of stream before the zero-size chunk that ends the body
+                raise _Truncated
+            chunk = int(line.split(b";")[0].strip(), 16)
             if chunk == 0:
                 break
             data = self.rfile.read(chunk)
+            if len(data) < chunk:
+                raise _Truncated
             self.rfile.readline(8)  # the CRLF after each chunk
             size += len(data)
             if size <= limit:
@@ -93,16 +105,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         try:
             body, too_large = self._read_body()
+        except _Truncated:  # as RIE: 400, and the application never sees it (the invocation stays open)
+            self.close_connection = True
+            self._send(json_reply(400, {"errorType": "TruncatedHTTPRequest",
+                                        "errorMessage": "the request body ended before its declared length"}))
+            return
         except (ValueError, OSError):
             self.close_connection = True
             return
         url = urlsplit(self.path)
         headers: Mapping[str, str] = self.headers  # type: ignore[assignment]  # a Message is a mapping enough
         request = Request(self.command, url.path, url.query, headers, body, too_large)
-        try:
-            reply = self.server.application(request)
-        except Exception as error:  # a bug in the emulator must not hang the client
-            reply = json_reply(500, {"errorType": "Emulator.InternalError", "errorMessage": repr(error)})
+        with self.server.in_flight():
+            try:
+                reply = self.server.application(request)
+            except Exception as error:  # a bug in the emulator must not hang the client
+                reply = json_reply(500, {"errorType": "Emulator.InternalError", "errorMessage": repr(error)})
+            self._send(reply)
+
+    def _send(self, reply: Reply) -> None:
         head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}",
                 f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
         head += [f"{name}: {value}" for name, value in reply.headers.items()]
@@ -132,6 +153,8 @@ class LoopbackServer(ThreadingHTTPServer):
         self.application = application
         self.max_body_bytes = max_body_bytes
         self._stopping = False
+        self._busy = 0  # requests between their body and their reply
+        self._idle = threading.Condition()
         # serve_forever() sees shutdown() only at its next poll; a sandbox reset must not wait 100 ms for it.
         self._wake_read, self._wake_write = os.pipe()
         self._thread = threading.Thread(target=self._serve, name=f"http-{self.server_address[1]}",
@@ -151,6 +174,17 @@ class LoopbackServer(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
 
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
     @property
     def address(self) -> str:
         """``host:port`` as AWS_LAMBDA_RUNTIME_API wants it."""
@@ -161,13 +195,17 @@ class LoopbackServer(ThreadingHTTPServer):
         self._thread.start()
         return self
 
-    def close(self) -> None:
+    def close(self, *, drain_s: float = 0.0) -> None:
+        """Stop accepting; with ``drain_s``, first give requests being answered that long to send their reply
+        (``scaffold serve`` on Ctrl-C: the callers of invocations the shutdown just ended get their error)."""
         if self._stopping:
             return
         self._stopping = True
         os.write(self._wake_write, b"x")
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout=drain_s)
         self.server_close()
         os.close(self._wake_read)
         os.close(self._wake_write)
