@@ -209,6 +209,22 @@ def six_layers(root: Path) -> None:
     edit_config(root, lambda c: hello(c)["layers"].extend(ARN.format(n) for n in range(1, 6)))
 
 
+def provider_timeout_too_long(root: Path) -> None:
+    edit_config(root, lambda c: c["provider"].update(timeout=1000))
+
+
+def function_timeout_zero(root: Path) -> None:
+    edit_config(root, lambda c: hello(c).update(timeout=0))
+
+
+def provider_memory_too_small(root: Path) -> None:
+    edit_config(root, lambda c: c["provider"].update(memorySize=64))
+
+
+def function_memory_too_large(root: Path) -> None:
+    edit_config(root, lambda c: hello(c).update(memorySize=99999))
+
+
 def handler_file_missing(root: Path) -> None:
     (root / "function.sh").unlink()
 
@@ -291,6 +307,12 @@ VARIANTS: list[tuple[Callable[[Path], None], str, Severity, str, tuple[str, ...]
     (function_layers_replace_provider, "layers-replaced", W, "serverless.yml",
      ("replaces provider.layers", ARN.format(3))),
     (six_layers, "layers-too-many", E, "serverless.yml", ("6 layers", "at most 5")),
+    (provider_timeout_too_long, "timeout-out-of-range", E, "serverless.yml",
+     ("provider.timeout is 1000", "1 to 900 seconds")),
+    (function_timeout_zero, "timeout-out-of-range", E, "serverless.yml", ("functions.hello.timeout is 0",)),
+    (provider_memory_too_small, "memory-out-of-range", E, "serverless.yml",
+     ("provider.memorySize is 64", "128 to 10240 MB")),
+    (function_memory_too_large, "memory-out-of-range", E, "serverless.yml", ("functions.hello.memorySize is 99999",)),
     (handler_file_missing, "handler-file-missing", E, "serverless.yml", ("function.*", "/var/task")),
     (handler_file_excluded, "handler-file-missing", E, "function.sh", ("package.patterns",)),
     (handler_without_dot, "handler-undeterminable", W, "serverless.yml", ("<file>.<method>",)),

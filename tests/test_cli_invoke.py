@@ -49,18 +49,45 @@ def test_invoke_reads_an_event_file_and_defaults_the_function(project: Path, tmp
     assert (code, json.loads(out)) == (0, {})
 
 
-def test_invoke_function_error_exits_non_zero_with_the_error_json(project: Path) -> None:
+def test_invoke_function_error_writes_the_error_json_to_stdout_and_one_line_to_stderr(project: Path) -> None:
     code, out, err = run("invoke", "--data", '{"fail": "bad"}', "--project", str(project))
     assert code == ExitCode.ERROR
-    assert out == ""
-    error = json.loads(err.strip().splitlines()[-1].removeprefix("Error: "))
-    assert error == {"errorMessage": "bad", "errorType": "Handler.Failed", "stackTrace": ["here"]}
+    # stdout is the payload, as `aws lambda invoke` writes it; stderr sums it up in one line
+    assert json.loads(out) == {"errorMessage": "bad", "errorType": "Handler.Failed", "stackTrace": ["here"]}
+    assert err.strip().splitlines()[-1] == "Error: Handler.Failed: bad"
+    assert [line for line in err.splitlines() if line.startswith("Error:")] == ["Error: Handler.Failed: bad"]
 
 
 def test_invoke_timeout_is_a_function_error(project: Path) -> None:
-    code, _, err = run("invoke", "--data", '{"sleep": 30}', "--project", str(project))
+    code, out, err = run("invoke", "--data", '{"sleep": 30}', "--project", str(project))
     assert code == ExitCode.ERROR
-    assert '"errorType": "Sandbox.Timedout"' in err and "Task timed out after 3.00 seconds" in err
+    assert json.loads(out)["errorType"] == "Sandbox.Timedout"
+    assert "Error: Sandbox.Timedout: " in err and "Task timed out after 3.00 seconds" in err
+
+
+def test_ctrl_c_during_invoke_exits_130_and_reaps_the_bootstrap(project: Path, tmp_path: Path) -> None:
+    stderr_path = tmp_path / "invoke.err"
+    with open(stderr_path, "wb") as stderr:
+        invoke = subprocess.Popen(
+            [sys.executable, "-m", "runtime_scaffold", "invoke", "--data", '{"sleep": 30}', "--project",
+             str(project)], stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while "init " not in stderr_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        bootstrap_pid = int(stderr_path.read_text().split("init ")[1].split()[0])
+        assert pid_alive(bootstrap_pid)
+        invoke.send_signal(signal.SIGINT)
+        assert invoke.wait(timeout=15) == 130
+        deadline = time.monotonic() + 10
+        while pid_alive(bootstrap_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not pid_alive(bootstrap_pid)
+        assert "Traceback" not in stderr_path.read_text()
+    finally:
+        if invoke.poll() is None:
+            os.killpg(invoke.pid, signal.SIGKILL)
+            invoke.wait(timeout=10)
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

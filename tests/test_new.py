@@ -125,6 +125,14 @@ def test_extra_context_sets_template_variables(tmp_path: Path) -> None:
         (["--lang", "php", "--extra-context", "colour=blue"], "'colour' is not a variable", ExitCode.USAGE),
         (["--lang", "php", "--extra-context", "architecture=sparc"], "unknown architecture", ExitCode.USAGE),
         (["--lang", "php", "--arch", "sparc"], "Invalid value for '--arch'", ExitCode.USAGE),
+        (["--lang", "bash", "--extra-context", "project_slug=Bad_Slug"], "bad project_slug", ExitCode.USAGE),
+        (["--lang", "bash", "--extra-context", "timeout=abc"], "timeout must be a whole number from 1 to 900",
+         ExitCode.USAGE),
+        (["--lang", "bash", "--extra-context", "timeout=1000"], "not '1000'", ExitCode.USAGE),
+        (["--lang", "bash", "--extra-context", "timeout=0"], "not '0'", ExitCode.USAGE),
+        (["--lang", "bash", "--extra-context", "memory_size=64"], "memory_size must be a whole number from 128",
+         ExitCode.USAGE),
+        (["--lang", "bash", "--extra-context", "memory_size=99999"], "not '99999'", ExitCode.USAGE),
     ],
 )
 def test_bad_input_is_refused_with_one_clear_line(tmp_path: Path, args: list[str], message: str,
@@ -132,7 +140,7 @@ def test_bad_input_is_refused_with_one_clear_line(tmp_path: Path, args: list[str
     code, output = run("new", *args, "--no-input", "--output-dir", str(tmp_path / "out"))
     assert code == exit_code
     assert message in output
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists()
 
 
 def test_existing_folder_needs_force_and_force_replaces_it(tmp_path: Path) -> None:
@@ -201,6 +209,55 @@ def test_stock_cookiecutter_refuses_a_bad_service_name(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "not a valid Serverless service name" in result.stderr
     assert not (tmp_path / "out" / "9lives").exists()
+
+
+@pytest.mark.parametrize("value", ["5000", "abc"])
+def test_stock_cookiecutter_refuses_a_timeout_lambda_refuses(tmp_path: Path, value: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path / "out"),
+         str(templates.TEMPLATES_DIR / "bash"), f"timeout={value}", "memory_size=128"],
+        capture_output=True, text=True, env={**os.environ, "HOME": str(tmp_path / "home")},
+    )
+    assert result.returncode != 0
+    assert "timeout must be a whole number from 1 to 900" in result.stderr
+    assert not (tmp_path / "out" / "hello-bash").exists()
+
+
+def scaffold_new_typed(tmp_path: Path, answers: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """`scaffold new` with prompts in a real process: cookiecutter's logging reaches the real stderr there."""
+    return subprocess.run(
+        [sys.executable, "-m", "runtime_scaffold", "new", "--lang", "bash", "-o", str(out)],
+        input=answers, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "HOME": str(tmp_path / "home")},
+    )
+
+
+@pytest.mark.parametrize("answers", ["9bad\n" + "\n" * 8, "ok-name\n\n\n\n\n64\n\n"])
+def test_prompted_bad_answer_gives_one_error_line_and_leaves_no_folder(tmp_path: Path, answers: str) -> None:
+    out = tmp_path / "x" / "p3"
+    result = scaffold_new_typed(tmp_path, answers, out)
+    output = result.stdout + result.stderr
+    assert result.returncode == ExitCode.TEMPLATE, output
+    assert "Traceback" not in output
+    assert [line for line in output.splitlines() if "Error:" in line] == [
+        "Error: the template refused these answers (see the message above); nothing was written"]
+    assert not (tmp_path / "x").exists()
+
+
+def test_end_of_input_at_a_prompt_leaves_no_folder(tmp_path: Path) -> None:
+    result = scaffold_new_typed(tmp_path, "", tmp_path / "x" / "p4")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_failed_render_keeps_an_output_folder_that_was_already_there(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's file\n")
+    result = scaffold_new_typed(tmp_path, "9bad\n" + "\n" * 8, mine)
+    assert result.returncode == ExitCode.TEMPLATE
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
 def test_prompts_ask_for_each_variable_with_defaults(tmp_path: Path) -> None:

@@ -209,6 +209,20 @@ def test_too_old_scaffold_is_told_to_upgrade(tmp_path: Path) -> None:
     assert "pip install -U runtime-scaffold" in output(result)
 
 
+def test_scaffold_refusing_input_is_not_told_to_upgrade(tmp_path: Path) -> None:
+    """scaffold exits 2 on invalid input too; only click's unknown-argument words mean an older scaffold."""
+    project = render("bash", tmp_path)
+    refusing = tmp_path / "refusing" / "scaffold"
+    refusing.parent.mkdir()
+    refusing.write_text("#!/bin/sh\necho 'Error: provider.timeout must be a whole number' >&2\nexit 2\n")
+    refusing.chmod(0o755)
+    result = serverless(project, "package", env={"SCAFFOLD_BIN": str(refusing)})
+    assert result.returncode != 0
+    assert "Error: provider.timeout must be a whole number" in result.stderr  # scaffold's own words, shown
+    assert "upgrade" not in output(result)
+    assert CHECK_FAILED in output(result)
+
+
 # --- invoke local -------------------------------------------------------------------------------------------
 
 
@@ -284,6 +298,19 @@ def test_invoke_local_hands_the_event_and_resolved_config_to_scaffold(tmp_path: 
     assert config["provider"]["stage"] == "prod"
 
 
+def test_invoke_local_sends_text_that_is_not_json_as_a_json_string(tmp_path: Path) -> None:
+    project = render("bash", tmp_path)
+    stand_in = tmp_path / "bin" / "scaffold"
+    stand_in.parent.mkdir()
+    stand_in.write_text(STAND_IN)
+    stand_in.chmod(0o755)
+    result = serverless(project, "invoke", "local", "-f", "hello", "--data", "plain text",
+                        env={"SCAFFOLD_BIN": str(stand_in)})
+    assert result.returncode == 0, output(result)
+    assert Path(f"{stand_in}.event").read_text() == '"plain text"'  # what Lambda receives for such a payload
+    assert "runtime-scaffold-" not in output(result)  # no temporary file path shown
+
+
 def _emulator_missing() -> str | None:
     """Why `serverless invoke local` cannot run here yet, or None. The emulator (`scaffold invoke`) is built on
     another branch; until it is merged these tests are skipped, with this reason."""
@@ -333,6 +360,18 @@ def test_invoke_local_with_data(tmp_path: Path) -> None:
     [response] = responses(result.stdout)
     assert "Data" in json.dumps(response)
     assert response == direct_response(project, "--data", event)
+
+
+@needs_emulator
+def test_invoke_local_with_text_data_reaches_the_function(tmp_path: Path) -> None:
+    """The example handler wants {"name": ...}, so a string event is the function's error, not an upgrade hint."""
+    project = render("bash", tmp_path)
+    result = serverless(project, "invoke", "local", "-f", "hello", "--data", "plain text", timeout=120)
+    assert result.returncode != 0
+    assert "HandlerError" in output(result)
+    assert "The function hello failed" in output(result)
+    assert "upgrade" not in output(result) and "not valid JSON" not in output(result)
+    assert "runtime-scaffold-" not in output(result)
 
 
 @needs_emulator

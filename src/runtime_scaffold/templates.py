@@ -7,11 +7,13 @@ one rename, so a failure midway (a bad answer, a hook that refuses, a full disk)
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from runtime_scaffold.naming import service_name_problem
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "cookiecutters"
 ARCHITECTURES = ("x86_64", "arm64")
+# Lambda's own limits; a value outside them deploys nowhere, so refuse it before writing a project.
+LIMITS = {"timeout": (1, 900, "seconds"), "memory_size": (128, 10240, "MB")}
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,58 @@ def _check_context(language: Language, context: Mapping[str, str]) -> None:
     architecture = context.get("architecture")
     if architecture is not None and architecture not in ARCHITECTURES:
         raise InvalidInput(f"unknown architecture {architecture!r}: choose one of {', '.join(ARCHITECTURES)}")
+    for key, (low, high, unit) in LIMITS.items():
+        value = context.get(key)
+        if value is not None and not (value.strip().isdigit() and low <= int(value) <= high):
+            raise InvalidInput(f"{key} must be a whole number from {low} to {high} ({unit}), not {value!r}")
+    slug = context.get("project_slug")
+    if slug is not None:
+        problem = service_name_problem(slug)
+        if problem:
+            raise InvalidInput(f"bad project_slug: {problem}")
 
 
 def _slug(name: str) -> str:
     """The folder and service name cookiecutter.json derives from a project name (same filters)."""
     return name.lower().replace(" ", "-").replace("_", "-")
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (what mkdir(parents=True) creates)."""
+    missing = None
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() or candidate.is_symlink():
+            break
+        missing = candidate
+    return missing
+
+
+def _remove_created(output_dir: Path, created: Path | None) -> None:
+    """Remove the folders ``render_project`` created, innermost first, but only while they are empty."""
+    if created is None:
+        return
+    for folder in (output_dir, *output_dir.parents):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (someone else's files) or already gone: leave it
+        if folder == created:
+            return
+
+
+@contextmanager
+def _quiet_cookiecutter() -> Iterator[None]:
+    """Keep cookiecutter's log (a Traceback for a refusing hook) off the terminal; our error says what happened."""
+    logger = logging.getLogger("cookiecutter")
+    handler = logging.NullHandler()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def _writable_dir(output_dir: Path) -> Path:
@@ -138,14 +189,25 @@ def render_project(
         context["architecture"] = architecture
     _check_context(template, context)
     if no_input:
-        slug = _slug(context.get("project_name", str(template.defaults["project_name"])))
+        slug = context.get("project_slug") or _slug(
+            context.get("project_name", str(template.defaults["project_name"])))
         problem = service_name_problem(slug)
         if problem:
             raise InvalidInput(f"bad project name: {problem}")
+    created = _first_missing(output_dir.absolute())
     output_dir = _writable_dir(output_dir)
-    if no_input:
-        _check_target(output_dir / slug, force=force)
+    try:
+        if no_input:
+            _check_target(output_dir / slug, force=force)
+        return _render(template, context, output_dir=output_dir, no_input=no_input, force=force)
+    except BaseException:
+        # A refusal, a failure or an abort (Ctrl-C, Ctrl-D at a prompt) leaves no folder we made behind.
+        _remove_created(output_dir, created and created.resolve())
+        raise
 
+
+def _render(template: Language, context: dict[str, str], *, output_dir: Path, no_input: bool, force: bool) -> Path:
+    language = template.name
     staging = Path(tempfile.mkdtemp(prefix=".scaffold-", dir=output_dir))
     try:
         # A private config keeps cookiecutter's replay files and clones out of the user's home folder.
@@ -153,15 +215,16 @@ def render_project(
         config.write_text(f"replay_dir: {json.dumps(str(staging / 'replay'))}\n"
                           f"cookiecutters_dir: {json.dumps(str(staging / 'cookiecutters'))}\n")
         rendered_dir = staging / "project"
-        rendered = Path(
-            cookiecutter(
-                str(template.path),
-                no_input=no_input,
-                extra_context=context,
-                output_dir=str(rendered_dir),
-                config_file=str(config),
+        with _quiet_cookiecutter():
+            rendered = Path(
+                cookiecutter(
+                    str(template.path),
+                    no_input=no_input,
+                    extra_context=context,
+                    output_dir=str(rendered_dir),
+                    config_file=str(config),
+                )
             )
-        )
         _make_bootstraps_executable(rendered)
         target = output_dir / rendered.name
         _check_target(target, force=force)

@@ -23,7 +23,22 @@ const path = require('path');
 const INSTALL_HINT =
   "runtime-scaffold's `scaffold` command was not found: install it with `pip install runtime-scaffold` " +
   '(or set SCAFFOLD_BIN to its path)';
-const USAGE_ERROR = 2; // scaffold's exit status for arguments it does not know (click's usage error)
+const USAGE_ERROR = 2; // click's usage error; but scaffold also exits 2 on invalid input, so check the words too
+const CLICK_UNKNOWN_ARGUMENT = /No such option|No such command/i;
+const STDERR_KEPT = 16 * 1024; // click's usage error is the last lines; a chatty function's logs need not stay
+
+function spawnShowingStderr(executable, argv) {
+  return new Promise((resolve) => {
+    const child = childProcess.spawn(executable, argv, { stdio: ['inherit', 'inherit', 'pipe'] });
+    let tail = '';
+    child.stderr.on('data', (chunk) => {
+      process.stderr.write(chunk);
+      tail = (tail + chunk.toString()).slice(-STDERR_KEPT);
+    });
+    child.on('error', (error) => resolve({ error, status: null, stderr: tail }));
+    child.on('close', (status) => resolve({ status, stderr: tail }));
+  });
+}
 
 class RuntimeScaffoldPlugin {
   constructor(serverless, options) {
@@ -109,21 +124,23 @@ class RuntimeScaffoldPlugin {
     return { file, remove: () => fs.rmSync(folder, { recursive: true, force: true }) };
   }
 
-  runScaffold(args, extraEnvironment) {
+  // Run `scaffold`, its stderr shown live and its tail kept: the one way to tell click's usage error (an older
+  // scaffold that does not know an argument this plugin passes) from scaffold's own exit 2 (invalid input).
+  // `serve` runs until Ctrl-C, so it keeps the terminal's stderr as is (passThrough).
+  async runScaffold(args, extraEnvironment, { passThrough = false } = {}) {
     const executable = process.env.SCAFFOLD_BIN || 'scaffold';
     const config = this.writeTemporary('serverless.json', JSON.stringify(this.resolvedConfig(extraEnvironment)));
+    const argv = [...args, '--project', this.serverless.serviceDir, '--config', config.file];
     try {
-      const result = childProcess.spawnSync(
-        executable,
-        [...args, '--project', this.serverless.serviceDir, '--config', config.file],
-        { stdio: 'inherit' }
-      );
+      const result = passThrough
+        ? childProcess.spawnSync(executable, argv, { stdio: 'inherit' })
+        : await spawnShowingStderr(executable, argv);
       if (result.error && result.error.code === 'ENOENT') {
         const tried = process.env.SCAFFOLD_BIN ? ` (tried SCAFFOLD_BIN=${executable})` : '';
         throw new this.serverless.classes.Error(INSTALL_HINT + tried, 'RUNTIME_SCAFFOLD_NOT_INSTALLED');
       }
       if (result.error) throw result.error;
-      if (result.status === USAGE_ERROR) {
+      if (result.status === USAGE_ERROR && CLICK_UNKNOWN_ARGUMENT.test(String(result.stderr || ''))) {
         // This file was generated with a newer runtime-scaffold than the one installed now.
         throw new this.serverless.classes.Error(
           `\`scaffold ${args[0]}\` rejected the arguments this plugin passes (see above): upgrade runtime-scaffold ` +
@@ -147,11 +164,13 @@ class RuntimeScaffoldPlugin {
   }
 
   async invoke(invokeOptions) {
+    // The Framework has already parsed --data / --path as JSON where it could; a string left over is text
+    // that is not JSON, which Lambda would receive as a JSON string, so send it as one ("plain text").
     const data = invokeOptions.data;
-    const event = typeof data === 'string' ? data : JSON.stringify(data === undefined || data === '' ? {} : data);
+    const event = JSON.stringify(data === undefined || data === '' ? {} : data);
     const eventFile = this.writeTemporary('event.json', event);
     try {
-      const status = this.runScaffold(
+      const status = await this.runScaffold(
         ['invoke', this.options.function, '--path', eventFile.file],
         this.parseEnvOptions(this.options.env)
       );
@@ -169,7 +188,7 @@ class RuntimeScaffoldPlugin {
   async check() {
     // Packaging a project whose layer is still to be built is fine; deploying it is not.
     const command = (this.serverless.processedInput.commands || [])[0];
-    const status = this.runScaffold(['check', '--before', command === 'deploy' ? 'deploy' : 'package']);
+    const status = await this.runScaffold(['check', '--before', command === 'deploy' ? 'deploy' : 'package']);
     if (status !== 0) {
       throw new this.serverless.classes.Error(
         'scaffold check found errors that would fail the deploy (listed above); fix them and run this again',
@@ -182,7 +201,7 @@ class RuntimeScaffoldPlugin {
     const args = ['serve'];
     if (this.options.port) args.push('--port', String(this.options.port));
     if (this.options.host) args.push('--host', String(this.options.host));
-    this.runScaffold(args);
+    await this.runScaffold(args, undefined, { passThrough: true });
   }
 }
 

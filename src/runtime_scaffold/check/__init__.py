@@ -29,6 +29,7 @@ def check_project(project: Project, *, before: Stage = Stage.DEPLOY) -> list[Fin
             continue  # container images bring their own runtime; nothing here applies
         sandbox = builder.sandbox(function)
         findings += config_rules.check_runtime(project, sandbox)
+        findings += config_rules.check_limits(project, sandbox)
         findings += config_rules.check_layer_references(project, sandbox)
         findings += config_rules.check_layer_lists(project, sandbox)
         if not config_rules.expects_bootstrap(sandbox):

@@ -1,4 +1,4 @@
-"""Rules on serverless.yml itself: runtime id, layer references, layer counts."""
+"""Rules on serverless.yml itself: runtime id, layer references, layer counts, timeout and memory limits."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from runtime_scaffold.project import Project
 
 RECOMMENDED_RUNTIME = "provided.al2023"
 MAX_LAYERS = 5  # Lambda's limit per function
+TIMEOUT_RANGE_S = (1, 900)  # Lambda's limits; CloudFormation rejects anything outside them at deploy
+MEMORY_RANGE_MB = (128, 10240)
 # arn:aws:lambda:<region>:<account>:layer:<name>:<version>; partitions such as aws-cn and aws-us-gov included.
 LAYER_VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 
@@ -88,6 +90,26 @@ def check_runtime(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
             f"{setting} is the managed runtime {runtime!r}, which ignores the bootstrap that "
             f"function {function.key} ships: Lambda would run its own runtime instead",
             fix,
+        )
+
+
+def check_limits(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
+    function = sandbox.function
+    spec = _function_spec(project, function.key)
+    limits = (
+        ("timeout", "timeout", function.timeout, TIMEOUT_RANGE_S, "seconds", "timeout-out-of-range"),
+        ("memorySize", "memory size", function.memory_size, MEMORY_RANGE_MB, "MB", "memory-out-of-range"),
+    )
+    for key, what, value, (low, high), unit, rule in limits:
+        if low <= value <= high:
+            continue
+        setting = f"functions.{function.key}.{key}" if key in spec else f"provider.{key}"
+        yield Finding(
+            rule,
+            Severity.ERROR,
+            config_name(project),
+            f"{setting} is {value}, outside Lambda's {what} range of {low} to {high} {unit}: the deploy fails",
+            f"set {setting} to a value from {low} to {high}",
         )
 
 

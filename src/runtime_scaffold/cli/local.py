@@ -14,6 +14,8 @@ from runtime_scaffold.emulator import LocalLambda, start_invoke_server
 from runtime_scaffold.errors import FunctionError, InvalidInput
 from runtime_scaffold.project import load_project
 
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped with Ctrl-C
+
 
 def _read_event(data: str | None, path: Path | None) -> bytes:
     """The event as bytes, checked to be JSON as the AWS CLI checks `--payload`."""
@@ -53,7 +55,8 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     FUNCTION is a key under `functions:` in serverless.yml; it may be left out when there is only one.
     The event defaults to {}. The response body goes to stdout as is; the bootstrap's logs, with
     Lambda's START/END/REPORT lines, go to stderr. A function error (a crash, a timeout, an error the
-    runtime reported) prints Lambda's error JSON and exits with status 1.
+    runtime reported) prints Lambda's error JSON on stdout, as `aws lambda invoke` writes the payload, a
+    one-line summary on stderr, and exits with status 1. Ctrl-C stops the bootstrap and exits with 130.
 
     \b
     Examples:
@@ -63,14 +66,33 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     if function and function_option and function != function_option:
         raise InvalidInput(f"two different functions named: {function!r} and {function_option!r}")
     payload = _read_event(data, path)
-    with LocalLambda(load_project(project_dir, config_file=config_file)) as local:
-        result = local.invoke(function or function_option, payload)
-    if result.error_type is not None:
-        raise FunctionError(result.payload.decode("utf-8", "replace"))
+    project = load_project(project_dir, config_file=config_file)
+    try:
+        # Leaving the with-block on Ctrl-C (or kill) stops and reaps the bootstrap.
+        with interrupt_on_signals(), LocalLambda(project) as local:
+            result = local.invoke(function or function_option, payload)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; the bootstrap was stopped.", err=True)
+        raise click.exceptions.Exit(INTERRUPTED) from None
     sys.stdout.buffer.write(result.payload)
     if sys.stdout.isatty():
         sys.stdout.buffer.write(b"\n")
     sys.stdout.flush()
+    if result.error_type is not None:
+        raise FunctionError(_error_summary(result.error_type, result.payload))
+
+
+def _error_summary(error_type: str, payload: bytes) -> str:
+    """`<errorType>: <errorMessage>` from Lambda's error JSON, on one line (the JSON itself went to stdout)."""
+    try:
+        error = json.loads(payload)
+    except ValueError:
+        error = None
+    if not isinstance(error, dict):
+        return error_type
+    kind = str(error.get("errorType") or error_type)
+    message = " ".join(str(error.get("errorMessage", "")).split())
+    return f"{kind}: {message}" if message else kind
 
 
 @click.command(short_help="Serve the project's functions as a local Lambda endpoint.")
