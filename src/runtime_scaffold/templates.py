@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cookiecutter.exceptions import CookiecutterException, FailedHookException
-from cookiecutter.main import cookiecutter
-
 from runtime_scaffold.errors import InvalidInput, TemplateError
 from runtime_scaffold.naming import service_name_problem
 
@@ -207,6 +204,11 @@ def render_project(
 
 
 def _render(template: Language, context: dict[str, str], *, output_dir: Path, no_input: bool, force: bool) -> Path:
+    # Imported here, not at the top: cookiecutter brings requests and more (about 0.4 s), which every other
+    # command (scaffold invoke above all) would pay at start-up for nothing.
+    from cookiecutter.exceptions import CookiecutterException, FailedHookException
+    from cookiecutter.main import cookiecutter
+
     language = template.name
     staging = Path(tempfile.mkdtemp(prefix=".scaffold-", dir=output_dir))
     try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from runtime_scaffold.check import bootstrap_rules, config_rules, file_rules, package_rules
+from runtime_scaffold.check.execution_environment import ExecutionEnvironmentBuilder
 from runtime_scaffold.check.findings import RULES, Finding, Severity, Stage
-from runtime_scaffold.check.sandbox import SandboxBuilder
 from runtime_scaffold.project import Project
 
 __all__ = ["RULES", "Finding", "Severity", "Stage", "check_project"]
@@ -21,24 +21,24 @@ def check_project(project: Project, *, before: Stage = Stage.DEPLOY) -> list[Fin
     """Every finding for ``project`` as it counts before ``before``, errors first, each once even when
     several functions share it."""
     findings: list[Finding] = list(config_rules.check_layer_paths(project))
-    builder = SandboxBuilder(project)
+    builder = ExecutionEnvironmentBuilder(project)
     config = project.config.get("functions") or {}
     for function in project.functions.values():
         spec = config.get(function.key)
         if isinstance(spec, dict) and spec.get("image"):
             continue  # container images bring their own runtime; nothing here applies
-        sandbox = builder.sandbox(function)
-        findings += config_rules.check_runtime(project, sandbox)
-        findings += config_rules.check_limits(project, sandbox)
-        findings += config_rules.check_layer_references(project, sandbox)
-        findings += config_rules.check_layer_lists(project, sandbox)
-        if not config_rules.expects_bootstrap(sandbox):
+        environment = builder.environment(function)
+        findings += config_rules.check_runtime(project, environment)
+        findings += config_rules.check_limits(project, environment)
+        findings += config_rules.check_layer_references(project, environment)
+        findings += config_rules.check_layer_lists(project, environment)
+        if not config_rules.expects_bootstrap(environment):
             continue
-        findings += bootstrap_rules.check_bootstrap(project, sandbox)
-        findings += file_rules.check_files(project, sandbox)
-        findings += package_rules.check_handler(project, sandbox)
-        findings += package_rules.check_size(project, sandbox)
-        findings += package_rules.check_layer_folders(project, sandbox)
+        findings += bootstrap_rules.check_bootstrap(project, environment)
+        findings += file_rules.check_files(project, environment)
+        findings += package_rules.check_handler(project, environment)
+        findings += package_rules.check_size(project, environment)
+        findings += package_rules.check_layer_folders(project, environment)
     findings = [finding.before(before) for finding in findings]
     return _unique(sorted(findings, key=lambda finding: not finding.is_error))
 

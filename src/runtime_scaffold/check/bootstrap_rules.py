@@ -9,17 +9,17 @@ from __future__ import annotations
 import stat
 from collections.abc import Iterator
 
+from runtime_scaffold.check.execution_environment import OPT, TASK_ROOT, ExecutionEnvironment, config_name, shown
 from runtime_scaffold.check.file_rules import parse_shebang, read_head
 from runtime_scaffold.check.findings import Finding, Severity
 from runtime_scaffold.check.packaging import walk_files
-from runtime_scaffold.check.sandbox import OPT, TASK_ROOT, Sandbox, config_name, shown
 from runtime_scaffold.project import Project
 
 
-def check_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    found = sandbox.bootstrap()
+def check_bootstrap(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    found = environment.bootstrap()
     if found is None:
-        yield from _missing_bootstrap(project, sandbox)
+        yield from _missing_bootstrap(project, environment)
         return
     path = found[0]
     where = shown(project, path)
@@ -62,25 +62,25 @@ def check_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
         )
 
 
-def _missing_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    if any(not package.root.is_dir() for package in sandbox.layers):
+def _missing_bootstrap(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    if any(not package.root.is_dir() for package in environment.layers):
         return  # a layer folder is missing altogether: layer-path-missing already says so
     looked = []
-    if sandbox.task is not None:
+    if environment.task is not None:
         looked.append(f"bootstrap at the project root ({TASK_ROOT}/bootstrap)")
     looked += [
         f"{shown(project, package.root / 'bootstrap')} ({OPT}/bootstrap from {package.label})"
-        for package in sandbox.layers
+        for package in environment.layers
     ]
     # A layer folder is searched on disk, not only in its zip: service-level package.patterns also apply
     # inside layer folders, so `!runtime/**` drops runtime/runtime/bootstrap from the layer zip as well.
     nested = [
         (inner, package)
-        for package in sandbox.packages()
+        for package in environment.packages()
         for inner in (walk_files(package.root) if package.layer is not None else package.files)
         if inner.rsplit("/", 1)[-1] == "bootstrap" and "/" in inner
     ]
-    function = sandbox.function.key
+    function = environment.function.key
     if nested:
         inner, package = min(nested, key=lambda item: item[0].count("/"))
         where = shown(project, package.root / inner)
@@ -101,21 +101,21 @@ def _missing_bootstrap(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
         + "; ".join(looked)
     )
     excluded = project.root / "bootstrap"
-    if sandbox.task is not None and excluded.is_file():
+    if environment.task is not None and excluded.is_file():
         message += "; bootstrap exists at the project root but package.patterns leaves it out of the zip"
-    if sandbox.layers:
-        fix = f"create {shown(project, sandbox.layers[0].root / 'bootstrap')} and chmod 755 it"
+    if environment.layers:
+        fix = f"create {shown(project, environment.layers[0].root / 'bootstrap')} and chmod 755 it"
     else:
         fix = (
             "add an executable bootstrap at the root of a layer folder (layers.<key>.path) and reference "
             f"that layer in functions.{function}.layers as {{ Ref: <LayerLogicalId> }}"
         )
-    if sandbox.unknown_layers:
+    if environment.unknown_layers:
         yield Finding(
             "bootstrap-missing",
             Severity.WARNING,
             config_name(project),
-            message + f"; it can only come from {', '.join(sandbox.unknown_layers)}, which is not "
+            message + f"; it can only come from {', '.join(environment.unknown_layers)}, which is not "
             "checked here",
             fix + ", or make sure the external layer provides /opt/bootstrap",
         )

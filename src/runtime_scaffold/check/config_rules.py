@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from runtime_scaffold.check.execution_environment import ExecutionEnvironment, config_name, shown
 from runtime_scaffold.check.findings import Finding, Severity
-from runtime_scaffold.check.sandbox import Sandbox, config_name, shown
 from runtime_scaffold.project import Project
 
 RECOMMENDED_RUNTIME = "provided.al2023"
@@ -28,15 +28,15 @@ def _provider(project: Project) -> dict[str, Any]:
     return provider if isinstance(provider, dict) else {}
 
 
-def expects_bootstrap(sandbox: Sandbox) -> bool:
+def expects_bootstrap(environment: ExecutionEnvironment) -> bool:
     """True when the function is meant to run a custom runtime (provided* runtime, or a bootstrap shipped)."""
-    if sandbox.function.runtime.startswith("provided"):
+    if environment.function.runtime.startswith("provided"):
         return True
-    return any("bootstrap" in package.files for package in sandbox.packages())
+    return any("bootstrap" in package.files for package in environment.packages())
 
 
-def check_runtime(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    function = sandbox.function
+def check_runtime(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    function = environment.function
     config = config_name(project)
     setting = (
         f"functions.{function.key}.runtime"
@@ -82,7 +82,7 @@ def check_runtime(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
             "(custom runtimes are provided.al2023 or provided.al2)",
             fix,
         )
-    elif expects_bootstrap(sandbox):
+    elif expects_bootstrap(environment):
         yield Finding(
             "runtime-unsupported",
             Severity.ERROR,
@@ -93,8 +93,8 @@ def check_runtime(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
         )
 
 
-def check_limits(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    function = sandbox.function
+def check_limits(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    function = environment.function
     spec = _function_spec(project, function.key)
     limits = (
         ("timeout", "timeout", function.timeout, TIMEOUT_RANGE_S, "seconds", "timeout-out-of-range"),
@@ -113,8 +113,8 @@ def check_limits(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
         )
 
 
-def check_layer_references(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    function = sandbox.function
+def check_layer_references(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    function = environment.function
     config = config_name(project)
     where = (
         f"provider.layers (used by function {function.key})"
@@ -125,7 +125,7 @@ def check_layer_references(project: Project, sandbox: Sandbox) -> Iterator[Findi
         ", ".join(layer.logical_id for layer in project.layers.values())
         or "none: the service declares no layers"
     )
-    for resolved in sandbox.references:
+    for resolved in environment.references:
         reference = resolved.reference
         if reference.ref is not None:
             if resolved.declared_resource:
@@ -169,8 +169,8 @@ def check_layer_references(project: Project, sandbox: Sandbox) -> Iterator[Findi
             )
 
 
-def check_layer_lists(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    function = sandbox.function
+def check_layer_lists(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    function = environment.function
     config = config_name(project)
     provider_layers = _provider(project).get("layers") or []
     if not function.layers_from_provider and isinstance(provider_layers, list) and provider_layers:

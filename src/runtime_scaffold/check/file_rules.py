@@ -11,8 +11,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from runtime_scaffold.check.execution_environment import OPT, TASK_ROOT, ExecutionEnvironment, Package, shown
 from runtime_scaffold.check.findings import Finding, Severity
-from runtime_scaffold.check.sandbox import OPT, TASK_ROOT, Package, Sandbox, shown
 from runtime_scaffold.project import Project
 
 # Interpreters a #! line may name on Lambda's provided.al2023 (and provided.al2) base image without a layer.
@@ -61,21 +61,21 @@ def _env_command(argument: str) -> str:
     return ""
 
 
-def _interpreter_problem(sandbox: Sandbox, interpreter: str, argument: str) -> str | None:
-    """Why ``interpreter`` would not start in the sandbox, or None when it would (or cannot be known)."""
+def _interpreter_problem(environment: ExecutionEnvironment, interpreter: str, argument: str) -> str | None:
+    """Why ``interpreter`` would not start in the environment, or None when it would (or cannot be known)."""
     if not interpreter:
         return "the #! line names no interpreter"
     if interpreter.startswith(OPT + "/"):
-        found = sandbox.opt_file(interpreter[len(OPT) + 1 :])
+        found = environment.opt_file(interpreter[len(OPT) + 1 :])
         if found is None:
-            if sandbox.unknown_layers:
+            if environment.unknown_layers:
                 return None  # may come from a layer whose contents are not here
             return f"{interpreter} is in none of the function's layers"
         if not found[0].stat().st_mode & stat.S_IXOTH:
             return f"{interpreter} ({found[1].label}) is not executable"
         return None
     if interpreter.startswith(TASK_ROOT + "/"):
-        if sandbox.task is None or interpreter[len(TASK_ROOT) + 1 :] in sandbox.task.files:
+        if environment.task is None or interpreter[len(TASK_ROOT) + 1 :] in environment.task.files:
             return None
         return f"{interpreter} is not in the function package"
     if interpreter not in AL2023_BASE_INTERPRETERS:
@@ -87,7 +87,7 @@ def _interpreter_problem(sandbox: Sandbox, interpreter: str, argument: str) -> s
         command = _env_command(argument)
         if command in AL2023_BASE_COMMANDS:
             return None
-        if command and (sandbox.opt_file(f"bin/{command}") is not None or sandbox.unknown_layers):
+        if command and (environment.opt_file(f"bin/{command}") is not None or environment.unknown_layers):
             return None
         wanted = repr(command) if command else "command"
         return f"`{interpreter} {argument}` finds no {wanted} on Lambda's PATH (base image or /opt/bin)"
@@ -104,11 +104,11 @@ def _is_shell_script(inner: str, shebang: tuple[str, str] | None) -> bool:
     return name in SHELLS or (name == "env" and _env_command(argument) in SHELLS)
 
 
-def check_files(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
+def check_files(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
     """CRLF line endings, unusable #! interpreters and foreign ELF binaries in every packaged file."""
-    expected = ELF_MACHINES.get(sandbox.function.architecture)
-    bootstrap = sandbox.bootstrap()
-    for package in sandbox.packages():
+    expected = ELF_MACHINES.get(environment.function.architecture)
+    bootstrap = environment.bootstrap()
+    for package in environment.packages():
         foreign: list[tuple[str, int]] = []
         for inner, path in package.files.items():
             head = read_head(path)
@@ -124,7 +124,7 @@ def check_files(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
             elif shebang is not None and _has_crlf(path, whole=False):
                 yield _crlf(project, path, "its #! line")
             if shebang is not None and (is_bootstrap or _is_command(package, inner, path)):
-                problem = _interpreter_problem(sandbox, *shebang)
+                problem = _interpreter_problem(environment, *shebang)
                 if problem:
                     # Only the bootstrap is surely executed; another command may never be called.
                     yield Finding(
@@ -132,21 +132,21 @@ def check_files(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
                         Severity.ERROR if is_bootstrap else Severity.WARNING,
                         shown(project, path),
                         f'{problem}; starting it in Lambda fails with "no such file or directory"',
-                        _interpreter_fix(project, sandbox, shebang[0]),
-                        awaits_build=_awaits_build(sandbox, shebang[0]),
+                        _interpreter_fix(project, environment, shebang[0]),
+                        awaits_build=_awaits_build(environment, shebang[0]),
                     )
         if foreign:
-            yield _foreign_elf(sandbox, package, foreign)
+            yield _foreign_elf(environment, package, foreign)
 
 
-def _awaits_build(sandbox: Sandbox, interpreter: str) -> bool:
+def _awaits_build(environment: ExecutionEnvironment, interpreter: str) -> bool:
     """True for an interpreter named under /opt that no layer holds yet: the project says a layer brings it,
     so it is most likely built into the layer folder by a step still to run. A broken one (present but not
     executable) or one the base image lacks is a mistake, not a missing build."""
-    return interpreter.startswith(OPT + "/") and sandbox.opt_file(interpreter[len(OPT) + 1 :]) is None
+    return interpreter.startswith(OPT + "/") and environment.opt_file(interpreter[len(OPT) + 1 :]) is None
 
 
-def _interpreter_fix(project: Project, sandbox: Sandbox, interpreter: str) -> str:
+def _interpreter_fix(project: Project, environment: ExecutionEnvironment, interpreter: str) -> str:
     generic = (
         "use #!/bin/bash or #!/bin/sh, or ship the interpreter in a layer and name it as /opt/bin/<name> "
         "(layers are unpacked in /opt)"
@@ -155,7 +155,9 @@ def _interpreter_fix(project: Project, sandbox: Sandbox, interpreter: str) -> st
         return generic
     # A generated project builds its interpreter into the layer folder with a script (e.g. build-php.sh).
     # Looked for on disk: the layer's own patterns usually leave the build script out of its zip.
-    scripts = sorted(shown(project, script) for package in sandbox.layers for script in package.root.glob("build*.sh"))
+    scripts = sorted(
+        shown(project, script) for package in environment.layers for script in package.root.glob("build*.sh")
+    )
     if scripts:
         return f"run {scripts[0]} to build {interpreter} into the layer folder before packaging, or {generic}"
     return generic
@@ -199,8 +201,8 @@ def _elf_machine(head: bytes) -> int | None:
     return int.from_bytes(head[18:20], "little")
 
 
-def _foreign_elf(sandbox: Sandbox, package: Package, foreign: list[tuple[str, int]]) -> Finding:
-    architecture = sandbox.function.architecture
+def _foreign_elf(environment: ExecutionEnvironment, package: Package, foreign: list[tuple[str, int]]) -> Finding:
+    architecture = environment.function.architecture
     listed = ", ".join(
         f"{where} ({ELF_MACHINE_NAMES.get(machine, f'e_machine {machine}')})"
         for where, machine in foreign[:MAX_LISTED]
@@ -212,7 +214,7 @@ def _foreign_elf(sandbox: Sandbox, package: Package, foreign: list[tuple[str, in
         Severity.ERROR,
         foreign[0][0],
         f"{package.label} holds {len(foreign)} ELF file(s) not built for {architecture}, the "
-        f"architecture of function {sandbox.function.key}: {listed}{more}; Lambda fails with "
+        f"architecture of function {environment.function.key}: {listed}{more}; Lambda fails with "
         "exec format error",
         f"rebuild them for {architecture} Linux, or set architecture: {other} if that is what they are for",
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from runtime_scaffold.check.execution_environment import ExecutionEnvironment, config_name, shown
 from runtime_scaffold.check.file_rules import read_head
 from runtime_scaffold.check.findings import Finding, Severity
 from runtime_scaffold.check.packaging import walk_files
-from runtime_scaffold.check.sandbox import Sandbox, config_name, shown
 from runtime_scaffold.project import Project
 
 # Lambda's quota: function code plus all its layers, unzipped (262,144,000 bytes).
@@ -34,10 +34,10 @@ def _matches(path: str, stems: list[str]) -> bool:
     return any(path == stem or path.startswith(stem + ".") for stem in stems)
 
 
-def check_handler(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    function = sandbox.function
+def check_handler(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    function = environment.function
     config = config_name(project)
-    task = sandbox.task
+    task = environment.task
     if task is None:
         return
     handler = function.handler
@@ -53,7 +53,7 @@ def check_handler(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
         return
     if handler in task.files:  # e.g. a compiled runtime whose handler names the binary itself
         return
-    bootstrap = sandbox.bootstrap()
+    bootstrap = environment.bootstrap()
     if bootstrap is not None and read_head(bootstrap[0]).startswith(b"\x7fELF"):
         return  # a compiled bootstrap (Go, Rust...) is the function; its handler is often a placeholder
     stems = handler_stems(handler.removeprefix("./"))
@@ -97,8 +97,8 @@ def check_handler(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     )
 
 
-def check_size(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    packages = sandbox.packages()
+def check_size(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    packages = environment.packages()
     sizes = [(package.label, package.size()) for package in packages]
     total = sum(size for _, size in sizes)
     if total <= MAX_UNZIPPED_BYTES:
@@ -106,20 +106,20 @@ def check_size(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
     parts = ", ".join(
         f"{label} {_megabytes(size)}" for label, size in sorted(sizes, key=lambda item: -item[1])
     )
-    unseen = f" (not counting {', '.join(sandbox.unknown_layers)})" if sandbox.unknown_layers else ""
+    unseen = f" (not counting {', '.join(environment.unknown_layers)})" if environment.unknown_layers else ""
     yield Finding(
         "package-too-large",
         Severity.ERROR,
         config_name(project),
-        f"function {sandbox.function.key} and its layers hold {_megabytes(total)} unzipped{unseen}: "
+        f"function {environment.function.key} and its layers hold {_megabytes(total)} unzipped{unseen}: "
         f"{parts}; Lambda's limit is 250 MB, so the deploy fails",
         "exclude what the function does not need at run time (package.patterns: '!path/**'), strip "
         "binaries, or move to a container image",
     )
 
 
-def check_layer_folders(project: Project, sandbox: Sandbox) -> Iterator[Finding]:
-    task = sandbox.task
+def check_layer_folders(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    task = environment.task
     if task is None:
         return
     for layer in project.layers.values():

@@ -45,7 +45,10 @@ class ResolvedReference:
 
 
 @dataclass
-class Sandbox:
+class ExecutionEnvironment:
+    """What one function would see in Lambda, computed without starting anything: its package in /var/task and
+    its layers in /opt (the emulator's sandbox is the running counterpart)."""
+
     function: Function
     task: Package | None  # None when a prebuilt artifact replaces the function zip
     layers: list[Package] = field(default_factory=list)  # project layers in extraction order
@@ -112,7 +115,7 @@ def resolve_reference(project: Project, reference: LayerReference) -> ResolvedRe
     return ResolvedReference(reference, suggest_layer(project, reference.ref), exact=False)
 
 
-class SandboxBuilder:
+class ExecutionEnvironmentBuilder:
     """Builds each function's view, packaging every folder once however many functions share it."""
 
     def __init__(self, project: Project) -> None:
@@ -143,21 +146,21 @@ class SandboxBuilder:
             self._function_packages[cache_key] = Package(label, TASK_ROOT, self.project.root, files)
         return self._function_packages[cache_key]
 
-    def sandbox(self, function: Function) -> Sandbox:
-        sandbox = Sandbox(function=function, task=self.function_package(function))
+    def environment(self, function: Function) -> ExecutionEnvironment:
+        environment = ExecutionEnvironment(function=function, task=self.function_package(function))
         for reference in function.layers:
             resolved = resolve_reference(self.project, reference)
-            sandbox.references.append(resolved)
+            environment.references.append(resolved)
             package = self.layer_package(resolved.layer) if resolved.layer is not None else None
             if package is not None:
-                sandbox.layers.append(package)
+                environment.layers.append(package)
             elif resolved.layer is not None:
-                sandbox.unknown_layers.append(f"layer {resolved.layer.key} (a prebuilt package.artifact)")
+                environment.unknown_layers.append(f"layer {resolved.layer.key} (a prebuilt package.artifact)")
             elif reference.arn is not None:
-                sandbox.unknown_layers.append(reference.arn)
+                environment.unknown_layers.append(reference.arn)
             else:
-                sandbox.unknown_layers.append(str(reference.ref or reference.raw))
-        return sandbox
+                environment.unknown_layers.append(str(reference.ref or reference.raw))
+        return environment
 
 
 def config_name(project: Project) -> str:
