@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from runtime_scaffold.errors import InvalidInput, TemplateError
+from runtime_scaffold.lambda_limits import MEMORY_RANGE_MB, TIMEOUT_RANGE_S
 from runtime_scaffold.naming import service_name_problem
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "cookiecutters"
 ARCHITECTURES = ("x86_64", "arm64")
-# Lambda's own limits; a value outside them deploys nowhere, so refuse it before writing a project.
-LIMITS = {"timeout": (1, 900, "seconds"), "memory_size": (128, 10240, "MB")}
+# A value outside Lambda's limits deploys nowhere, so refuse it before writing a project.
+LIMITS = {"timeout": (*TIMEOUT_RANGE_S, "seconds"), "memory_size": (*MEMORY_RANGE_MB, "MB")}
 
 
 @dataclass(frozen=True)

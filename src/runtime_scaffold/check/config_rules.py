@@ -8,12 +8,10 @@ from typing import Any
 
 from runtime_scaffold.check.execution_environment import ExecutionEnvironment, config_name, shown
 from runtime_scaffold.check.findings import Finding, Severity
+from runtime_scaffold.lambda_limits import MAX_LAYERS, MEMORY_RANGE_MB, TIMEOUT_RANGE_S
 from runtime_scaffold.project import Project
 
 RECOMMENDED_RUNTIME = "provided.al2023"
-MAX_LAYERS = 5  # Lambda's limit per function
-TIMEOUT_RANGE_S = (1, 900)  # Lambda's limits; CloudFormation rejects anything outside them at deploy
-MEMORY_RANGE_MB = (128, 10240)
 # arn:aws:lambda:<region>:<account>:layer:<name>:<version>; partitions such as aws-cn and aws-us-gov included.
 LAYER_VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 

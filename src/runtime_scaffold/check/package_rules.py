@@ -8,10 +8,8 @@ from runtime_scaffold.check.execution_environment import ExecutionEnvironment, c
 from runtime_scaffold.check.file_rules import read_head
 from runtime_scaffold.check.findings import Finding, Severity
 from runtime_scaffold.check.packaging import walk_files
+from runtime_scaffold.lambda_limits import MAX_UNZIPPED_BYTES
 from runtime_scaffold.project import Project
-
-# Lambda's quota: function code plus all its layers, unzipped (262,144,000 bytes).
-MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 
 def _size(size: int) -> str:
