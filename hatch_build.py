@@ -1,7 +1,10 @@
-"""Wheel build hook: replace each symbolic link under the bundled cookiecutters with a real copy.
+"""Build hook: ship the top-level `cookiecutters/` folder, with every symbolic link replaced by a real copy.
 
-The language templates share files by linking to `cookiecutters/_shared`; a wheel cannot carry links, and
-hatchling skips them. Each link's target is copied to a scratch folder and force-included at the link's path.
+The templates live beside the package (`cookiecutters/<lang>/`, the design card's layout) and share files by
+linking to `cookiecutters/_shared`. Archives cannot be trusted with links (hatchling skips them), so:
+- the sdist gets `cookiecutters/` as real files, so a wheel built from the sdist (what `python -m build` and
+  `pip install <sdist>` do) finds the same tree as a wheel built from a checkout;
+- the wheel gets it as `runtime_scaffold/cookiecutters/`, where `runtime_scaffold.templates` looks first.
 """
 
 from __future__ import annotations
@@ -13,21 +16,22 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-PACKAGE = Path("src/runtime_scaffold")
+TEMPLATES = "cookiecutters"
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".serverless", "node_modules")
 
 
 class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name != "wheel" or version == "editable":
+        if version == "editable":  # an editable install reads the checkout's cookiecutters/ directly
             return
-        root = Path(self.root)
-        self._scratch = Path(tempfile.mkdtemp(prefix="scaffold-wheel-"))
-        for number, link in enumerate(sorted((root / PACKAGE / "cookiecutters").rglob("*"))):
-            if not link.is_symlink():
-                continue
-            copy = self._scratch / str(number)
-            shutil.copytree(link.resolve(), copy)
-            build_data["force_include"][str(copy)] = str(link.relative_to(root / "src"))
+        source = Path(self.root) / TEMPLATES
+        if not source.is_dir():
+            raise RuntimeError(f"{source} is missing: the templates must be built into the package")
+        self._scratch = Path(tempfile.mkdtemp(prefix="scaffold-build-"))
+        copy = self._scratch / TEMPLATES
+        shutil.copytree(source, copy, symlinks=False, ignore=IGNORED)  # links become the files they point to
+        target = "runtime_scaffold/cookiecutters" if self.target_name == "wheel" else TEMPLATES
+        build_data["force_include"][str(copy)] = target
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         scratch = getattr(self, "_scratch", None)

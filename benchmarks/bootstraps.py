@@ -35,7 +35,7 @@ from pathlib import Path
 from bench_server import BenchServer
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = ROOT / "src" / "runtime_scaffold" / "cookiecutters"
+TEMPLATES = ROOT / "cookiecutters"
 SLUG = "{{cookiecutter.project_slug}}"
 WARMUP = 5
 STEP_TIMEOUT = 20.0  # seconds for one invocation before the runtime is declared failed

@@ -21,7 +21,7 @@ import pytest
 from .runtime_api_fake import FakeRuntimeAPI
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = ROOT / "src" / "runtime_scaffold" / "cookiecutters"
+TEMPLATES = ROOT / "cookiecutters"
 SLUG = "{{cookiecutter.project_slug}}"
 PROJECT = {"bash": TEMPLATES / "bash" / SLUG, "php": TEMPLATES / "php" / SLUG}
 CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance"}

@@ -1,9 +1,12 @@
-"""The built wheel carries the templates: installed into a fresh virtual environment, it renders the same projects."""
+"""A release carries the templates: `python -m build` makes the sdist, then the wheel from that sdist (what a
+release and `pip install <sdist>` do); the wheel installed in a fresh virtual environment renders every language
+byte for byte as the checkout does."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tarfile
 import venv
 from pathlib import Path
 
@@ -14,10 +17,19 @@ from .test_new import tree
 
 
 @pytest.mark.slow
-def test_wheel_installed_in_a_fresh_venv_renders_every_language(tmp_path: Path) -> None:
+def test_wheel_built_from_the_sdist_renders_every_language(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(REPO_ROOT)],
-                   check=True, capture_output=True, timeout=300)
+    # Without --sdist/--wheel, build makes the sdist and then builds the wheel from the unpacked sdist.
+    subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(REPO_ROOT)],
+                   check=True, capture_output=True, timeout=600)
+    (sdist,) = dist.glob("runtime_scaffold-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        members = archive.getmembers()
+    assert not [m.name for m in members if m.issym() or m.islnk()], "the sdist must not rely on links"
+    names = {m.name.split("/", 1)[1] for m in members if "/" in m.name}
+    for language in LANGUAGES:
+        assert f"cookiecutters/{language}/templates/shared/serverless.base.yml" in names
+        assert f"cookiecutters/{language}/hooks/pre_gen_project.py" in names
     (wheel,) = dist.glob("runtime_scaffold-*.whl")
     env_dir = tmp_path / "venv"
     # Site packages of this interpreter supply click, cookiecutter... offline; the wheel itself is installed

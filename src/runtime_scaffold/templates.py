@@ -22,7 +22,19 @@ from runtime_scaffold.errors import InvalidInput, TemplateError
 from runtime_scaffold.lambda_limits import MEMORY_RANGE_MB, TIMEOUT_RANGE_S
 from runtime_scaffold.naming import service_name_problem
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "cookiecutters"
+
+
+def _templates_dir() -> Path:
+    """The bundled templates: inside the installed package (the wheel's copy), else the checkout's top-level
+    ``cookiecutters/`` (an editable install, or the source tree on ``PYTHONPATH``)."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "cookiecutters", package.parent.parent / "cookiecutters"):
+        if candidate.is_dir():
+            return candidate
+    return package / "cookiecutters"  # missing: list_languages() says so
+
+
+TEMPLATES_DIR = _templates_dir()
 ARCHITECTURES = ("x86_64", "arm64")
 # A value outside Lambda's limits deploys nowhere, so refuse it before writing a project.
 LIMITS = {"timeout": (*TIMEOUT_RANGE_S, "seconds"), "memory_size": (*MEMORY_RANGE_MB, "MB")}
@@ -53,6 +65,8 @@ def _read_language(folder: Path) -> Language:
 
 def list_languages() -> list[Language]:
     """Every bundled language, sorted by name."""
+    if not TEMPLATES_DIR.is_dir():
+        raise TemplateError(f"the bundled templates are missing ({TEMPLATES_DIR}); reinstall runtime-scaffold")
     return [
         _read_language(folder)
         for folder in sorted(TEMPLATES_DIR.iterdir())
