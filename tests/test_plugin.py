@@ -106,6 +106,11 @@ def bootstrap_crlf(project: Path) -> None:
     bootstrap.write_bytes(bootstrap.read_bytes().replace(b"\n", b"\r\n"))
 
 
+def region_set_from_a_variable(project: Path) -> None:
+    """A reserved key whose value only the Framework resolves; the check sees the key in the resolved config."""
+    edit_config(project, lambda c: hello(c).update(environment={"AWS_REGION": "${self:provider.region}"}))
+
+
 def handler_excluded_by_function_patterns(project: Path) -> None:
     """Only seen when the plugin hands over package.individually and the function's own patterns."""
     def change(config: dict[str, Any]) -> None:
@@ -132,6 +137,7 @@ def handler_excluded_by_a_file_variable(project: Path) -> None:
         (remove_handler, "handler-file-missing", "function.*"),
         (handler_excluded_by_function_patterns, "handler-file-missing", "function.sh"),
         (handler_excluded_by_a_file_variable, "handler-file-missing", "function.sh"),
+        (region_set_from_a_variable, "environment-reserved", "functions.hello.environment sets AWS_REGION"),
     ],
     ids=lambda value: value.__name__ if callable(value) else None,
 )
