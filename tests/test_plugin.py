@@ -85,6 +85,17 @@ def test_generated_project_packages_with_the_check_run_first(tmp_path: Path, lan
     assert not [name for name in listing if name.startswith(("plugins/", "runtime/", "events/"))], listing
 
 
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_plugin_logs_through_the_frameworks_log_under_verbose(tmp_path: Path, framework: str) -> None:
+    """The plugin uses the `{ log }` its constructor is given (Serverless v3, osls, Serverless v4 pass one)."""
+    project = render("bash", tmp_path)
+    command = "runtime-scaffold: " + scaffold_bin() + " check --before package"
+    quiet = serverless(project, "package", framework=framework)
+    assert quiet.returncode == 0 and command not in output(quiet), output(quiet)
+    verbose = serverless(project, "package", "--verbose", framework=framework)
+    assert verbose.returncode == 0 and command in output(verbose), output(verbose)
+
+
 def remove_handler(project: Path) -> None:
     (project / "function.sh").unlink()
 
