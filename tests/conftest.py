@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import selectors
 import shutil
 import signal
 import subprocess
@@ -187,3 +189,23 @@ def hello(config: dict[str, Any]) -> dict[str, Any]:
     """The `hello` function's settings in a serverless.yml mapping."""
     function: dict[str, Any] = config["functions"]["hello"]
     return function
+
+
+def read_until(process: subprocess.Popen[bytes], pattern: bytes, *, timeout: float) -> str:
+    """Read ``process``'s stdout until ``pattern`` matches (a server naming its URL, say) and return the match;
+    fail the test if the output ends or ``timeout`` seconds pass first."""
+    assert process.stdout is not None
+    seen, deadline = b"", time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                break
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+            found = re.search(pattern, seen)
+            if found:
+                return found.group().decode()
+    pytest.fail(f"{process.args!r} printed no {pattern!r} in time:\n{seen.decode(errors='replace')}")

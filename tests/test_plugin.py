@@ -11,13 +11,10 @@ import contextlib
 import json
 import os
 import platform
-import re
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +29,7 @@ from .conftest import (
     REPO_ROOT,
     edit_config,
     hello,
+    read_until,
     render,
     require_tool,
     scaffold_bin,
@@ -211,6 +209,15 @@ def test_deploy_of_built_php_passes_the_check(tmp_path: Path, framework: str) ->
     assert set(aws_calls(log)) - {"sts.getCallerIdentity"}, output(result)
 
 
+def fake_scaffold(tmp_path: Path, name: str, script: str) -> Path:
+    """An executable stand-in for `scaffold` (SCAFFOLD_BIN), in a folder of its own."""
+    path = tmp_path / name / "scaffold"
+    path.parent.mkdir()
+    path.write_text(script)
+    path.chmod(0o755)
+    return path
+
+
 # --- scaffold not installed ---------------------------------------------------------------------------------
 
 
@@ -230,10 +237,7 @@ def test_missing_scaffold_gives_one_clear_install_message(tmp_path: Path, framew
 def test_too_old_scaffold_is_told_to_upgrade(tmp_path: Path) -> None:
     """A project keeps the plugin it was generated with; the installed scaffold may predate its arguments."""
     project = render("bash", tmp_path)
-    old = tmp_path / "old" / "scaffold"
-    old.parent.mkdir()
-    old.write_text("#!/bin/sh\necho \"Error: No such option '--before'.\" >&2\nexit 2\n")
-    old.chmod(0o755)
+    old = fake_scaffold(tmp_path, "old", "#!/bin/sh\necho \"Error: No such option '--before'.\" >&2\nexit 2\n")
     result = serverless(project, "package", env={"SCAFFOLD_BIN": str(old)})
     assert result.returncode != 0
     assert ("`scaffold check` rejected the arguments this plugin passes (No such option '--before'.): upgrade "
@@ -244,10 +248,8 @@ def test_too_old_scaffold_is_told_to_upgrade(tmp_path: Path) -> None:
 def test_scaffold_refusing_input_is_not_told_to_upgrade(tmp_path: Path) -> None:
     """scaffold exits 2 on invalid input too; only click's unknown-argument words mean an older scaffold."""
     project = render("bash", tmp_path)
-    refusing = tmp_path / "refusing" / "scaffold"
-    refusing.parent.mkdir()
-    refusing.write_text("#!/bin/sh\necho 'Error: provider.timeout must be a whole number' >&2\nexit 2\n")
-    refusing.chmod(0o755)
+    refusing = fake_scaffold(tmp_path, "refusing",
+                             "#!/bin/sh\necho 'Error: provider.timeout must be a whole number' >&2\nexit 2\n")
     result = serverless(project, "package", env={"SCAFFOLD_BIN": str(refusing)})
     assert result.returncode != 0
     # scaffold's own words, said once, as the reason the check could not run (not as errors it found)
@@ -305,10 +307,7 @@ def test_invoke_local_hands_the_event_and_resolved_config_to_scaffold(tmp_path: 
     """The plugin's side of `serverless invoke local`, with a stand-in for `scaffold invoke`."""
     project = render("bash", tmp_path)
     edit_config(project, lambda c: hello(c).update(environment={"GREETING": "${sls:stage}-hi"}))
-    stand_in = tmp_path / "bin" / "scaffold"
-    stand_in.parent.mkdir()
-    stand_in.write_text(STAND_IN)
-    stand_in.chmod(0o755)
+    stand_in = fake_scaffold(tmp_path, "bin", STAND_IN)
     env = {"SCAFFOLD_BIN": str(stand_in)}
 
     result = serverless(project, "invoke", "local", "-f", "hello", "--path", "events/hello.json", env=env)
@@ -336,10 +335,8 @@ def test_invoke_that_could_not_run_says_why_once(tmp_path: Path) -> None:
     """scaffold invoke failing before the function answered (no payload on stdout): its reason is the Framework's
     error, said once."""
     project = render("bash", tmp_path)
-    failing = tmp_path / "failing" / "scaffold"
-    failing.parent.mkdir()
-    failing.write_text("#!/bin/sh\necho 'a log line' >&2\necho 'Error: layer bash-runtime has no path' >&2\nexit 4\n")
-    failing.chmod(0o755)
+    failing = fake_scaffold(tmp_path, "failing", "#!/bin/sh\necho 'a log line' >&2\n"
+                            "echo 'Error: layer bash-runtime has no path' >&2\nexit 4\n")
     result = serverless(project, "invoke", "local", "-f", "hello", env={"SCAFFOLD_BIN": str(failing)})
     assert result.returncode == 1
     assert "a log line" in result.stderr  # what came before the reason is shown as it came
@@ -349,10 +346,7 @@ def test_invoke_that_could_not_run_says_why_once(tmp_path: Path) -> None:
 
 def test_a_last_log_line_that_looks_like_an_error_is_shown_on_success(tmp_path: Path) -> None:
     project = render("bash", tmp_path)
-    chatty = tmp_path / "chatty" / "scaffold"
-    chatty.parent.mkdir()
-    chatty.write_text("#!/bin/sh\nprintf '{}'\necho 'Error: only a log line' >&2\n")
-    chatty.chmod(0o755)
+    chatty = fake_scaffold(tmp_path, "chatty", "#!/bin/sh\nprintf '{}'\necho 'Error: only a log line' >&2\n")
     result = serverless(project, "invoke", "local", "-f", "hello", env={"SCAFFOLD_BIN": str(chatty)})
     assert result.returncode == 0, output(result)
     assert "Error: only a log line" in result.stderr
@@ -361,10 +355,7 @@ def test_a_last_log_line_that_looks_like_an_error_is_shown_on_success(tmp_path: 
 
 def test_invoke_local_sends_text_that_is_not_json_as_a_json_string(tmp_path: Path) -> None:
     project = render("bash", tmp_path)
-    stand_in = tmp_path / "bin" / "scaffold"
-    stand_in.parent.mkdir()
-    stand_in.write_text(STAND_IN)
-    stand_in.chmod(0o755)
+    stand_in = fake_scaffold(tmp_path, "bin", STAND_IN)
     result = serverless(project, "invoke", "local", "-f", "hello", "--data", "plain text",
                         env={"SCAFFOLD_BIN": str(stand_in)})
     assert result.returncode == 0, output(result)
@@ -469,7 +460,7 @@ def test_scaffold_serve_answers_the_invoke_api(tmp_path: Path) -> None:
     with subprocess.Popen(command, cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, start_new_session=True) as process:
         try:
-            url = _invoke_url(process, deadline=time.monotonic() + 60)
+            url = read_until(process, rb"http://\S+/2015-03-31/functions/hello/invocations", timeout=60)
             request = urllib.request.Request(url, data=b'{"name": "Serve"}', method="POST")
             with urllib.request.urlopen(request, timeout=30) as reply:
                 response = json.loads(reply.read())
@@ -485,22 +476,3 @@ def test_scaffold_serve_answers_the_invoke_api(tmp_path: Path) -> None:
                 process.wait()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-
-
-def _invoke_url(process: subprocess.Popen[bytes], *, deadline: float) -> str:
-    """Read the server's output until it names the hello function's Invoke URL."""
-    assert process.stdout is not None
-    seen = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            chunk = os.read(process.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            seen += chunk
-            found = re.search(rb"http://\S+/2015-03-31/functions/hello/invocations", seen)
-            if found:
-                return found.group().decode()
-    pytest.fail(f"serverless scaffold serve named no URL in time:\n{seen.decode(errors='replace')}")

@@ -6,11 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
-import selectors
 import signal
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import yaml
 from runtime_scaffold.errors import ExitCode, ProjectError
 from runtime_scaffold.project import find_project_root
 
-from .conftest import render, scaffold_bin
+from .conftest import read_until, render, scaffold_bin
 
 
 def scaffold(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -112,7 +109,7 @@ def test_serve_from_a_subfolder(project: Path, deep: Path) -> None:
     with subprocess.Popen([scaffold_bin(), "serve", "--port", "0"], cwd=deep, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True) as server:
         try:
-            url = _read_until(server, rb"http://\S+/2015-03-31/functions/hello/invocations", deadline=60)
+            url = read_until(server, rb"http://\S+/2015-03-31/functions/hello/invocations", timeout=60)
             request = urllib.request.Request(url, data=b'{"name": "Served"}', method="POST")
             with urllib.request.urlopen(request, timeout=30) as reply:
                 assert json.loads(reply.read()) == {"message": "Hello, Served!"}
@@ -138,21 +135,3 @@ def test_an_explicit_project_is_used_as_given_and_not_announced(project: Path, t
     result = scaffold("check", "--project", str(project / "runtime"), cwd=project)  # no lookup from there
     assert result.returncode == ExitCode.PROJECT
     assert "no serverless.yml in" in result.stderr and "any folder above" not in result.stderr
-
-
-def _read_until(process: subprocess.Popen[bytes], pattern: bytes, *, deadline: float) -> str:
-    assert process.stdout is not None
-    seen, ends = b"", time.monotonic() + deadline
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while time.monotonic() < ends:
-            if not selector.select(timeout=max(0.0, ends - time.monotonic())):
-                break
-            chunk = os.read(process.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            seen += chunk
-            found = re.search(pattern, seen)
-            if found:
-                return found.group().decode()
-    pytest.fail(f"scaffold serve named no URL in time:\n{seen.decode(errors='replace')}")
