@@ -151,9 +151,8 @@ def test_rest_api_matches_aws_capture() -> None:
 
 def test_function_url_matches_aws_example() -> None:
     doc = fixture("function-url.json")["event"]
-    route = Route(ApiKind.FUNCTION_URL, "web", "ANY", "/")
-    context = EventContext(request_id="id", url_auth_iam=True)
-    event = build_event(RouteMatch(route, {}), v2_request(doc), context)
+    route = Route(ApiKind.FUNCTION_URL, "web", "ANY", "/", iam_auth=True)
+    event = build_event(RouteMatch(route, {}), v2_request(doc), EventContext(request_id="id"))
     for key in ("version", "routeKey", "rawPath", "rawQueryString", "cookies", "queryStringParameters", "body",
                 "isBase64Encoded"):
         assert event[key] == doc[key], key
@@ -163,7 +162,8 @@ def test_function_url_matches_aws_example() -> None:
     assert set(documented) - set(built) == {"authentication", "authorizer"}
     assert set(doc) - set(event) == {"pathParameters", "stageVariables"}
     # Without `authorizer: aws_iam` a URL's caller is anonymous.
-    open_url = build_event(RouteMatch(route, {}), v2_request(doc), EventContext())
+    open_url = build_event(RouteMatch(Route(ApiKind.FUNCTION_URL, "web", "ANY", "/"), {}), v2_request(doc),
+                           EventContext())
     assert open_url["requestContext"]["accountId"] == "anonymous"
 
 

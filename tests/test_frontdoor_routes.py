@@ -89,12 +89,13 @@ def test_payload_versions_and_urls(tmp_path: Path) -> None:
     routes = routes_of(tmp_path, {
         "old": {"handler": "o.h", "httpApi": {"payload": "1.0"}, "events": [{"httpApi": "GET /old"}]},
         "new": {"handler": "n.h", "events": [{"httpApi": "GET /new"}], "url": True},
-        "stream": {"handler": "s.h", "url": {"invokeMode": "RESPONSE_STREAM", "cors": True}},
+        "stream": {"handler": "s.h", "url": {"invokeMode": "RESPONSE_STREAM", "cors": True, "authorizer": "aws_iam"}},
         "plain": {"handler": "p.h", "events": [{"schedule": "rate(1 minute)"}]},
     }, httpApi={"payload": "2.0"})
     assert {r.function: r.payload_version for r in routes.http_api} == {"old": "1.0", "new": "2.0"}
     assert set(routes.urls) == {"new", "stream"}
     assert routes.urls["stream"].streaming and not routes.urls["new"].streaming
+    assert routes.urls["stream"].iam_auth and not routes.urls["new"].iam_auth
     assert routes.urls["new"].route_key == "$default"
     assert routes.urls["new"].match("PATCH", "/any/path/at/all") is not None
     assert [r.kind for r in routes.for_function("new")] == [ApiKind.HTTP_API, ApiKind.FUNCTION_URL]

@@ -37,7 +37,6 @@ class EventContext:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     trace_id: str = ""  # the invocation's X-Ray header, echoed as X-Amzn-Trace-Id
     binary_media_types: tuple[str, ...] = ()
-    url_auth_iam: bool = False  # a function URL with `authorizer: aws_iam` (not enforced locally)
 
     @classmethod
     def for_routes(cls, routes: Routes, *, service: str, **values: Any) -> EventContext:
@@ -114,7 +113,7 @@ def _v2_event(match: RouteMatch, request: HttpRequest, context: EventContext) ->
     body, encoded = _body(request, binary_media_types=None)
     url = route.kind is ApiKind.FUNCTION_URL
     request_context: dict[str, Any] = {
-        "accountId": "anonymous" if url and not context.url_auth_iam else context.account_id,
+        "accountId": "anonymous" if url and not route.iam_auth else context.account_id,
         "apiId": context.api_id(route.kind, route.function),
         "domainName": request.domain_name,
         "domainPrefix": _domain_prefix(request.domain_name),

@@ -73,6 +73,7 @@ class Route:
     path: str  # '/pets/{id}'; DEFAULT_ROUTE for the catch-all
     payload_version: str = "2.0"
     streaming: bool = False  # a function URL with invokeMode RESPONSE_STREAM
+    iam_auth: bool = False  # a function URL with `authorizer: aws_iam` (not checked locally)
     integration_timeout_s: float | None = None  # API Gateway's cut-off; None for function URLs
     segments: tuple[Segment, ...] = field(default=(), init=False, compare=False, repr=False)
 
@@ -279,8 +280,10 @@ def _rest_api_route(function: str, event: Any) -> Route | str:
 def _url_route(function: str, spec: Any) -> Route | None:
     if spec is None or spec is False:
         return None
-    mode = str(spec.get("invokeMode") or "BUFFERED").upper() if isinstance(spec, dict) else "BUFFERED"
-    return Route(ApiKind.FUNCTION_URL, function, "ANY", "/", "2.0", streaming=mode == "RESPONSE_STREAM")
+    options = spec if isinstance(spec, dict) else {}
+    mode = str(options.get("invokeMode") or "BUFFERED").upper()
+    return Route(ApiKind.FUNCTION_URL, function, "ANY", "/", "2.0", streaming=mode == "RESPONSE_STREAM",
+                 iam_auth=str(options.get("authorizer") or "").lower() == "aws_iam")
 
 
 def _section(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
