@@ -37,9 +37,9 @@ def invoke_options(command: F) -> F:
 
 def apply(project: Project, function: str | None, *, env: Sequence[str], event_type: str | None,
           method: str | None, http_path: str | None, body: str | None, headers: Sequence[str],
-          file_event: Callable[[], bytes], file_event_given: bool) -> tuple[Project, bytes]:
+          file_event: bytes, file_event_given: bool) -> tuple[Project, bytes]:
     """The project with --env applied and the event to send: the HTTP event when --event-type is given, else
-    ``file_event()`` (--data / --path)."""
+    ``file_event`` (from --data / --path, or {})."""
     from runtime_scaffold.overrides import parse_environment, with_environment
 
     project = with_environment(project, function, parse_environment(env))
@@ -48,7 +48,7 @@ def apply(project: Project, function: str | None, *, env: Sequence[str], event_t
         given = [name for name, value in http_options.items() if value is not None]
         if given:
             raise InvalidInput(f"{', '.join(given)} describe an HTTP event: add --event-type api, http or url")
-        return project, file_event()
+        return project, file_event
     if file_event_given:
         raise InvalidInput("give the event with --data/--path or build one with --event-type, not both")
     from runtime_scaffold.frontdoor.invoke_events import build_invoke_event, parse_header

@@ -69,10 +69,10 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     """
     if function and function_option and function != function_option:
         raise InvalidInput(f"two different functions named: {function!r} and {function_option!r}")
+    payload = _read_event(data, path)
     project = open_project(project_dir, config_file=config_file)
     project, payload = apply_invoke_options(project, function or function_option, **conveniences,
-                                            file_event=lambda: _read_event(data, path),
-                                            file_event_given=data is not None or path is not None)
+                                            file_event=payload, file_event_given=data is not None or path is not None)
     try:
         # Leaving the with-block on Ctrl-C (or kill) stops and reaps the bootstrap.
         with interrupt_on_signals(), LocalLambda(project) as local:
