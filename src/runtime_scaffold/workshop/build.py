@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from runtime_scaffold import templates
 from runtime_scaffold.errors import InvalidInput, TemplateError
 from runtime_scaffold.workshop.changes import describe_changes
@@ -159,7 +161,10 @@ def build_workshop(target: Path, *, languages: Sequence[str] = ("bash", "php"), 
     try:
         folder = staging / "workshop"
         folder.mkdir()
-        shared = {"steps": chosen, "bugs": WALKTHROUGH_BUGS, "architecture": architecture, "region": region}
+        from runtime_scaffold.conformance.runner import SCENARIOS
+
+        shared = {"steps": chosen, "bugs": WALKTHROUGH_BUGS, "architecture": architecture, "region": region,
+                  "scenario_count": len(SCENARIOS)}
         previous: Path | None = None
         for step in chosen:
             if progress is not None:
@@ -187,6 +192,8 @@ def build_workshop(target: Path, *, languages: Sequence[str] = ("bash", "php"), 
         return Workshop(target, chosen)
     except OSError as error:
         raise TemplateError(f"writing the workshop failed: {error}; nothing was written") from None
+    except jinja2.TemplateError as error:  # a bug of ours, said in one line rather than a traceback
+        raise TemplateError(f"the workshop's templates are broken ({error}); nothing was written") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

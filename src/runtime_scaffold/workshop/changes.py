@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # The guides themselves change every step; comparing them teaches nothing.
-IGNORED = {"README.md", "CHANGES.md"}
+IGNORED = {"README.md", "CHANGES.md", "RUNTIME.md"}
 # A diff longer than this is summarised (a whole new runtime is read in its file, not in a diff).
 MAX_DIFF_LINES = 80
 
@@ -16,10 +16,11 @@ MAX_DIFF_LINES = 80
 @dataclass(frozen=True)
 class FileChange:
     path: str
-    kind: str  # added | removed | changed
+    kind: str  # added | removed | changed | moved (the same bytes under another path)
     lines_before: int
     lines_after: int
-    diff: str | None  # a unified diff, or None when it would be too long or the file is not text
+    diff: str | None  # a unified diff, or None when it would be too long, not text, or a move
+    moved_from: str | None = None
 
 
 def _text(path: Path) -> list[str] | None:
@@ -38,8 +39,17 @@ def describe_changes(before: Path | None, after: Path) -> list[FileChange]:
     """Every file added, removed or changed from ``before`` (None: the first step) to ``after``."""
     old = _files(before) if before is not None else {}
     new = _files(after)
+    gone = {old[path].read_bytes(): path for path in old.keys() - new.keys()}
+    moves = {path: gone[new[path].read_bytes()] for path in new.keys() - old.keys()
+             if new[path].read_bytes() in gone}
     changes = []
     for path in sorted(old.keys() | new.keys()):
+        if path in moves.values():
+            continue  # shown once, as the move
+        if path in moves:
+            count = len(_text(new[path]) or [])
+            changes.append(FileChange(path, "moved", count, count, None, moves[path]))
+            continue
         old_lines = _text(old[path]) if path in old else []
         new_lines = _text(new[path]) if path in new else []
         if path in old and path in new and old[path].read_bytes() == new[path].read_bytes():

@@ -98,9 +98,6 @@ STEPS: tuple[Step, ...] = (
          keep_runtime_readme=True),
     Step(4, "php", "A second language in the same layer pattern: PHP", "php", 20, conform_passes=True,
          description="Workshop step 4: a PHP runtime in a Lambda layer", needs=("php",), keep_runtime_readme=True),
-    Step(5, "php-web", "A local web server: the PHP function answering HTTP", "php", 20, conform_passes=True,
-         description="Workshop step 5: the PHP function answering HTTP", needs=("php", "curl"),
-         keep_runtime_readme=True),
 )
 
 
