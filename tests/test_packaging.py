@@ -1,4 +1,4 @@
-"""Generated projects package with the real Serverless Framework v3, as generated, and pass cfn-lint."""
+"""Generated projects package with the real Serverless v3, osls 3 and osls 4, as generated, and pass cfn-lint."""
 
 from __future__ import annotations
 

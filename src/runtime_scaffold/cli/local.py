@@ -9,10 +9,9 @@ from pathlib import Path
 
 import click
 
-from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, interrupt_on_signals
+from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, interrupt_on_signals, open_project
 from runtime_scaffold.emulator import LocalLambda, start_invoke_server
 from runtime_scaffold.errors import FunctionError, InvalidInput
-from runtime_scaffold.project import load_project
 
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped with Ctrl-C
 
@@ -66,7 +65,7 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     if function and function_option and function != function_option:
         raise InvalidInput(f"two different functions named: {function!r} and {function_option!r}")
     payload = _read_event(data, path)
-    project = load_project(project_dir, config_file=config_file)
+    project = open_project(project_dir, config_file=config_file)
     try:
         # Leaving the with-block on Ctrl-C (or kill) stops and reaps the bootstrap.
         with interrupt_on_signals(), LocalLambda(project) as local:
@@ -113,7 +112,7 @@ def serve(project_dir: Path, config_file: Path | None, host: str, port: int, con
       aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name hello out.json
     Each function's bootstrap starts on its first invoke and stays warm; its logs go to stderr.
     """
-    project = load_project(project_dir, config_file=config_file)
+    project = open_project(project_dir, config_file=config_file)
     with LocalLambda(project, concurrency=concurrency) as local:
         server = start_invoke_server(local, host=host, port=port)
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from runtime_scaffold.check import RULES, Stage, check_project
-from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, plural
+from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, open_project, plural
 from runtime_scaffold.conformance import (
     DEFAULT_TMP_INVOCATIONS,
     SCENARIOS,
@@ -19,7 +19,6 @@ from runtime_scaffold.conformance import (
 )
 from runtime_scaffold.emulator import logs as logs_module
 from runtime_scaffold.errors import CheckFailure, ConformanceFailure, ExitCode
-from runtime_scaffold.project import load_project
 
 
 @click.command(
@@ -49,7 +48,7 @@ from runtime_scaffold.project import load_project
     "(an interpreter under /opt, e.g. #!/opt/bin/php before build-php.sh) is a warning; before `deploy`, an "
     "error. The Serverless plugin passes the command it runs before.",
 )
-def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...], before: str) -> None:
+def check(project_dir: Path | None, config_file: Path | None, ignored: tuple[str, ...], before: str) -> None:
     """Find what would make a deploy or the first invoke fail, before deploying.
 
     Reads serverless.yml and the files each function would get in Lambda (its package in /var/task, its
@@ -62,7 +61,7 @@ def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...],
     (the PHP template's #!/opt/bin/php): `--before package` lets it package and warns, the default
     `--before deploy` stops on it.
     """
-    project = load_project(project_dir, config_file=config_file)
+    project = open_project(project_dir, config_file=config_file)
     findings = [
         finding for finding in check_project(project, before=Stage(before)) if finding.rule not in ignored
     ]
@@ -107,7 +106,7 @@ _SCENARIO_WIDTH = max(len(scenario.name) for scenario in SCENARIOS)
 @click.option("-v", "--verbose", is_flag=True, help="Also say what each passing scenario checked.")
 @click.option("--logs", is_flag=True, help="Pass the bootstraps' output (and Lambda's START/END/REPORT lines) "
               "to stderr.")
-def conform(function: str | None, project_dir: Path, config_file: Path | None, handler: str | None,
+def conform(function: str | None, project_dir: Path | None, config_file: Path | None, handler: str | None,
             only: tuple[str, ...], tmp_invocations: int, verbose: bool, logs: bool) -> None:
     """Run the conformance suite against a function's real bootstrap, locally, without Docker.
 
@@ -122,7 +121,7 @@ def conform(function: str | None, project_dir: Path, config_file: Path | None, h
     scenario's.
     """
     select_scenarios(only)  # a misspelt --only fails before anything starts
-    project = load_project(project_dir, config_file=config_file)
+    project = open_project(project_dir, config_file=config_file)
     started = time.monotonic()
 
     def progress(result: ScenarioResult) -> None:
