@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from runtime_scaffold import __version__
-from runtime_scaffold.cli import generate, local, verify
+from runtime_scaffold.cli import generate, local, verify, workshop
 from runtime_scaffold.cli.options import CONTEXT_SETTINGS
 
 
@@ -23,7 +23,8 @@ def cli() -> None:
 
 
 
-for command in (generate.new, generate.list_languages, local.invoke, local.serve, verify.check, verify.conform):
+for command in (generate.new, generate.list_languages, local.invoke, local.serve, verify.check, verify.conform,
+                workshop.workshop):
     cli.add_command(command)
 
 
