@@ -85,4 +85,5 @@ def test_a_bin_sh_bootstrap_runs_with_bash_as_on_amazon_linux(tmp_path: Path) ->
     if Path("/bin/sh").resolve().name == "bash":
         assert entrypoint.argv == [str(tmp_path / "bootstrap")]
     else:
-        assert entrypoint.argv == [shutil.which("bash"), "--posix", "-e", str(tmp_path / "bootstrap")]
+        bash = shutil.which("bash", path=os.defpath + ":/usr/local/bin")
+        assert entrypoint.argv == [bash, "--posix", "-e", str(tmp_path / "bootstrap")]
