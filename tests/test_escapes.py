@@ -8,6 +8,7 @@ import ast
 import importlib.util
 import json
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -143,3 +144,19 @@ def test_every_template_loads_the_filters() -> None:
         assert language.defaults["_extensions"] == ["scaffold_escapes.Escapes"], language.name
         linked = language.path / "scaffold_escapes.py"
         assert linked.read_bytes() == (templates.TEMPLATES_DIR / "_shared" / "scaffold_escapes.py").read_bytes()
+
+
+def test_an_environment_built_outside_cookiecutter_gets_the_filters(tmp_path: Path) -> None:
+    """A Jinja environment that runtime-scaffold's code builds with a template's context (as an overlay renderer
+    does) loads the same filters, without the template folder on sys.path."""
+    script = (
+        "import json, sys\n"
+        "from runtime_scaffold import templates\n"
+        "from cookiecutter.environment import StrictEnvironment\n"
+        "context = json.loads((templates.TEMPLATES_DIR / 'php' / 'cookiecutter.json').read_text())\n"
+        "environment = StrictEnvironment(context={'cookiecutter': context})\n"
+        "sys.stdout.write(environment.from_string('{{ v | yaml_str }} {{ v | sh_str }}').render(v='a: b'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "'a: b' 'a: b'"

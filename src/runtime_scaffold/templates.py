@@ -6,13 +6,17 @@ one rename, so a failure midway (a bad answer, a hook that refuses, a full disk)
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import json
 import logging
 import os
 import shutil
 import stat
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +38,26 @@ def _templates_dir() -> Path:
 
 TEMPLATES_DIR = _templates_dir()
 ARCHITECTURES = ("x86_64", "arm64")
+# The templates' Jinja filters, loaded through `"_extensions": ["scaffold_escapes.Escapes"]` in each cookiecutter.json.
+ESCAPES_MODULE = "scaffold_escapes"
+
+
+class _EscapesFinder(importlib.abc.MetaPathFinder):
+    """Finds the templates' filter module for a Jinja environment built in this process outside cookiecutter's
+    own rendering (which puts the template folder on sys.path): a template's context names the extension, and
+    whoever renders with that context (scaffold new, the tests, an overlay) gets the same filters. Last on
+    sys.meta_path, so it never shadows a module found the usual way."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: object = None) -> importlib.machinery.ModuleSpec | None:
+        module = TEMPLATES_DIR / "_shared" / f"{ESCAPES_MODULE}.py"
+        if fullname != ESCAPES_MODULE or not module.is_file():
+            return None
+        return importlib.util.spec_from_file_location(fullname, module)
+
+
+if not any(isinstance(finder, _EscapesFinder) for finder in sys.meta_path):
+    sys.meta_path.append(_EscapesFinder())
 
 
 @dataclass(frozen=True)
