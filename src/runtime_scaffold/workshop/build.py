@@ -121,7 +121,7 @@ def _render_step(step: Step, staging: Path, *, architecture: str, region: str,
     project = templates.render_project(
         step.language, output_dir=staging / "render" / step.name, name=_project_name(step),
         architecture=architecture, extra_context={"aws_region": region, "description": step.description},
-        no_input=True)
+        )
     context = _context(step, architecture, region)
     variables = {**shared, "cookiecutter": context, "step": step, "line_of": _line_of(project)}
     _apply_overlay(step, project, variables)
