@@ -39,7 +39,7 @@ OFFLINE_AWS = REPO_ROOT / "tests" / "support" / "offline-aws.js"
 def render(language: str, tmp_path: Path, **options: object) -> Path:
     """Render a project with default answers (and any options) into a fresh folder under tmp_path."""
     out = tmp_path / f"out-{language}-{len(list(tmp_path.iterdir()))}"
-    return render_project(language, output_dir=out, no_input=True, **options)  # type: ignore[arg-type]
+    return render_project(language, output_dir=out, **options)  # type: ignore[arg-type]
 
 
 def require_tool(name: str) -> str:

@@ -74,6 +74,17 @@ def _opt_bootstrap(opt: Path) -> str:
     return "is in none of the function's layers"
 
 
+def _posix_shell(bootstrap: Path, first_line: bytes) -> list[str]:
+    """How to run a ``#!/bin/sh`` bootstrap as Lambda does: on Amazon Linux 2023 /bin/sh is bash, so a bootstrap
+    that relies on bash's ``sh`` (the AWS walkthrough's ``set -o pipefail``) works there, and must work here too
+    where /bin/sh is dash (Debian, Ubuntu)."""
+    bash = shutil.which("bash", path=os.defpath + ":/usr/local/bin")
+    if bash is None or Path("/bin/sh").resolve().name == "bash":
+        return [str(bootstrap)]
+    arguments = first_line[len(b"#!/bin/sh"):].decode(errors="replace").split()
+    return [bash, "--posix", *arguments, str(bootstrap)]  # bash started as sh runs in POSIX mode
+
+
 def find_entrypoint(task_root: Path, opt: Path, *, host_path: str) -> Entrypoint:
     """The bootstrap Lambda would run: the task root's first, then the layers'; `/opt` shebangs resolved."""
     candidates = [task_root / "bootstrap", opt / "bootstrap"]
@@ -86,6 +97,8 @@ def find_entrypoint(task_root: Path, opt: Path, *, host_path: str) -> Entrypoint
                                 f"{_looked_at(candidates[0])} and {LAMBDA_OPT}/bootstrap {_opt_bootstrap(opt)}")
     with open(bootstrap, "rb") as file:
         first_line = file.readline(512)
+    if first_line.split(maxsplit=1)[:1] == [b"#!/bin/sh"]:
+        return Entrypoint(bootstrap, _posix_shell(bootstrap, first_line))
     if not first_line.startswith(b"#!/opt/"):
         return Entrypoint(bootstrap, [str(bootstrap)])
     # Lambda's kernel would run /opt/<x>; here /opt is not ours, so run the layer's copy, else the host's.
