@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +17,12 @@ from runtime_scaffold.errors import ExitCode
 from .conftest import edit_config
 from .emulator_fixtures import write_project
 
-# Answers every event with the event itself and the two variables the tests set.
-ECHO_BOOTSTRAP = textwrap.dedent('''\
-    import http.client, json, os
-    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
-    conn = http.client.HTTPConnection(host, int(port))
-    while True:
-        conn.request("GET", "/2018-06-01/runtime/invocation/next")
-        reply = conn.getresponse()
-        event = json.loads(reply.read())
-        rid = reply.getheader("Lambda-Runtime-Aws-Request-Id")
-        out = {"event": event, "greeting": os.environ.get("GREETING"), "color": os.environ.get("COLOR")}
-        conn.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", json.dumps(out))
-        conn.getresponse().read()
-''')
-
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = write_project(tmp_path / "p", bootstrap=ECHO_BOOTSTRAP, functions=("hello", "web"),
-                         environment={"GREETING": "Hello", "COLOR": "blue"})
+    # The fixture bootstrap echoes an event it has no command for (an HTTP event), and answers {"env": true}
+    # with its environment.
+    root = write_project(tmp_path / "p", functions=("hello", "web"), environment={"GREETING": "Hello", "COLOR": "blue"})
 
     def add_routes(config: dict[str, Any]) -> None:
         config["functions"]["web"]["events"] = [{"httpApi": "GET /items/{id}"}, {"httpApi": "POST /items"},
@@ -54,19 +39,19 @@ def invoke(project: Path, *args: str) -> tuple[int, Any, str]:
 
 
 def test_env_sets_variables_over_the_functions_own(project: Path) -> None:
-    code, out, _ = invoke(project, "web", "--env", "GREETING=Hi there", "-e", "EXTRA=a=b", "--data", "{}")
+    code, out, _ = invoke(project, "web", "--env", "GREETING=Hi there", "-e", "EXTRA=a=b", "--data", '{"env": true}')
     assert code == 0, out
-    assert (out["greeting"], out["color"]) == ("Hi there", "blue")
-    code, out, _ = invoke(project, "web", "--data", "{}")
-    assert out["greeting"] == "Hello"  # nothing written back to the project
+    assert (out["GREETING"], out["COLOR"], out["EXTRA"]) == ("Hi there", "blue", "a=b")
+    code, out, _ = invoke(project, "web", "--data", '{"env": true}')
+    assert out["GREETING"] == "Hello"  # nothing written back to the project
+    code, out, _ = invoke(project, "web", "--event-type", "api", "--http-path", "/items/1", "--env", "GREETING=Hi")
+    assert code == 0 and out["routeKey"] == "GET /items/{id}"  # --env and --event-type together
 
 
 def test_http_api_event_from_the_shell(project: Path) -> None:
-    code, out, err = invoke(project, "web", "--event-type", "api", "--http-path", "/items/7?q=a%20b&q=c",
-                            "-H", "Cookie: s=1; t=2", "--env", "GREETING=Hi")
+    code, event, err = invoke(project, "web", "--event-type", "api", "--http-path", "/items/7?q=a%20b&q=c",
+                              "-H", "Cookie: s=1; t=2")
     assert code == 0, err
-    event = out["event"]
-    assert out["greeting"] == "Hi"
     assert (event["version"], event["routeKey"], event["rawPath"]) == ("2.0", "GET /items/{id}", "/items/7")
     assert event["pathParameters"] == {"id": "7"} and event["queryStringParameters"] == {"q": "a b,c"}
     assert event["cookies"] == ["s=1", "t=2"] and event["requestContext"]["http"]["method"] == "GET"
@@ -74,24 +59,21 @@ def test_http_api_event_from_the_shell(project: Path) -> None:
 
 
 def test_body_defaults_to_post_and_its_content_type_is_guessed(project: Path) -> None:
-    code, out, _ = invoke(project, "web", "--event-type", "api", "--http-path", "/items", "--body", '{"a": 1}')
+    code, event, _ = invoke(project, "web", "--event-type", "api", "--http-path", "/items", "--body", '{"a": 1}')
     assert code == 0
-    event = out["event"]
     assert event["routeKey"] == "POST /items" and event["headers"]["content-type"] == "application/json"
     assert (event["body"], event["isBase64Encoded"]) == ('{"a": 1}', False)
     # A form, as a browser posts it, reaches an HTTP API base64-encoded (AWS's rule for non-text types).
-    code, out, _ = invoke(project, "web", "--event-type", "api", "--http-path", "/items", "--body", "name=Ada")
-    event = out["event"]
+    code, event, _ = invoke(project, "web", "--event-type", "api", "--http-path", "/items", "--body", "name=Ada")
     assert event["headers"]["content-type"] == "application/x-www-form-urlencoded"
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"name=Ada"
 
 
 def test_rest_api_event_with_or_without_the_stage(project: Path) -> None:
     for path in ("/forms/contact", "/dev/forms/contact"):
-        code, out, err = invoke(project, "web", "--event-type", "http", "--http-path", path, "--body", "x=1",
-                                "--header", "Content-Type: text/plain")
+        code, event, err = invoke(project, "web", "--event-type", "http", "--http-path", path, "--body", "x=1",
+                                  "--header", "Content-Type: text/plain")
         assert code == 0, err
-        event = out["event"]
         assert (event["resource"], event["path"], event["body"]) == ("/forms/{name}", "/forms/contact", "x=1")
         assert event["requestContext"]["path"] == "/dev/forms/contact"
         assert event["pathParameters"] == {"name": "contact"} and "version" not in event
@@ -100,13 +82,13 @@ def test_rest_api_event_with_or_without_the_stage(project: Path) -> None:
 def test_function_url_event_and_a_function_without_routes(project: Path) -> None:
     code, out, _ = invoke(project, "web", "--event-type", "url", "--http-path", "/any/where", "--method", "delete")
     assert code == 0
-    assert out["event"]["requestContext"]["accountId"] == "anonymous"
-    assert out["event"]["requestContext"]["http"]["method"] == "DELETE"
+    assert out["requestContext"]["accountId"] == "anonymous"
+    assert out["requestContext"]["http"]["method"] == "DELETE"
     # `hello` declares no HTTP events: it gets the catch-all its API would have.
     code, out, _ = invoke(project, "hello", "--event-type", "api", "--http-path", "/whatever")
-    assert code == 0 and out["event"]["routeKey"] == "$default"
+    assert code == 0 and out["routeKey"] == "$default"
     code, out, _ = invoke(project, "hello", "--event-type", "http", "--http-path", "/a/b")
-    assert code == 0 and out["event"]["resource"] == "/{proxy+}" and out["event"]["pathParameters"] == {
+    assert code == 0 and out["resource"] == "/{proxy+}" and out["pathParameters"] == {
         "proxy": "a/b"}
 
 
