@@ -79,7 +79,7 @@ PYTHON_BOOTSTRAP = textwrap.dedent('''\
             continue
         if event.get("env"):
             out = dict(os.environ)
-        elif event.get("headers"):
+        elif event.get("headers") is True:  # an HTTP event has headers of its own: it is echoed
             out = headers
         else:
             out = event.get("echo", event)

@@ -80,13 +80,13 @@ def test_invoke_from_a_subfolder_uses_the_project_and_says_so(project: Path, dee
 
 def test_event_path_is_relative_to_the_current_folder(project: Path, deep: Path) -> None:
     (deep / "mine.json").write_text('{"name": "Here"}')
-    result = scaffold("invoke", "--path", "mine.json", cwd=deep)
+    result = scaffold("invoke", "hello", "--path", "mine.json", cwd=deep)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"message": "Hello, Here!"}
-    result = scaffold("invoke", "--path", "../../events/hello.json", cwd=deep)
+    result = scaffold("invoke", "hello", "--path", "../../events/hello.json", cwd=deep)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"message": "Hello, World!"}
-    result = scaffold("invoke", "--path", "events/hello.json", cwd=deep)  # not the project's: not here
+    result = scaffold("invoke", "hello", "--path", "events/hello.json", cwd=deep)  # not the project's
     assert result.returncode == ExitCode.USAGE
     assert "cannot read the event file events/hello.json" in result.stderr
 

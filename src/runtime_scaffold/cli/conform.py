@@ -12,6 +12,7 @@ from runtime_scaffold.conformance import (
     DEFAULT_TMP_INVOCATIONS,
     SCENARIOS,
     ScenarioResult,
+    conformance_function,
     find_conformance_handler,
     run_conformance,
     select_scenarios,
@@ -56,9 +57,9 @@ def conform(function: str | None, project_dir: Path | None, config_file: Path | 
     runtime does through the Runtime API. One line per scenario as it runs, then a summary:
       PASS echo-unicode  (12 ms)
       FAIL echo-1mb  (40 ms): expected the 1 MiB event back, got Runtime.ExitError (...)
-    FUNCTION is a key under `functions:`; it may be left out when there is only one. Its bootstrap
-    and layers are used; its handler is replaced by the conformance handler and its timeout by the
-    scenario's.
+    FUNCTION is a key under `functions:`; it may be left out when there is only one, or when all of
+    them run the same bootstrap (then the first is used). Its bootstrap and layers are used; its
+    handler is replaced by the conformance handler and its timeout by the scenario's.
     """
     select_scenarios(only)  # a misspelt --only fails before anything starts
     project = open_project(project_dir, config_file=config_file)
@@ -70,7 +71,7 @@ def conform(function: str | None, project_dir: Path | None, config_file: Path | 
             line += f": {result.reason}"
         click.echo(line)
 
-    fn = project.function(function)
+    fn = conformance_function(project, function)
     handler = handler or find_conformance_handler(project, fn)
     click.echo(f"Conformance of {project.service} function {fn.key} ({project.root}), _HANDLER={handler}")
     report = run_conformance(project, function=fn.key, handler=handler, only=only,

@@ -6,9 +6,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
+from runtime_scaffold.cli.invoke_options import apply as apply_invoke_options
+from runtime_scaffold.cli.invoke_options import invoke_options
 from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, interrupt_on_signals, open_project
 from runtime_scaffold.emulator import LocalLambda, start_invoke_server
 from runtime_scaffold.errors import FunctionError, InvalidInput
@@ -44,10 +47,11 @@ def _read_event(data: str | None, path: Path | None) -> bytes:
 @click.option("-d", "--data", metavar="JSON", help="The event, as JSON text.")
 @click.option("-p", "--path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="A file holding the event JSON ('-' reads standard input).")
+@invoke_options
 @PROJECT_OPTION
 @CONFIG_OPTION
 def invoke(function: str | None, function_option: str | None, data: str | None, path: Path | None,
-           project_dir: Path, config_file: Path | None) -> None:
+           project_dir: Path, config_file: Path | None, **conveniences: Any) -> None:
     """Run a function's real bootstrap once, locally, without Docker, and print its response.
 
     \b
@@ -61,11 +65,14 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     Examples:
       scaffold invoke hello --path events/hello.json
       scaffold invoke --data '{"name": "Ada"}'
+      scaffold invoke web --event-type api --http-path '/?name=Ada' --env GREETING=Hi
     """
     if function and function_option and function != function_option:
         raise InvalidInput(f"two different functions named: {function!r} and {function_option!r}")
     payload = _read_event(data, path)
     project = open_project(project_dir, config_file=config_file)
+    project, payload = apply_invoke_options(project, function or function_option, **conveniences,
+                                            file_event=payload, file_event_given=data is not None or path is not None)
     try:
         # Leaving the with-block on Ctrl-C (or kill) stops and reaps the bootstrap.
         with interrupt_on_signals(), LocalLambda(project) as local:

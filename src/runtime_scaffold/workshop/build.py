@@ -22,6 +22,9 @@ from runtime_scaffold.workshop.changes import describe_changes
 from runtime_scaffold.workshop.steps import STEPS, WALKTHROUGH_BUGS, Step
 
 WORKSHOP_DIR = templates.TEMPLATES_DIR / "_workshop"
+# The templates' web page (function `web`; its serverless.yml block is emptied by the step templates): the
+# workshop's steps are about the runtime, so they leave it out.
+WEB_FILES = ("web", "web.sh", "src/web.php")
 STEP_TEMPLATE = "serverless.step.yml"  # a step without its own serverless.yml.j2 extends its language's
 ROOT_FILES = {"README.md": "README.md.j2", "FACILITATOR.md": "FACILITATOR.md.j2", "CHECK.sh": "CHECK.sh.j2",
               "TIME.sh": "TIME.sh.j2"}
@@ -89,6 +92,12 @@ def _apply_overlay(step: Step, project: Path, variables: Mapping[str, Any]) -> N
     for name in step.remove:
         path = project / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for name in WEB_FILES:
+        path = project / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
     readme = project / "README.md"
     if step.keep_runtime_readme:
         readme.rename(project / "RUNTIME.md")
