@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -29,21 +26,3 @@ CONFIG_OPTION = click.option(
     help="Read the configuration from this YAML/JSON file instead of the project's serverless.yml "
     "(the Serverless plugin passes the Framework's resolved configuration this way).",
 )
-
-
-
-@contextlib.contextmanager
-def interrupt_on_signals() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C so `kill` also reaps every bootstrap; SIGINT is set too, since a shell starts
-    background jobs with it ignored."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-

@@ -1,211 +1,479 @@
-"""A small threaded HTTP/1.1 server on loopback that hands each request to an application callable.
+"""The emulator's HTTP/1.1 server: asyncio connections parsed by httptools (llhttp, C), one parser per connection.
 
-Both of the emulator's APIs run on it: the Invoke API for callers and one Runtime API per sandbox. Requests
-and replies are plain values (:class:`Request`, :class:`Reply`), so the API modules hold no socket code and
-can be tested without one.
+Both of the emulator's APIs run on it, all on one event loop: the Invoke API for callers and one Runtime API per
+sandbox (each on a port of its own, since ``AWS_LAMBDA_RUNTIME_API`` is a bare ``host:port``). A listener serves
+a :class:`~routes.Routes` table; requests and replies are plain values (:mod:`messages`), so the API modules hold
+no socket code and can be tested without one.
+
+What the server guarantees, whatever the client sends:
+- each message is parsed once, by the C parser, fed as the bytes arrive; requests on one connection are answered
+  in order (pipelining works), and a connection whose client stops reading its replies stops being read;
+- a body is never kept past its route's limit: bytes are counted as they arrive, whatever the framing
+  (Content-Length or chunked); past the limit they are dropped, the application sees ``too_large`` and answers
+  413, and past ``MAX_DRAIN_BYTES`` the connection is closed after that answer;
+- a malformed message (a negative, non-numeric or overflowing length or chunk size, a bad header, a head over
+  ``MAX_HEAD_BYTES``) is answered 400 (431 for the head) and its connection closed; a body that ends before its
+  declared length is ``400 TruncatedHTTPRequest`` (as AWS's emulator) and never reaches the application;
+- an exception in an application is a 500 ``Emulator.InternalError``, never a traceback;
+- the listen backlog holds ``BACKLOG`` connections, so a burst of a thousand callers is queued, not reset;
+- a client that goes away (end of stream or reset) has its pending handler cancelled: a queued invocation or a
+  waiting ``/next`` then gives up its place.
+
+Seams: ``accept`` is called once per connection and may return a reply to refuse it with (the containment work
+answers 403 to processes outside a sandbox); ``screen`` sees each request before routing (the Host and Origin
+checks of :mod:`guard`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-import os
-import selectors
-import sys
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+import socket
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+import httptools
+
+from runtime_scaffold.emulator.messages import (
+    BodyStream,
+    Headers,
+    Reply,
+    Request,
+    StreamReply,
+    UnsafeHeader,
+    header_lines,
+    reply_head,
+    status_line,
+)
+from runtime_scaffold.emulator.routes import Route, Routes
 from runtime_scaffold.errors import EmulatorError
 
+# Sized for a thousand simultaneous connections (issue 15): the kernel caps it at net.core.somaxconn.
+BACKLOG = 4096
+# A body this much over its limit is not drained to answer 413 on a usable connection: it is closed instead.
+MAX_DRAIN_BYTES = 64 * 1024 * 1024
+MAX_HEAD_BYTES = 64 * 1024
+MAX_HEADERS = 200
+# Writes of bodies this large go out as their own buffer (writev), not copied into the head's.
+_JOIN_BELOW = 64 * 1024
+# Pipelined requests parsed ahead of the one being answered, before the connection stops reading.
+_MAX_QUEUED = 16
+_METHODS = {b"GET": "GET", b"POST": "POST", b"PUT": "PUT", b"DELETE": "DELETE", b"HEAD": "HEAD"}
 
-@dataclass
-class Request:
-    method: str
-    path: str  # without the query string
-    query: str
-    headers: Mapping[str, str]  # case-insensitive (an email.message.Message)
-    body: bytes
-    too_large: bool = False  # the body was over the server's limit and was read and dropped
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json"
+Accept = Callable[[asyncio.BaseTransport], "Reply | None"]
+Screen = Callable[[Request], "Reply | None"]
 
 
-def json_reply(status: int, document: object, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(document).encode(), headers or {})
+def error_reply(status: int, error_type: str, message: str) -> Reply:
+    return Reply(status, json.dumps({"errorType": error_type, "errorMessage": message}).encode())
 
 
-Application = Callable[[Request], Reply]
-_DRAIN_CHUNK = 1 << 16
-# A body this large is not drained to answer 413 politely: the connection is closed instead.
-_MAX_DRAIN_BYTES = 64 * 1024 * 1024
+class _HeadTooLarge(Exception):
+    pass
 
 
-class _Truncated(Exception):
-    """The client's body ended before its Content-Length or its terminating zero-size chunk."""
+class _Message:
+    """One request being read: its head, its route, and its body so far."""
+
+    __slots__ = (
+        "body_limit",
+        "complete",
+        "cut",
+        "early",
+        "headers",
+        "keep_alive",
+        "method",
+        "params",
+        "parts",
+        "path",
+        "query",
+        "route",
+        "size",
+        "stream",
+        "too_large",
+    )
+
+    def __init__(self) -> None:
+        self.headers: dict[bytes, bytes] = {}
+        self.method = "GET"
+        self.path = "/"
+        self.query = ""
+        self.route: Route | None = None
+        self.params: dict[str, str] = {}
+        self.early: Callable[[Request], Reply] | None = None  # the 404/405 to answer, when no route matched
+        self.body_limit = 0
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.too_large = False
+        self.cut = False  # past MAX_DRAIN_BYTES: answered before its end, and the connection closed
+        self.complete = False
+        self.keep_alive = True
+        self.stream: BodyStream | None = None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: bootstraps reuse one connection for /next and /response
-    disable_nagle_algorithm = True  # Nagle plus delayed ACKs would add 40 ms to keep-alive round trips
-    server: LoopbackServer
+class _Connection(asyncio.Protocol):
+    """One client connection: the parser's callbacks build :class:`_Message` values answered in order."""
 
-    def log_message(self, format: str, *args: object) -> None:
-        """Requests are not logged: the bootstrap's own output is what the user reads."""
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+        self._routes = listener.routes
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._url = b""
+        self._head_bytes = 0
+        self._message: _Message | None = None  # being parsed
+        self._queue: deque[_Message] = deque()  # parsed (head at least), not yet dispatched
+        self._current: _Message | None = None  # dispatched, its reply not yet written
+        self._request: Request | None = None  # the current message's request, while its handler runs
+        self._task: asyncio.Future[Any] | None = None
+        self._refusal: Reply | None = None
+        self._closing = False
+        self._paused = False
+        self._can_write: asyncio.Future[None] | None = None
 
-    def _read_body(self) -> tuple[bytes, bool]:
-        limit = self.server.max_body_bytes
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length <= limit:
-            body = self.rfile.read(length)
-            if len(body) < length:  # the client died mid-post: a cut-off body is not the function's answer
-                raise _Truncated
-            return body, False
-        if length > _MAX_DRAIN_BYTES:
-            self.close_connection = True
-            return b"", True
-        while length > 0:  # drop the body so the connection stays usable and the client reads the 413
-            data = self.rfile.read(min(length, _DRAIN_CHUNK))
-            if not data:
-                break
-            length -= len(data)
-        return b"", True
+    # -- transport events ----------------------------------------------------------------------------
 
-    def _read_chunked(self, limit: int) -> tuple[bytes, bool]:
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            line = self.rfile.readline(1024)
-            if not line.endswith(b"\n"):  # end of stream before the zero-size chunk that ends the body
-                raise _Truncated
-            chunk = int(line.split(b";")[0].strip(), 16)
-            if chunk == 0:
-                break
-            data = self.rfile.read(chunk)
-            if len(data) < chunk:
-                raise _Truncated
-            self.rfile.readline(8)  # the CRLF after each chunk
-            size += len(data)
-            if size <= limit:
-                parts.append(data)
-        while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):  # trailers, ignored
-            pass
-        return (b"".join(parts), False) if size <= limit else (b"", True)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # a stream transport (uvloop's is no subclass)
+        self._listener.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # Nagle plus delayed ACKs would add 40 ms to keep-alive round trips
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._listener.accept is not None:
+            self._refusal = self._listener.accept(transport)
 
-    def _handle(self) -> None:
-        try:
-            body, too_large = self._read_body()
-        except _Truncated:  # as RIE: 400, and the application never sees it (the invocation stays open)
-            self.close_connection = True
-            self._send(json_reply(400, {"errorType": "TruncatedHTTPRequest",
-                                        "errorMessage": "the request body ended before its declared length"}))
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
             return
-        except (ValueError, OSError):
-            self.close_connection = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(400, "BadRequest", "protocol upgrades are not supported")
+        except httptools.HttpParserCallbackError as error:
+            if isinstance(error.__context__, _HeadTooLarge):
+                self._fail(431, "RequestHeaderFieldsTooLarge", f"the request head is over {MAX_HEAD_BYTES} bytes")
+            else:
+                self._fail(500, "Emulator.InternalError", f"the request could not be taken in: {error}")
+        except httptools.HttpParserError as error:
+            self._fail(400, "BadRequest", f"malformed HTTP request: {error}")
+
+    def eof_received(self) -> bool:
+        message = self._message
+        truncated = message is not None and (message in self._queue or message is self._current)
+        self._gone()
+        if truncated:
+            # The client died mid-post: a cut-off body is not the function's answer (the invocation stays open).
+            self._fail(400, "TruncatedHTTPRequest", "the request body ended before its declared length",
+                       instead_of=message)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._gone()
+        self._listener.connections.discard(self)
+        if self._can_write is not None and not self._can_write.done():
+            self._can_write.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self._can_write is None or self._can_write.done():
+            self._can_write = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._can_write is not None and not self._can_write.done():
+            self._can_write.set_result(None)
+
+    def _gone(self) -> None:
+        """The client will read no more replies: cancel what waits for one, so a queued invocation or a waiting
+        /next gives up its place."""
+        self._closing = True
+        if self._task is not None and not self._task.done():
+            request = self._request
+            if request is not None and request.on_gone:
+                for callback in request.on_gone:
+                    callback()
+            else:
+                self._task.cancel()
+        for message in (self._message, *self._queue):
+            if message is not None and message.stream is not None:
+                message.stream.fail(ConnectionResetError("the client went away"))
+        self._queue.clear()
+
+    # -- parser callbacks (httptools calls them by name) ------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._message = _Message()
+        self._url = b""
+        self._head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._head_bytes += len(url)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        message = self._message
+        assert message is not None
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES or len(message.headers) >= MAX_HEADERS:
+            raise _HeadTooLarge
+        if message.route is not None and message.stream is not None:  # after the body: a trailer
+            message.stream.trailers[name.decode("latin-1")] = value.decode("latin-1")
             return
-        url = urlsplit(self.path)
-        headers: Mapping[str, str] = self.headers  # type: ignore[assignment]  # a Message is a mapping enough
-        request = Request(self.command, url.path, url.query, headers, body, too_large)
-        with self.server.in_flight():
-            try:
-                reply = self.server.application(request)
-            except Exception as error:  # a bug in the emulator must not hang the client
-                reply = json_reply(500, {"errorType": "Emulator.InternalError", "errorMessage": repr(error)})
-            self._send(reply)
+        message.headers[name.lower()] = value
 
-    def _send(self, reply: Reply) -> None:
-        head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}",
-                f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
-        head += [f"{name}: {value}" for name, value in reply.headers.items()]
-        if self.close_connection:
-            head.append("Connection: close")
+    def on_headers_complete(self) -> None:
+        message = self._message
+        assert message is not None
+        method = self._parser.get_method()
+        message.method = _METHODS.get(method) or method.decode("latin-1")
+        path, _, query = self._url.partition(b"?")
+        message.path = path.decode("latin-1")
+        message.query = query.decode("latin-1")
+        resolved = self._routes.resolve(message.method, message.path)
+        if isinstance(resolved, tuple):
+            message.route, message.params = resolved
+            message.body_limit = self._routes.body_limit(message.route)
+            if message.route.streaming:
+                message.stream = BodyStream()
+                message.stream.on_drained.append(self._resume)
+        else:
+            message.early = resolved
+        if message.headers.get(b"expect", b"").lower() == b"100-continue" and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._queue.append(message)
+        if message.stream is not None:
+            self._advance()  # a streaming handler starts before its body has arrived
+        if len(self._queue) > _MAX_QUEUED:
+            self._pause()
+
+    def on_body(self, body: bytes) -> None:
+        message = self._message
+        assert message is not None
+        if message.stream is not None:
+            if not message.stream.feed(body):
+                self._pause()
+            return
+        message.size += len(body)
+        if message.too_large:
+            if message.size > message.body_limit + MAX_DRAIN_BYTES and not message.cut:
+                message.cut = True
+                message.keep_alive = False
+                self._closing = True  # read nothing more; answer 413, then close
+                self._advance()
+            return
+        if message.size > message.body_limit:
+            message.too_large = True
+            message.parts = []
+            return
+        message.parts.append(body)
+
+    def on_message_complete(self) -> None:
+        message = self._message
+        assert message is not None
+        message.complete = True
+        message.keep_alive = message.keep_alive and self._parser.should_keep_alive()
+        if message.stream is not None:
+            message.stream.end(message.stream.trailers)
+        self._message = None
+        self._advance()
+
+    # -- answering ------------------------------------------------------------------------------------
+
+    def _advance(self) -> None:
+        """Dispatch the oldest parsed request once the previous one is answered."""
+        while self._current is None and self._queue:
+            message = self._queue[0]
+            if not (message.complete or message.stream is not None or message.cut):
+                return
+            self._queue.popleft()
+            self._dispatch(message)
+        if self._paused and len(self._queue) <= _MAX_QUEUED // 2:
+            self._resume()
+
+    def _dispatch(self, message: _Message) -> None:
+        self._current = message
+        parts = message.parts
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+        request = Request(message.method, message.path, message.query, Headers(message.headers), body,
+                          message.too_large, message.stream, message.params)
+        if self._refusal is not None:
+            self._write(self._refusal, close=True)
+            return
+        screen = self._listener.screen
+        refused = screen(request) if screen is not None else None
+        if refused is not None:
+            self._write(refused, close=not message.keep_alive)
+            return
+        if message.early is not None:
+            self._write(message.early(request), close=not message.keep_alive)
+            return
+        assert message.route is not None
         try:
-            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body)
-        except OSError:  # the client went away (a killed bootstrap, an impatient caller)
-            self.close_connection = True
+            outcome = message.route.handler(request)
+        except Exception as error:  # a bug in the emulator must not hang the client
+            outcome = _internal_error(error)
+        if isinstance(outcome, (Reply, StreamReply)):
+            self._write(outcome, close=not message.keep_alive)
+            return
+        self._listener.in_flight += 1
+        task = outcome if isinstance(outcome, asyncio.Future) else asyncio.ensure_future(outcome)
+        self._task, self._request = task, request
+        task.add_done_callback(self._answered)
 
-    do_GET = do_POST = do_PUT = do_DELETE = _handle
+    def _answered(self, task: asyncio.Future[Any]) -> None:
+        self._listener.in_flight -= 1
+        self._task = self._request = None
+        if task.cancelled():
+            self._current = None
+            return
+        error = task.exception()
+        outcome = _internal_error(error) if error is not None else task.result()
+        message = self._current
+        self._write(outcome, close=message is None or not message.keep_alive)
 
-
-class LoopbackServer(ThreadingHTTPServer):
-    """A ThreadingHTTPServer serving one application from a background thread until :meth:`close`."""
-
-    daemon_threads = True  # a long-polling /next must not keep the process alive
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, application: Application, *, host: str = "127.0.0.1", port: int = 0,
-                 max_body_bytes: int) -> None:
+    def _write(self, outcome: Reply | StreamReply, *, close: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            self._current = None
+            return
+        if isinstance(outcome, StreamReply):
+            self._listener.in_flight += 1
+            task = asyncio.ensure_future(self._write_stream(outcome, close=close))
+            self._task = task
+            task.add_done_callback(lambda _: self._stream_written())
+            return
         try:
-            super().__init__((host, port), _Handler)
+            head = reply_head(outcome, close=close or self._closing)
+        except UnsafeHeader as error:
+            head, outcome = self._unsafe(error, close)
+        body = outcome.body
+        if len(body) < _JOIN_BELOW:
+            transport.write(head + body)
+        else:
+            transport.writelines((head, body))
+        self._done(close)
+
+    def _unsafe(self, error: UnsafeHeader, close: bool) -> tuple[bytes, Reply]:
+        reply = error_reply(500, "Emulator.InternalError", str(error))
+        return reply_head(reply, close=close or self._closing), reply
+
+    def _done(self, close: bool) -> None:
+        self._current = None
+        if close or (self._closing and not self._queue):
+            self._closing = True
+            if self._transport is not None:
+                self._transport.close()
+            return
+        self._advance()
+
+    async def _write_stream(self, reply: StreamReply, *, close: bool) -> None:
+        transport = self._transport
+        assert transport is not None
+        try:
+            head = b"".join((status_line(reply.status), b"Content-Type: ", reply.content_type.encode("latin-1"),
+                             b"\r\nTransfer-Encoding: chunked\r\n", header_lines(reply.headers),
+                             b"Connection: close\r\n\r\n" if close else b"\r\n"))
+        except UnsafeHeader as error:
+            head, whole = self._unsafe(error, close)
+            transport.write(head + whole.body)
+            return
+        transport.write(head)
+        async for chunk in reply.body:
+            if transport.is_closing():
+                return
+            if chunk:
+                transport.writelines((f"{len(chunk):x}\r\n".encode(), chunk, b"\r\n"))
+            if self._can_write is not None and not self._can_write.done():
+                await self._can_write
+        trailers = reply.trailers() if callable(reply.trailers) else {}
+        try:
+            transport.write(b"0\r\n" + header_lines(trailers) + b"\r\n")
+        except UnsafeHeader:
+            transport.write(b"0\r\n\r\n")
+
+    def _stream_written(self) -> None:
+        self._listener.in_flight -= 1
+        self._task = None
+        message = self._current
+        self._done(message is None or not message.keep_alive)
+
+    def _fail(self, status: int, error_type: str, message: str, *, instead_of: _Message | None = None) -> None:
+        """Answer a message the parser refused, then close: what follows it on the stream cannot be trusted."""
+        self._closing = True
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            if self._current is None or self._current is instead_of:
+                reply = error_reply(status, error_type, message)
+                transport.write(reply_head(reply, close=True) + reply.body)
+            transport.close()
+
+    def _pause(self) -> None:
+        if not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
+
+    def _resume(self) -> None:
+        if self._paused and self._transport is not None and not self._closing:
+            self._paused = False
+            self._transport.resume_reading()
+
+
+def _internal_error(error: BaseException) -> Reply:
+    return error_reply(500, "Emulator.InternalError", repr(error))
+
+
+class Listener:
+    """One listening socket serving a route table on the emulator's loop, until :meth:`close`."""
+
+    def __init__(self, routes: Routes, *, accept: Accept | None = None, screen: Screen | None = None) -> None:
+        self.routes = routes
+        self.accept = accept
+        self.screen = screen
+        self.connections: set[_Connection] = set()
+        self.in_flight = 0  # requests dispatched and not yet answered
+        self._server: asyncio.AbstractServer | None = None
+        self.host = ""
+        self.port = 0
+
+    async def start(self, *, host: str = "127.0.0.1", port: int = 0) -> Listener:
+        loop = asyncio.get_running_loop()
+        try:
+            self._server = await loop.create_server(lambda: _Connection(self), host, port, backlog=BACKLOG,
+                                                    reuse_address=True)
         except OSError as error:
             raise EmulatorError(f"cannot listen on {host}:{port}: {error.strerror or str(error)}") from None
-        self.application = application
-        self.max_body_bytes = max_body_bytes
-        self._stopping = False
-        self._busy = 0  # requests between their body and their reply
-        self._idle = threading.Condition()
-        # serve_forever() sees shutdown() only at its next poll; a sandbox reset must not wait 100 ms for it.
-        self._wake_read, self._wake_write = os.pipe()
-        self._thread = threading.Thread(target=self._serve, name=f"http-{self.server_address[1]}",
-                                        daemon=True)
-
-    def _serve(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.socket, selectors.EVENT_READ)
-            selector.register(self._wake_read, selectors.EVENT_READ)
-            while not self._stopping:
-                for key, _ in selector.select():
-                    if key.fileobj is self.socket and not self._stopping:
-                        self._handle_request_noblock()  # type: ignore[attr-defined]  # socketserver's own step
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A bootstrap killed mid-connection resets it; that is the sandbox's business, not a server error."""
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-    @contextlib.contextmanager
-    def in_flight(self) -> Iterator[None]:
-        with self._idle:
-            self._busy += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._busy -= 1
-                self._idle.notify_all()
+        sockets = self._server.sockets or ()
+        self.host, self.port = sockets[0].getsockname()[:2] if sockets else (host, port)
+        return self
 
     @property
     def address(self) -> str:
         """``host:port`` as AWS_LAMBDA_RUNTIME_API wants it."""
-        host, port = self.server_address[:2]
-        return f"{host!s}:{port}"
+        return f"{self.host}:{self.port}"
 
-    def start(self) -> LoopbackServer:
-        self._thread.start()
-        return self
-
-    def close(self, *, drain_s: float = 0.0) -> None:
+    async def close(self, *, drain_s: float = 0.0) -> None:
         """Stop accepting; with ``drain_s``, first give requests being answered that long to send their reply
         (``scaffold serve`` on Ctrl-C: the callers of invocations the shutdown just ended get their error)."""
-        if self._stopping:
+        if self._server is None:
             return
-        self._stopping = True
-        os.write(self._wake_write, b"x")
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        with self._idle:
-            self._idle.wait_for(lambda: self._busy == 0, timeout=drain_s)
-        self.server_close()
-        os.close(self._wake_read)
-        os.close(self._wake_write)
+        server, self._server = self._server, None
+        server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_s
+        while self.in_flight > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for connection in list(self.connections):
+            connection._gone()
+            if connection._transport is not None:
+                connection._transport.close()
+
+
+def await_reply(outcome: Reply | StreamReply | Awaitable[Reply | StreamReply]) -> Awaitable[Reply | StreamReply]:
+    """An awaitable of a handler's outcome, whichever form it took (for callers outside the server)."""
+    async def wrapped() -> Reply | StreamReply:
+        return outcome if isinstance(outcome, (Reply, StreamReply)) else await outcome
+
+    return wrapped()
