@@ -35,7 +35,7 @@ def new_request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
-@dataclass
+@dataclass(slots=True)
 class InvocationResult:
     """What the caller of one invocation gets back, plus the facts of the REPORT line."""
 
@@ -53,7 +53,7 @@ class InvocationResult:
         return "Unhandled" if self.error_type is not None else None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Invocation:
     """An event waiting for, or being handled by, a sandbox.
 

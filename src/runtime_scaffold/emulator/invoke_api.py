@@ -107,12 +107,12 @@ class InvokeApi:
             return service_error(413, "RequestTooLargeException",
                                  f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the "
                                  "InvokeFunction operation")
+        invocation_type = request.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         try:
-            invocation = self._invocation(function, request)
+            invocation = self._invocation(function, request, invocation_type)
         except _BadRequest as bad:
             return bad.reply
         headers = {"x-amzn-RequestId": invocation.request_id, "X-Amz-Executed-Version": FUNCTION_VERSION}
-        invocation_type = request.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         if invocation_type == "DryRun":
             return Reply(204, b"", headers)
         if invocation_type == "Event":
@@ -125,12 +125,11 @@ class InvokeApi:
             return Reply(202, b"", headers)
         return self._run(pool, invocation, request, headers)
 
-    def _invocation(self, function: Function, request: Request) -> Invocation:
+    def _invocation(self, function: Function, request: Request, invocation_type: str) -> Invocation:
         payload = request.body or b"{}"  # an invoke without a payload hands the function an empty object
         error = json_error(payload)
         if error is not None:
             raise _invalid_content(f"Could not parse request body into json: {error}")
-        invocation_type = request.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise _BadRequest(service_error(400, "InvalidParameterValueException",
                                             f"Invalid invocation type: {invocation_type}"))

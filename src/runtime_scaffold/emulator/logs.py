@@ -100,6 +100,8 @@ class LogStream:
                 return
             taken += len(data)
             self._consume(data)
+            if len(data) < _READ_BYTES:  # the pipe is drained: spare the read that would say so
+                return
 
     def _end(self) -> None:
         self._eof = True
@@ -131,6 +133,10 @@ class LogStream:
     def line(self, text: str) -> None:
         """Add one of the platform's own lines (START, END, REPORT, timeouts) to the stream."""
         self._write(text.encode() + b"\n")
+
+    def lines(self, *texts: str) -> None:
+        """Several platform lines at once (END and REPORT): one write to the sink."""
+        self._write("".join([f"{text}\n" for text in texts]).encode())
 
     def start_invocation(self, *, keep: bool) -> None:
         """Begin a new tail; a cold start keeps what init printed so the caller sees why init failed."""
@@ -164,6 +170,9 @@ class StreamWriter:
         self._target = target
         self._limit = limit_bytes
         self._gather_s = gather_s
+        # A plain lock for the buffer (taken on the loop for every line: no Python-level Condition there), and
+        # a condition only to wake the writer when it waits, and drain() when the buffer empties.
+        self._buffer_lock = threading.Lock()
         self._lock = threading.Condition()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -173,7 +182,7 @@ class StreamWriter:
         self._thread: threading.Thread | None = None
 
     def __call__(self, data: bytes) -> None:
-        with self._lock:
+        with self._buffer_lock:
             if self._broken:
                 return
             if self._pending_bytes + len(data) > self._limit:
@@ -181,23 +190,27 @@ class StreamWriter:
                 return
             self._pending.append(data)
             self._pending_bytes += len(data)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
-                self._thread.start()
-            elif self._idle:
+            wake = self._idle
+        if wake:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+                    self._thread.start()
                 self._lock.notify_all()  # the writer, and a drain() waiting with it
 
     def _run(self) -> None:
         while True:
             with self._lock:
-                while not self._pending:
-                    self._idle = True
+                while True:
+                    with self._buffer_lock:
+                        chunks, self._pending, self._pending_bytes = self._pending, [], 0
+                        self._idle = not chunks
+                    if chunks:
+                        break
                     self._lock.notify_all()  # for drain()
                     self._lock.wait()
-                self._idle = False
-                chunks, self._pending, self._pending_bytes = self._pending, [], 0
             self._write(b"".join(chunks))
-            with self._lock:
+            with self._buffer_lock:
                 dropped, self._dropped = self._dropped, 0
             if dropped:
                 self._write(f"scaffold: {dropped} log line{'s' if dropped != 1 else ''} dropped: the log's "
@@ -215,7 +228,7 @@ class StreamWriter:
                 target.write(data)
                 target.flush()
         except (OSError, ValueError):  # a closed pipe or file: nobody reads the log any more
-            with self._lock:
+            with self._buffer_lock:
                 self._broken = True
                 self._pending, self._pending_bytes = [], 0
 
@@ -226,6 +239,7 @@ class StreamWriter:
             while (self._pending or not self._idle) and not self._broken:
                 if self._thread is None:
                     return not self._pending
+                self._lock.notify_all()  # a writer that waits with lines pending takes them
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False

@@ -26,6 +26,18 @@ class UnsafeHeader(ValueError):
     """A header name or value holds CR, LF or NUL: writing it would let its author forge the message."""
 
 
+_KEYS: dict[str, bytes] = {}  # header name as asked -> the parser's lower-case bytes (asked names are few)
+
+
+def _key(name: str) -> bytes:
+    key = _KEYS.get(name)
+    if key is None:
+        key = name.lower().encode("latin-1")
+        if len(_KEYS) < 256:
+            _KEYS[name] = key
+    return key
+
+
 class Headers(Mapping[str, str]):
     """A request's headers, looked up case-insensitively; kept as the parser gave them (bytes) until asked."""
 
@@ -35,14 +47,14 @@ class Headers(Mapping[str, str]):
         self._raw = raw if raw is not None else {}  # lower-case name -> value; a repeated name keeps the last
 
     def __getitem__(self, name: str) -> str:
-        return self._raw[name.lower().encode("latin-1")].decode("latin-1")
+        return self._raw[_key(name)].decode("latin-1")
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        value = self._raw.get(name.lower().encode("latin-1"))
+        value = self._raw.get(_key(name))
         return default if value is None else value.decode("latin-1")
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower().encode("latin-1") in self._raw
+        return isinstance(name, str) and _key(name) in self._raw
 
     def __iter__(self) -> Iterator[str]:
         return (name.decode("latin-1") for name in self._raw)
@@ -184,7 +196,7 @@ def header_lines(headers: Mapping[str, str]) -> bytes:
     """``Name: value`` lines for a head, each value checked; UTF-8 for values that are not Latin-1 text."""
     if not headers:
         return b""
-    text = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    text = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
     # One scan of the joined text: each name and value must be free of CR, LF and NUL, so the only CR LFs in
     # it are the ones written above, one per header.
     if text.count("\r") != len(headers) or text.count("\n") != len(headers) or "\0" in text:

@@ -46,6 +46,8 @@ class Routes:
         self.method_not_allowed = method_not_allowed
         self._exact: dict[str, dict[str, Route]] = {}
         self._templates: list[tuple[re.Pattern[str], dict[str, Route]]] = []
+        # Paths seen that matched a template (the Invoke API's one path per function, mostly), bounded.
+        self._seen: dict[str, tuple[dict[str, Route], dict[str, str]]] = {}
 
     def add(self, method: str, template: str, handler: Handler, *, streaming: bool = False,
             max_body_bytes: int | None = None) -> None:
@@ -66,13 +68,19 @@ class Routes:
         methods = self._exact.get(path)
         params: dict[str, str] = {}
         if methods is None:
-            for pattern, candidates in self._templates:
-                match = pattern.fullmatch(path)
-                if match is not None:
-                    methods, params = candidates, match.groupdict()
-                    break
+            seen = self._seen.get(path)
+            if seen is not None:
+                methods, params = seen[0], dict(seen[1])
             else:
-                return self.not_found
+                for pattern, candidates in self._templates:
+                    match = pattern.fullmatch(path)
+                    if match is not None:
+                        methods, params = candidates, match.groupdict()
+                        if len(self._seen) < 64:
+                            self._seen[path] = (methods, dict(params))
+                        break
+                else:
+                    return self.not_found
         route = methods.get(method)
         if route is None:
             return self.method_not_allowed

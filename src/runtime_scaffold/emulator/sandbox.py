@@ -305,8 +305,8 @@ class Sandbox:
             stream.line(f"RequestId: {invocation.request_id} Error: {exit_text}")
             stream.line("Runtime.ExitError")
         result.max_memory_used_mb = process.memory_after(invocation_s=finished - invocation.started)
-        stream.line(logs.end_line(invocation.request_id))
-        stream.line(logs.report_line(result, memory_size_mb=self.function.memory_size, status=status))
+        stream.lines(logs.end_line(invocation.request_id),
+                     logs.report_line(result, memory_size_mb=self.function.memory_size, status=status))
         if timed_out:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
             seconds = f"{invocation.timeout_s:.2f}"

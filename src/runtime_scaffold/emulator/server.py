@@ -55,7 +55,6 @@ BACKLOG = 4096
 # A body this much over its limit is not drained to answer 413 on a usable connection: it is closed instead.
 MAX_DRAIN_BYTES = 64 * 1024 * 1024
 MAX_HEAD_BYTES = 64 * 1024
-MAX_HEADERS = 200
 # Writes of bodies this large go out as their own buffer (writev), not copied into the head's.
 _JOIN_BELOW = 64 * 1024
 # Pipelined requests parsed ahead of the one being answered, before the connection stops reading.
@@ -216,8 +215,8 @@ class _Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         message = self._message
         assert message is not None
-        self._head_bytes += len(name) + len(value)
-        if self._head_bytes > MAX_HEAD_BYTES or len(message.headers) >= MAX_HEADERS:
+        self._head_bytes += len(name) + len(value) + 4  # the bytes bound the number of headers too
+        if self._head_bytes > MAX_HEAD_BYTES:
             raise _HeadTooLarge
         if message.route is not None and message.stream is not None:  # after the body: a trailer
             message.stream.trailers[name.decode("latin-1")] = value.decode("latin-1")
@@ -243,10 +242,11 @@ class _Connection(asyncio.Protocol):
             message.early = resolved
         if message.headers.get(b"expect", b"").lower() == b"100-continue" and self._transport is not None:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self._queue.append(message)
+        queue = self._queue
+        queue.append(message)
         if message.stream is not None:
             self._advance()  # a streaming handler starts before its body has arrived
-        if len(self._queue) > _MAX_QUEUED:
+        if len(queue) > _MAX_QUEUED:
             self._pause()
 
     def on_body(self, body: bytes) -> None:
@@ -284,13 +284,14 @@ class _Connection(asyncio.Protocol):
 
     def _advance(self) -> None:
         """Dispatch the oldest parsed request once the previous one is answered."""
-        while self._current is None and self._queue:
-            message = self._queue[0]
+        queue = self._queue
+        while self._current is None and queue:
+            message = queue[0]
             if not (message.complete or message.stream is not None or message.cut):
                 return
-            self._queue.popleft()
+            queue.popleft()
             self._dispatch(message)
-        if self._paused and len(self._queue) <= _MAX_QUEUED // 2:
+        if self._paused and len(queue) <= _MAX_QUEUED // 2:
             self._resume()
 
     def _dispatch(self, message: _Message) -> None:
