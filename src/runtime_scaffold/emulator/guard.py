@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable
 
-from runtime_scaffold.emulator.messages import Reply, Request
+from runtime_scaffold.emulator.messages import Headers, Reply, Request
 
 Refuse = Callable[[int, str, str], Reply]
 _WILDCARDS = {"0.0.0.0", "::", ""}
@@ -48,6 +48,7 @@ def request_screen(*, listen_host: str, allowed_origins: Iterable[str] = (), ref
     bound = listen_host.strip("[]").lower()
     wildcard = bound in _WILDCARDS
     verdicts: dict[str, bool] = {}
+    passed: set[bytes] = set()  # Host values already allowed, as the parser gives them
 
     def host_allowed(header: str) -> bool:
         verdict = verdicts.get(header)
@@ -66,6 +67,11 @@ def request_screen(*, listen_host: str, allowed_origins: Iterable[str] = (), ref
 
     def screen(request: Request) -> Reply | None:
         headers = request.headers
+        if isinstance(headers, Headers):  # the server's own: look at the raw bytes, no decoding on the way
+            raw = headers.raw
+            host_bytes = raw.get(b"host")
+            if b"origin" not in raw and (host_bytes is None or host_bytes in passed):
+                return None
         origin = headers.get("Origin")
         if origin is not None and origin.rstrip("/").lower() not in origins:
             return refuse(403, "AccessDeniedException",
@@ -76,6 +82,8 @@ def request_screen(*, listen_host: str, allowed_origins: Iterable[str] = (), ref
             return refuse(421, "MisdirectedRequestException",
                           f"this local Lambda answers only to a loopback address or {listen_host}, "
                           f"not to the host name {host[:200]!r}")
+        if host is not None and len(passed) < _CACHE_LIMIT:
+            passed.add(host.encode("latin-1"))
         return None
 
     return screen

@@ -145,7 +145,7 @@ class LogStream:
             self._tail.clear()
 
     def tail(self) -> bytes:
-        return bytes(self._tail[-LOG_TAIL_BYTES:])
+        return bytes(memoryview(self._tail)[-LOG_TAIL_BYTES:])
 
     def close(self) -> None:
         """After the bootstrap exited: take in what the pipe still holds, then stop reading it."""

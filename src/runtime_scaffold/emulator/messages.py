@@ -62,6 +62,11 @@ class Headers(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._raw)
 
+    @property
+    def raw(self) -> dict[bytes, bytes]:
+        """Lower-case names to values, as the parser gave them (for hot paths that compare bytes)."""
+        return self._raw
+
     def __repr__(self) -> str:
         return f"Headers({dict(self.items())!r})"
 

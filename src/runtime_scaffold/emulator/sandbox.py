@@ -91,6 +91,10 @@ class Sandbox:
         self._logs: logs.LogStream | None = None
         self._exit_task: asyncio.Task[None] | None = None
         self._outcome: asyncio.Future[InvocationResult | _Retry] | None = None
+        self._running: Invocation | None = None  # between its submission and its answer
+        self._killed = False  # the running invocation was killed at its deadline
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._deadline_due = 0.0
         self._spawned_at = 0.0
         self._retired = False
         names = ("next_reply", "post_reply", "observe", "exited")
@@ -258,33 +262,72 @@ class Sandbox:
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[InvocationResult | _Retry] = loop.create_future()
         def answered(result: InvocationResult) -> None:
-            if not outcome.done():
+            if not outcome.done():  # a _RETRY may have come first
                 outcome.set_result(result)
 
         invocation.on_finish(answered)
         self._outcome = outcome
-        killed: list[bool] = []
-
-        def deadline() -> None:
-            killed.append(True)
-            api.fail("Sandbox.Timedout", f"Task timed out after {invocation.timeout_s:.2f} seconds")
-            process.kill_group()
-
-        timer = loop.call_later(max(invocation.remaining_s, 0.0), deadline)
+        self._running, self._killed = invocation, False
+        self._arm_deadline(loop, invocation)
         api.submit(invocation)
         try:
             answer = await outcome
         finally:
-            timer.cancel()
-            self._outcome = None
+            self._outcome = self._running = None
         if isinstance(answer, _Retry):
             await self._reset()
             return answer
-        return await self._report(invocation, answer, cold=cold, killed=bool(killed), api=api, stream=stream,
-                                  process=process)
+        result = self._report(invocation, answer, cold=cold, api=api, stream=stream, process=process)
+        if result.error_type == "Runtime.ExitError":
+            await asyncio.wait([process.exited], timeout=_REAP_S)
+            self._exit_lines(invocation, stream, process)
+        self._end_lines(invocation, result, api, stream)
+        if self._killed or self._status(result, api) is not None:  # reset: the next invocation starts afresh
+            await self._reset(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0)
+        if self._hook_runner is not None:
+            await self._hook_runner.barrier()  # the caller sees every call of this invocation observed
+        return result
 
-    async def _report(self, invocation: Invocation, result: InvocationResult, *, cold: bool, killed: bool,
-                      api: RuntimeApi, stream: logs.LogStream, process: BootstrapProcess) -> InvocationResult:
+    def _arm_deadline(self, loop: asyncio.AbstractEventLoop, invocation: Invocation) -> None:
+        """One timer per sandbox, moved only when it would fire too late: invocations far shorter than their
+        timeout (the usual case) cost no timer of their own."""
+        due = loop.time() + max(invocation.remaining_s, 0.0)
+        if self._deadline_timer is None or self._deadline_due > due:
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+            self._deadline_timer = loop.call_at(due, self._deadline, loop)
+            self._deadline_due = due
+
+    def _deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._deadline_timer = None
+        invocation, api, process = self._running, self._api, self._process
+        if invocation is None or api is None or process is None:
+            return
+        if invocation.remaining_s > 0:  # the one due then has ended; this one's deadline is later
+            self._arm_deadline(loop, invocation)
+            return
+        self._killed = True
+        api.fail("Sandbox.Timedout", f"Task timed out after {invocation.timeout_s:.2f} seconds")
+        process.kill_group()
+
+    @staticmethod
+    def _status(result: InvocationResult, api: RuntimeApi) -> str | None:
+        """The REPORT's Status: set when the environment has to be reset."""
+        if result.error_type == "Sandbox.Timedout":
+            return "timeout"
+        if result.error_type in ("Runtime.ExitError", "Sandbox.Failure") or api.init_error is not None:
+            return f"error\tError Type: {result.error_type}"
+        return None
+
+    @staticmethod
+    def _exit_lines(invocation: Invocation, stream: logs.LogStream, process: BootstrapProcess) -> None:
+        returncode = process.returncode
+        exit_text = describe_exit(returncode) if returncode is not None else "Runtime exited"
+        stream.lines(f"RequestId: {invocation.request_id} Error: {exit_text}", "Runtime.ExitError")
+
+    def _report(self, invocation: Invocation, result: InvocationResult, *, cold: bool, api: RuntimeApi,
+                stream: logs.LogStream, process: BootstrapProcess) -> InvocationResult:
+        """The result's durations and memory, as the REPORT line gives them."""
         timed_out = result.error_type == "Sandbox.Timedout"  # not when the answer beat the kill by a hair
         finished = time.monotonic()
         # A timeout lasts the whole timeout, cold start included (the deadline started before it), as Lambda
@@ -293,30 +336,19 @@ class Sandbox:
         result.duration_ms = (finished - since) * 1000
         if cold:
             result.init_duration_ms = ((api.first_next_at or finished) - self._spawned_at) * 1000
-        status = None
-        if timed_out:
-            status = "timeout"
-        elif result.error_type in ("Runtime.ExitError", "Sandbox.Failure") or api.init_error is not None:
-            status = f"error\tError Type: {result.error_type}"
-        if result.error_type == "Runtime.ExitError":
-            await asyncio.wait([process.exited], timeout=_REAP_S)
-            returncode = process.returncode
-            exit_text = describe_exit(returncode) if returncode is not None else "Runtime exited"
-            stream.line(f"RequestId: {invocation.request_id} Error: {exit_text}")
-            stream.line("Runtime.ExitError")
         result.max_memory_used_mb = process.memory_after(invocation_s=finished - invocation.started)
-        stream.lines(logs.end_line(invocation.request_id),
-                     logs.report_line(result, memory_size_mb=self.function.memory_size, status=status))
-        if timed_out:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            seconds = f"{invocation.timeout_s:.2f}"
-            stream.line(f"{stamp}Z {invocation.request_id} Task timed out after {seconds} seconds")
-        result.log_tail = stream.tail()
-        if killed or status is not None:  # the environment is reset: the next invocation starts afresh
-            await self._reset(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0)
-        if self._hook_runner is not None:
-            await self._hook_runner.barrier()  # the caller sees every call of this invocation observed
         return result
+
+    def _end_lines(self, invocation: Invocation, result: InvocationResult, api: RuntimeApi,
+                   stream: logs.LogStream) -> None:
+        status = self._status(result, api)
+        lines = [logs.end_line(invocation.request_id),
+                 logs.report_line(result, memory_size_mb=self.function.memory_size, status=status)]
+        if result.error_type == "Sandbox.Timedout":
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            lines.append(f"{stamp}Z {invocation.request_id} Task timed out after {invocation.timeout_s:.2f} seconds")
+        stream.lines(*lines)
+        result.log_tail = stream.tail()
 
     def _entrypoint_failure(self, invocation: Invocation, message: str) -> InvocationResult:
         text = f"RequestId: {invocation.request_id} Error: {message}"

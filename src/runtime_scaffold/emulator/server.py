@@ -74,42 +74,29 @@ class _HeadTooLarge(Exception):
 
 
 class _Message:
-    """One request being read: its head, its route, and its body so far."""
+    """One request being read: its head, its route, and its body so far.
 
-    __slots__ = (
-        "body_limit",
-        "complete",
-        "cut",
-        "early",
-        "headers",
-        "keep_alive",
-        "method",
-        "params",
-        "parts",
-        "path",
-        "query",
-        "route",
-        "size",
-        "stream",
-        "too_large",
-    )
+    Fields a message rarely changes are class attributes, so making one per request stores only a few.
+    """
+
+    method = "GET"
+    path = "/"
+    query = ""
+    route: Route | None = None
+    params: dict[str, str] = {}  # noqa: RUF012  # replaced, never mutated
+    early: Callable[[Request], Reply] | None = None  # the 404/405 to answer, when no route matched
+    body_limit = 0
+    size = 0
+    too_large = False
+    cut = False  # past MAX_DRAIN_BYTES: answered before its end, and the connection closed
+    complete = False
+    keep_alive = True
+    stream: BodyStream | None = None
+    in_body = False  # the head is complete: more headers are trailers
 
     def __init__(self) -> None:
         self.headers: dict[bytes, bytes] = {}
-        self.method = "GET"
-        self.path = "/"
-        self.query = ""
-        self.route: Route | None = None
-        self.params: dict[str, str] = {}
-        self.early: Callable[[Request], Reply] | None = None  # the 404/405 to answer, when no route matched
-        self.body_limit = 0
         self.parts: list[bytes] = []
-        self.size = 0
-        self.too_large = False
-        self.cut = False  # past MAX_DRAIN_BYTES: answered before its end, and the connection closed
-        self.complete = False
-        self.keep_alive = True
-        self.stream: BodyStream | None = None
 
 
 class _Connection(asyncio.Protocol):
@@ -218,14 +205,16 @@ class _Connection(asyncio.Protocol):
         self._head_bytes += len(name) + len(value) + 4  # the bytes bound the number of headers too
         if self._head_bytes > MAX_HEAD_BYTES:
             raise _HeadTooLarge
-        if message.route is not None and message.stream is not None:  # after the body: a trailer
-            message.stream.trailers[name.decode("latin-1")] = value.decode("latin-1")
+        if message.in_body:  # a trailer
+            if message.stream is not None:
+                message.stream.trailers[name.decode("latin-1")] = value.decode("latin-1")
             return
         message.headers[name.lower()] = value
 
     def on_headers_complete(self) -> None:
         message = self._message
         assert message is not None
+        message.in_body = True
         method = self._parser.get_method()
         message.method = _METHODS.get(method) or method.decode("latin-1")
         path, _, query = self._url.partition(b"?")
@@ -274,11 +263,17 @@ class _Connection(asyncio.Protocol):
         message = self._message
         assert message is not None
         message.complete = True
-        message.keep_alive = message.keep_alive and self._parser.should_keep_alive()
+        if not self._parser.should_keep_alive():
+            message.keep_alive = False
         if message.stream is not None:
             message.stream.end(message.stream.trailers)
         self._message = None
-        self._advance()
+        queue = self._queue
+        if self._current is None and len(queue) == 1 and queue[0] is message:  # the usual case: no pipelining
+            queue.clear()
+            self._dispatch(message)
+        else:
+            self._advance()
 
     # -- answering ------------------------------------------------------------------------------------
 
