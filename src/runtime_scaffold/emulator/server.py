@@ -194,16 +194,16 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
-        self._url += url
-        self._head_bytes += len(url)
-        if self._head_bytes > MAX_HEAD_BYTES:
+        self._url = url = self._url + url
+        self._head_bytes = len(url)
+        if len(url) > MAX_HEAD_BYTES:
             raise _HeadTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
         message = self._message
         assert message is not None
-        self._head_bytes += len(name) + len(value) + 4  # the bytes bound the number of headers too
-        if self._head_bytes > MAX_HEAD_BYTES:
+        size = self._head_bytes = self._head_bytes + len(name) + len(value) + 4  # bounds the count too
+        if size > MAX_HEAD_BYTES:
             raise _HeadTooLarge
         if message.in_body:  # a trailer
             if message.stream is not None:
@@ -217,19 +217,26 @@ class _Connection(asyncio.Protocol):
         message.in_body = True
         method = self._parser.get_method()
         message.method = _METHODS.get(method) or method.decode("latin-1")
-        path, _, query = self._url.partition(b"?")
-        message.path = path.decode("latin-1")
-        message.query = query.decode("latin-1")
-        resolved = self._routes.resolve(message.method, message.path)
-        if isinstance(resolved, tuple):
-            message.route, message.params = resolved
-            message.body_limit = self._routes.body_limit(message.route)
-            if message.route.streaming:
+        url = self._url
+        if b"?" in url:
+            path_bytes, _, query = url.partition(b"?")
+            message.query = query.decode("latin-1")
+        else:
+            path_bytes = url
+        message.path = path = path_bytes.decode("latin-1")
+        resolved = self._routes.resolve(message.method, path)
+        if resolved.__class__ is tuple:
+            route, message.params = resolved
+            message.route = route
+            message.body_limit = route.max_body_bytes if route.max_body_bytes is not None else \
+                self._routes.max_body_bytes
+            if route.streaming:
                 message.stream = BodyStream()
                 message.stream.on_drained.append(self._resume)
         else:
-            message.early = resolved
-        if message.headers.get(b"expect", b"").lower() == b"100-continue" and self._transport is not None:
+            message.early = resolved  # type: ignore[assignment]
+        headers = message.headers
+        if b"expect" in headers and headers[b"expect"].lower() == b"100-continue" and self._transport is not None:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         queue = self._queue
         queue.append(message)
@@ -245,15 +252,15 @@ class _Connection(asyncio.Protocol):
             if not message.stream.feed(body):
                 self._pause()
             return
-        message.size += len(body)
+        size = message.size = message.size + len(body)
         if message.too_large:
-            if message.size > message.body_limit + MAX_DRAIN_BYTES and not message.cut:
+            if size > message.body_limit + MAX_DRAIN_BYTES and not message.cut:
                 message.cut = True
                 message.keep_alive = False
                 self._closing = True  # read nothing more; answer 413, then close
                 self._advance()
             return
-        if message.size > message.body_limit:
+        if size > message.body_limit:
             message.too_large = True
             message.parts = []
             return
