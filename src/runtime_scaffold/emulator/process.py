@@ -16,16 +16,13 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from runtime_scaffold.emulator.logs import peak_memory_mb
 
-# How stale the peak memory read from /proc may be before an invocation's end reads it again.
+# How often a running bootstrap's peak memory is read from /proc while invocations run.
 MEMORY_SAMPLE_S = 0.1
-# An invocation this long reads it at its end anyway: one read is nothing next to it.
-_LONG_INVOCATION_S = 0.005
 
 # Process groups of running bootstraps. They live in their own sessions, so a terminal's Ctrl-C never reaches them;
 # if cleanup itself is interrupted (a second Ctrl-C), the interpreter's exit still kills them.
@@ -74,7 +71,6 @@ class BootstrapProcess:
         self._loop = loop
         self.exited: asyncio.Future[int] = loop.create_future()
         self.peak_mb = 0
-        self._sampled_at = 0.0
         try:
             self._pidfd: int | None = os.pidfd_open(self.pid)
         except (AttributeError, OSError):  # not Linux >= 5.3
@@ -131,15 +127,8 @@ class BootstrapProcess:
                 os.killpg(self.pid, signal.SIGKILL)
 
     def sample_memory(self) -> None:
-        self._sampled_at = time.monotonic()
-        self.peak_mb = max(self.peak_mb, peak_memory_mb(self.pid) or 0)
-
-    def memory_after(self, *, invocation_s: float) -> int:
-        """Peak memory in MB for an invocation's REPORT: /proc is read again only if the last read is stale."""
-        if not self.exited.done() and (invocation_s >= _LONG_INVOCATION_S
-                                       or time.monotonic() - self._sampled_at >= MEMORY_SAMPLE_S):
-            self.sample_memory()
-        return self.peak_mb
+        if not self.exited.done():
+            self.peak_mb = max(self.peak_mb, peak_memory_mb(self.pid) or 0)
 
     def close(self) -> None:
         """Stop watching (the loop is going away); the process itself is killed with :meth:`kill_group`."""

@@ -35,7 +35,7 @@ from runtime_scaffold.emulator.environment import (
 from runtime_scaffold.emulator.guard import request_screen
 from runtime_scaffold.emulator.invocation import Invocation, InvocationResult, error_body
 from runtime_scaffold.emulator.loop import LambdaLoop
-from runtime_scaffold.emulator.process import BootstrapProcess, describe_exit, spawn
+from runtime_scaffold.emulator.process import MEMORY_SAMPLE_S, BootstrapProcess, describe_exit, spawn
 from runtime_scaffold.emulator.routes import Routes
 from runtime_scaffold.emulator.runtime_api import HookRunner, RuntimeApi, RuntimeHooks, overridden
 from runtime_scaffold.emulator.server import Accept, Listener, error_reply
@@ -94,6 +94,7 @@ class Sandbox:
         self._running: Invocation | None = None  # between its submission and its answer
         self._killed = False  # the running invocation was killed at its deadline
         self._deadline_timer: asyncio.TimerHandle | None = None
+        self._memory_timer: asyncio.TimerHandle | None = None
         self._deadline_due = 0.0
         self._spawned_at = 0.0
         self._retired = False
@@ -269,6 +270,8 @@ class Sandbox:
         self._outcome = outcome
         self._running, self._killed = invocation, False
         self._arm_deadline(loop, invocation)
+        if self._memory_timer is None:
+            self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
         api.submit(invocation)
         try:
             answer = await outcome
@@ -310,6 +313,15 @@ class Sandbox:
         api.fail("Sandbox.Timedout", f"Task timed out after {invocation.timeout_s:.2f} seconds")
         process.kill_group()
 
+    def _sample_memory(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Peak memory from a timer, not from each invocation (VmHWM is a high-water mark: a read at most 100 ms
+        old is at most that much behind); it stops while no invocation runs. A crash's peak comes from wait4."""
+        self._memory_timer = None
+        if self._process is not None:
+            self._process.sample_memory()
+            if self._running is not None:
+                self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
+
     @staticmethod
     def _status(result: InvocationResult, api: RuntimeApi) -> str | None:
         """The REPORT's Status: set when the environment has to be reset."""
@@ -336,7 +348,7 @@ class Sandbox:
         result.duration_ms = (finished - since) * 1000
         if cold:
             result.init_duration_ms = ((api.first_next_at or finished) - self._spawned_at) * 1000
-        result.max_memory_used_mb = process.memory_after(invocation_s=finished - invocation.started)
+        result.max_memory_used_mb = process.peak_mb
         return result
 
     def _end_lines(self, invocation: Invocation, result: InvocationResult, api: RuntimeApi,
