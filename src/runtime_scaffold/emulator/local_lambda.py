@@ -160,6 +160,8 @@ class LocalLambda:
 
         try:
             self.loop.run(close_pools(), timeout=_CLOSE_S)
+        except TimeoutError:  # a bootstrap that would not die: the interpreter's exit kills its group anyway
+            pass
         finally:
             if stop:
                 self.loop.stop()
