@@ -130,6 +130,25 @@ def test_the_accept_hook_refuses_a_connection_before_any_request(tmp_path: Path)
     assert result.error_type == "Runtime.ExitError"
 
 
+def test_more_routes_on_the_invoke_api_listener(tmp_path: Path) -> None:
+    from runtime_scaffold.emulator import InvokeApi, start_invoke_server
+
+    def front_door(routes: Routes, api: InvokeApi) -> None:
+        routes.add("GET", "/hello/{name}", lambda request: Reply(200, request.params["name"].encode(), {},
+                                                                 "text/plain"))
+
+    with LocalLambda(load_project(write_project(tmp_path / "p")), log_sink=lambda data: None) as local:
+        server = start_invoke_server(local, port=0, route_providers=[front_door])
+        try:
+            base = f"http://{server.address}"
+            assert requests.get(f"{base}/hello/ada", timeout=10).text == "ada"
+            invoked = requests.post(f"{base}/2015-03-31/functions/hello/invocations", data=b'{"echo": 5}',
+                                    timeout=30)
+            assert invoked.json() == 5
+        finally:
+            server.close()
+
+
 def test_more_routes_on_the_runtime_api_port(tmp_path: Path) -> None:
     seen: list[str] = []
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import unquote
 
 from runtime_scaffold.emulator.guard import is_loopback, request_screen
@@ -190,14 +190,20 @@ class InvokeServer:
 
 
 def start_invoke_server(local: LocalLambda, *, host: str = "127.0.0.1", port: int = 9000,
-                        allowed_origins: Iterable[str] = ()) -> InvokeServer:
+                        allowed_origins: Iterable[str] = (),
+                        route_providers: Iterable[Callable[[Routes, InvokeApi], None]] = ()) -> InvokeServer:
     """Serve ``local`` over the Invoke API on its loop; :meth:`InvokeServer.close` stops it.
 
     Requests from web pages (an ``Origin`` header) are refused unless their origin is in ``allowed_origins``,
     and so are requests naming a host other than a loopback address or ``host`` (DNS rebinding).
+    Each of ``route_providers`` adds routes to the listener's table (response streaming, a browser front door).
     """
     screen = request_screen(listen_host=host, allowed_origins=allowed_origins, refuse=service_error)
-    listener = Listener(InvokeApi(local).routes(), screen=screen)
+    api = InvokeApi(local)
+    routes = api.routes()
+    for provide in route_providers:
+        provide(routes, api)
+    listener = Listener(routes, screen=screen)
     local.attach()
     try:
         local.loop.run(listener.start(host=host, port=port), timeout=10)
