@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,20 +49,3 @@ def open_project(project_dir: Path | None, *, config_file: Path | None) -> Proje
     project = load_project(find_project_root(here), config_file=config_file)
     click.echo(f"Using project {project.service} ({project.root})", err=True)
     return project
-
-
-@contextlib.contextmanager
-def interrupt_on_signals() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C so `kill` also reaps every bootstrap; SIGINT is set too, since a shell starts
-    background jobs with it ignored."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
