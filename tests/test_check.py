@@ -15,10 +15,10 @@ import yaml
 from click.testing import CliRunner
 
 from runtime_scaffold.check import RULES, Finding, Severity, Stage, check_project
-from runtime_scaffold.check.packaging import glob_regex
 from runtime_scaffold.cli import cli
 from runtime_scaffold.errors import ExitCode
 from runtime_scaffold.naming import layer_logical_id
+from runtime_scaffold.packaging import glob_regex
 from runtime_scaffold.project import load_project
 
 from .conftest import REPO_ROOT, edit_config, hello, render

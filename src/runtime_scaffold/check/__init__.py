@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from runtime_scaffold.check import bootstrap_rules, config_rules, file_rules, package_rules
-from runtime_scaffold.check.execution_environment import ExecutionEnvironmentBuilder
 from runtime_scaffold.check.findings import RULES, Finding, Severity, Stage
+from runtime_scaffold.execution_environment import ExecutionEnvironmentBuilder
 from runtime_scaffold.project import Project
 
 __all__ = ["RULES", "Finding", "Severity", "Stage", "check_project"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import stat
 from collections.abc import Iterator
 
-from runtime_scaffold.check.execution_environment import OPT, TASK_ROOT, ExecutionEnvironment, config_name, shown
 from runtime_scaffold.check.file_rules import parse_shebang, read_head
 from runtime_scaffold.check.findings import Finding, Severity
-from runtime_scaffold.check.packaging import walk_files
+from runtime_scaffold.execution_environment import OPT, TASK_ROOT, ExecutionEnvironment, config_name, shown
+from runtime_scaffold.packaging import walk_files
 from runtime_scaffold.project import Project
 
 

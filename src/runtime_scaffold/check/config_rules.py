@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from runtime_scaffold.check.execution_environment import ExecutionEnvironment, config_name, shown
 from runtime_scaffold.check.findings import Finding, Severity
+from runtime_scaffold.execution_environment import ExecutionEnvironment, config_name, shown
 from runtime_scaffold.lambda_limits import (
     MAX_LAYERS,
     MEMORY_RANGE_MB,

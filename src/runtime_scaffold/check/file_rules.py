@@ -11,8 +11,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from runtime_scaffold.check.execution_environment import OPT, TASK_ROOT, ExecutionEnvironment, Package, shown
 from runtime_scaffold.check.findings import Finding, Severity
+from runtime_scaffold.execution_environment import OPT, TASK_ROOT, ExecutionEnvironment, Package, shown
 from runtime_scaffold.project import Project
 
 # Interpreters a #! line may name on Lambda's provided.al2023 (and provided.al2) base image without a layer.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runtime_scaffold.check.execution_environment import ExecutionEnvironment, config_name, shown
 from runtime_scaffold.check.file_rules import read_head
 from runtime_scaffold.check.findings import Finding, Severity
-from runtime_scaffold.check.packaging import walk_files
+from runtime_scaffold.execution_environment import ExecutionEnvironment, config_name, shown
 from runtime_scaffold.lambda_limits import MAX_UNZIPPED_BYTES
+from runtime_scaffold.packaging import walk_files
 from runtime_scaffold.project import Project
 
 

@@ -167,7 +167,7 @@ def lambda_environment(
 def missing_layers(project: Project, function: Function) -> list[str]:
     """Why the function's /opt may lack its runtime: layer references that name none of the project's layers
     (with the id ``scaffold check`` would suggest), and layers given by ARN, which cannot be downloaded here."""
-    from runtime_scaffold.check.execution_environment import suggest_layer  # only on this failure path: check is large
+    from runtime_scaffold.execution_environment import suggest_layer
 
     reasons = []
     for reference in function.layers:

@@ -1,8 +1,8 @@
-"""What one function's execution environment would hold: its zip in /var/task and its layers merged in /opt.
+"""What one function's execution environment holds: its zip in /var/task and its layers merged in /opt.
 
-Every file-level rule reads this view instead of the project folder, so a file left out by
-``package.patterns`` or a layer the function does not reference counts as absent, exactly as it would be in
-Lambda.
+One model for both sides: ``scaffold check``'s file-level rules read this view instead of the project folder, and
+the emulator lays out each sandbox's /var/task and /opt from it, so a file left out by ``package.patterns`` or a
+layer the function does not reference is absent in both, exactly as it would be in Lambda.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime_scaffold.check.packaging import function_package_files, has_artifact, layer_package_files
+from runtime_scaffold.packaging import function_package_files, has_artifact, layer_package_files
 from runtime_scaffold.project import CONFIG_NAMES, Function, Layer, LayerReference, Project
 
 TASK_ROOT = "/var/task"
