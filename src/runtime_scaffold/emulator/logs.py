@@ -76,8 +76,9 @@ class LogStream:
     """
 
     def __init__(self, fd: int, sink: LogSink, *, add_reader: Callable[..., object],
-                 remove_reader: Callable[[int], object]) -> None:
+                 remove_reader: Callable[[int], object], rewrite: Callable[[bytes], bytes] | None = None) -> None:
         self._fd = fd
+        self._rewrite = rewrite  # e.g. the sandbox's folders back to Lambda's paths, in every line
         os.set_blocking(fd, False)
         self._sink = sink
         self._remove_reader = remove_reader
@@ -124,6 +125,8 @@ class LogStream:
             self._write(partial + b"\n")
 
     def _write(self, data: bytes) -> None:
+        if self._rewrite is not None:
+            data = self._rewrite(data)
         tail = self._tail
         tail += data
         if len(tail) > 2 * LOG_TAIL_BYTES:
