@@ -7,11 +7,12 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION
+from runtime_scaffold.execution_environment import suggest_layer
 from runtime_scaffold.project import Function, Project
 
 # Credentials are the only host variables passed in: Lambda sets its own; the user's let a handler reach AWS.
@@ -85,16 +86,22 @@ def _posix_shell(bootstrap: Path, first_line: bytes) -> list[str]:
     return [bash, "--posix", *arguments, str(bootstrap)]  # bash started as sh runs in POSIX mode
 
 
-def find_entrypoint(task_root: Path, opt: Path, *, host_path: str) -> Entrypoint:
-    """The bootstrap Lambda would run: the task root's first, then the layers'; `/opt` shebangs resolved."""
+def find_entrypoint(task_root: Path, opt: Path, *, host_path: str,
+                    looked_at: Callable[[str], str] | None = None) -> Entrypoint:
+    """The bootstrap Lambda would run: the task root's first, then the layers'; `/opt` shebangs resolved.
+
+    ``looked_at("/var/task/bootstrap")`` says what stands behind a Lambda path ("is ...") when none can run.
+    """
     candidates = [task_root / "bootstrap", opt / "bootstrap"]
     bootstrap = next((c for c in candidates if _is_executable_file(c)), None)
     if bootstrap is None:
-        # Lambda's own words name its paths; the local files they stand for follow (the sandbox's opt folder
-        # is temporary, so it is shown by what it holds, not by its own path).
-        raise InvalidEntrypoint(f"Couldn't find valid bootstrap(s): [{LAMBDA_TASK_ROOT}/bootstrap "
-                                f"{LAMBDA_OPT}/bootstrap]; here {LAMBDA_TASK_ROOT}/bootstrap is "
-                                f"{_looked_at(candidates[0])} and {LAMBDA_OPT}/bootstrap {_opt_bootstrap(opt)}")
+        # Lambda's own words name its paths; the local files they stand for follow (the sandbox's folders are
+        # temporary, so they are shown by what they hold, not by their own paths).
+        task_bootstrap, opt_bootstrap = f"{LAMBDA_TASK_ROOT}/bootstrap", f"{LAMBDA_OPT}/bootstrap"
+        task_text = looked_at(task_bootstrap) if looked_at else "is " + _looked_at(candidates[0])
+        opt_text = looked_at(opt_bootstrap) if looked_at else _opt_bootstrap(opt)
+        raise InvalidEntrypoint(f"Couldn't find valid bootstrap(s): [{task_bootstrap} {opt_bootstrap}]; here "
+                                f"{task_bootstrap} {task_text} and {opt_bootstrap} {opt_text}")
     with open(bootstrap, "rb") as file:
         first_line = file.readline(512)
     if first_line.split(maxsplit=1)[:1] == [b"#!/bin/sh"]:
@@ -167,8 +174,6 @@ def lambda_environment(
 def missing_layers(project: Project, function: Function) -> list[str]:
     """Why the function's /opt may lack its runtime: layer references that name none of the project's layers
     (with the id ``scaffold check`` would suggest), and layers given by ARN, which cannot be downloaded here."""
-    from runtime_scaffold.execution_environment import suggest_layer
-
     reasons = []
     for reference in function.layers:
         if reference.ref is not None and project.layer_by_logical_id(reference.ref) is None:
