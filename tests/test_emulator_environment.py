@@ -1,4 +1,4 @@
-"""The sandbox's file layout and bootstrap discovery, without starting anything."""
+"""Bootstrap discovery in a sandbox's folders, without starting anything (their layout: test_emulator_task_root)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime_scaffold.emulator.environment import InvalidEntrypoint, find_entrypoint, lay_out_opt
+from runtime_scaffold.emulator.environment import InvalidEntrypoint, find_entrypoint
 
 
 def make_layer(root: Path, files: dict[str, str]) -> Path:
@@ -16,31 +16,6 @@ def make_layer(root: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return root
-
-
-def test_one_layer_is_linked_whole(tmp_path: Path) -> None:
-    layer = make_layer(tmp_path / "layer", {"bootstrap": "x", "bin/tool": "t"})
-    lay_out_opt([layer], tmp_path / "opt")
-    assert (tmp_path / "opt").resolve() == layer.resolve()
-    (layer / "late").write_text("added after")  # edits show up without a new layout
-    assert (tmp_path / "opt" / "late").read_text() == "added after"
-
-
-def test_layers_merge_in_order_and_later_ones_win(tmp_path: Path) -> None:
-    first = make_layer(tmp_path / "one", {"bootstrap": "first", "lib/a.so": "a", "share/x": "1"})
-    second = make_layer(tmp_path / "two", {"bootstrap": "second", "lib/b.so": "b"})
-    opt = tmp_path / "opt"
-    lay_out_opt([first, second, tmp_path / "missing"], opt)
-    assert (opt / "bootstrap").read_text() == "second"
-    assert sorted(p.name for p in (opt / "lib").iterdir()) == ["a.so", "b.so"]
-    assert (opt / "share" / "x").read_text() == "1"
-    lay_out_opt([second], opt)  # a fresh layout replaces the old one
-    assert not (opt / "share").exists()
-
-
-def test_no_layer_is_an_empty_opt(tmp_path: Path) -> None:
-    lay_out_opt([], tmp_path / "opt")
-    assert list((tmp_path / "opt").iterdir()) == []
 
 
 def test_task_root_first_then_opt(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -140,27 +140,41 @@ def is_included(path: str, rules: Sequence[PatternRule]) -> bool:
     return included
 
 
-def walk_files(root: Path, *, prune: Iterable[str] = ()) -> dict[str, Path]:
-    """Every file below ``root`` (following links, as globby does), keyed by its posix path relative to it."""
-    found: dict[str, Path] = {}
-    if not root.is_dir():
-        return found
+def _walk(root: Path, prune: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(posix path relative to ``root``, path on disk) of every file below it, following links as globby does,
+    in sorted order; a symlink loop is entered once. Strings, not Paths: a cold start walks every file of a
+    package, and Path objects cost more than the walk itself."""
     pruned = set(prune)
     seen: set[str] = set()
-    for folder, dirs, files in os.walk(root, followlinks=True):
+    stack = [("", str(root))]
+    while stack:
+        prefix, folder = stack.pop()
         real = os.path.realpath(folder)
         if real in seen:  # a symlink loop
-            dirs[:] = []
             continue
         seen.add(real)
-        relative = Path(folder).relative_to(root).as_posix()
-        prefix = "" if relative == "." else relative + "/"
-        dirs[:] = sorted(d for d in dirs if prefix + d not in pruned)
-        for name in sorted(files):
-            path = Path(folder, name)
-            if path.is_file():  # drops dangling links
-                found[prefix + name] = path
-    return found
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    if prefix + entry.name not in pruned:
+                        folders.append((prefix + entry.name + "/", entry.path))
+                elif entry.is_file():  # drops dangling links
+                    yield prefix + entry.name, entry.path
+            except OSError:
+                continue
+        stack.extend(reversed(folders))
+
+
+def walk_files(root: Path, *, prune: Iterable[str] = ()) -> dict[str, Path]:
+    """Every file below ``root`` (following links, as globby does), keyed by its posix path relative to it."""
+    if not root.is_dir():
+        return {}
+    return {relative: Path(path) for relative, path in _walk(root, prune)}
 
 
 def _strings(value: Any) -> list[str]:
@@ -189,9 +203,18 @@ def _service_includes(config: Mapping[str, Any]) -> list[str]:
 def _select(root: Path, rules: Sequence[PatternRule]) -> dict[str, Path]:
     named = {rule.pattern.removeprefix("./") for rule in rules if rule.include}
     prune = [d for d in _PRUNED_DIRS if not any(p.startswith(d) for p in named)]
-    return {
-        path: source for path, source in walk_files(root, prune=prune).items() if is_included(path, rules)
-    }
+    if not root.is_dir():
+        return {}
+    matchers = [(glob_regex(rule.pattern).match, rule.include) for rule in rules]
+    selected: dict[str, Path] = {}
+    for relative, path in _walk(root, prune):
+        included = True
+        for match, include in matchers:  # is_included, with the rules' matchers looked up once
+            if match(relative):
+                included = include
+        if included:
+            selected[relative] = Path(path)
+    return selected
 
 
 def function_package_rules(
@@ -234,13 +257,22 @@ def layer_package_files(
     return _select(layer_root, pattern_rules(excludes, includes))
 
 
+def artifact(
+    config: Mapping[str, Any], *, function_key: str | None = None, layer_key: str | None = None
+) -> str | None:
+    """The prebuilt zip (``package.artifact``, relative to the service folder) that replaces what the Framework
+    would package, or None."""
+    value: Any = None
+    if function_key is not None:
+        spec = _section(_section(config, "functions"), function_key)
+        value = _section(spec, "package").get("artifact") or _section(config, "package").get("artifact")
+    elif layer_key is not None:
+        value = _section(_section(_section(config, "layers"), layer_key), "package").get("artifact")
+    return str(value) if value else None
+
+
 def has_artifact(
     config: Mapping[str, Any], *, function_key: str | None = None, layer_key: str | None = None
 ) -> bool:
     """True when a prebuilt zip replaces what the Framework would package (its contents are not checked)."""
-    if function_key is not None:
-        spec = _section(_section(config, "functions"), function_key)
-        return bool(_section(spec, "package").get("artifact") or _section(config, "package").get("artifact"))
-    if layer_key is not None:
-        return bool(_section(_section(_section(config, "layers"), layer_key), "package").get("artifact"))
-    return False
+    return artifact(config, function_key=function_key, layer_key=layer_key) is not None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from runtime_scaffold.errors import ProjectError
 from runtime_scaffold.project import Function, Project
@@ -62,3 +64,24 @@ def find_conformance_handler(project: Project, function: Function) -> str:
     if handler is None:
         raise ProjectError(f"cannot tell which function of {candidates[0]} is the handler: pass --handler")
     return handler
+
+
+def with_handler_packaged(project: Project, function: Function, handler: str) -> Project:
+    """``project`` with the handler's file added to the function's package: the templates leave their
+    conformance handler out of the deployed zip, and the local Lambda lays out /var/task from that zip."""
+    module = handler.rpartition(".")[0]
+    if not module:
+        return project
+    config: dict[str, Any] = dict(project.config)
+    package = dict(config.get("package") or {})
+    if package.get("individually"):  # the function's own patterns come last and decide
+        functions = dict(config.get("functions") or {})
+        spec = dict(functions.get(function.key) or {})
+        own = dict(spec.get("package") or {})
+        own["patterns"] = [*(own.get("patterns") or []), f"{module}.*"]
+        spec["package"], functions[function.key] = own, spec
+        config["functions"] = functions
+    else:
+        package["patterns"] = [*(package.get("patterns") or []), f"{module}.*"]
+        config["package"] = package
+    return dataclasses.replace(project, config=config)

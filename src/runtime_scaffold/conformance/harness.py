@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runtime_scaffold.conformance.handler import with_handler_packaged
 from runtime_scaffold.emulator import Invocation, InvocationResult, LocalLambda, Reply, RuntimeCall, RuntimeHooks
 from runtime_scaffold.emulator.logs import LogSink
 from runtime_scaffold.project import Function, Project
@@ -149,6 +150,7 @@ class Harness:
             self.function, handler=handler or self.handler, timeout=timeout,
             environment={**self.function.environment, **(environment or {})})
         project = dataclasses.replace(self.project, functions={**self.project.functions, function.key: function})
+        project = with_handler_packaged(project, function, function.handler)
         recorder, logs = Recorder(), LogTail(self.log_sink)
         session = Session(LocalLambda(project, hooks=recorder, log_sink=logs), function, recorder, logs,
                           self._aborted)

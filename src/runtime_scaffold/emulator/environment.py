@@ -1,5 +1,5 @@
-"""What a sandbox looks like from inside: the task root, the layers merged into an ``opt`` folder, the
-bootstrap Lambda would pick, and the environment variables Lambda sets (docs/runtime-api.md §4)."""
+"""What a sandbox looks like from inside: the bootstrap Lambda would pick from its task root and ``opt`` folder
+(laid out by :mod:`sandbox_files`), and the environment variables Lambda sets (docs/runtime-api.md §4)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,32 +30,6 @@ class Entrypoint:
     bootstrap: Path
     argv: list[str]
     note: str | None = None  # which interpreter a `#!/opt/...` shebang resolved to, for the log
-
-
-def lay_out_opt(layers: Sequence[Path], opt: Path) -> None:
-    """Make ``opt`` hold the layers' files as Lambda's /opt would: extracted in order, later layers winning.
-
-    One layer (the usual case) is a symlink to its folder, so edits show up at once; several are merged file
-    by file with symlinks.
-    """
-    if opt.is_symlink() or opt.is_file():
-        opt.unlink()
-    elif opt.exists():
-        shutil.rmtree(opt)
-    present = [layer for layer in layers if layer.is_dir()]
-    if len(present) == 1:
-        opt.symlink_to(present[0], target_is_directory=True)
-        return
-    opt.mkdir(parents=True)
-    for layer in present:
-        for folder, _, files in os.walk(layer):
-            target_folder = opt / Path(folder).relative_to(layer)
-            target_folder.mkdir(parents=True, exist_ok=True)
-            for name in files:
-                target = target_folder / name
-                if target.is_symlink() or target.exists():
-                    target.unlink()
-                target.symlink_to(Path(folder) / name)
 
 
 def _is_executable_file(path: Path) -> bool:

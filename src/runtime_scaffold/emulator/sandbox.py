@@ -25,19 +25,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from runtime_scaffold.emulator import logs
-from runtime_scaffold.emulator.environment import (
-    InvalidEntrypoint,
-    find_entrypoint,
-    lambda_environment,
-    lay_out_opt,
-    missing_layers,
-)
+from runtime_scaffold.emulator.environment import InvalidEntrypoint, find_entrypoint, lambda_environment, missing_layers
 from runtime_scaffold.emulator.guard import request_screen
 from runtime_scaffold.emulator.invocation import Invocation, InvocationResult, error_body
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.process import MEMORY_SAMPLE_S, BootstrapProcess, describe_exit, spawn
 from runtime_scaffold.emulator.routes import Routes
 from runtime_scaffold.emulator.runtime_api import HookRunner, RuntimeApi, RuntimeHooks, overridden
+from runtime_scaffold.emulator.sandbox_files import PackageUnavailable, SandboxFiles
 from runtime_scaffold.emulator.server import Accept, Listener, error_reply
 from runtime_scaffold.project import Function, Project
 
@@ -85,6 +80,7 @@ class Sandbox:
         self.route_providers = tuple(route_providers)
         self._lambda_loop = loop
         self._root = Path(tempfile.mkdtemp(prefix=f"scaffold-{function.key}-"))
+        self._files = SandboxFiles(self._root)  # /var/task and /opt, laid out from the package at each cold start
         self._process: BootstrapProcess | None = None
         self._api: RuntimeApi | None = None
         self._listener: Listener | None = None
@@ -126,28 +122,30 @@ class Sandbox:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def _prepare(self, runtime_api: str) -> tuple[list[str], dict[str, str], str | None]:
-        """The folder, entrypoint and environment of a cold start (file system work: off the loop)."""
-        opt, runtime_dir = self._root / "opt", self._root / "runtime"
-        runtime_dir.mkdir(exist_ok=True)
-        lay_out_opt([layer.path for layer in self.project.function_layers(self.function)], opt)
+        """The folders, entrypoint and environment of a cold start (file system work: off the loop)."""
+        files = self._files
+        try:
+            files.sync(self.project, self.function)
+        except PackageUnavailable as error:
+            raise InvalidEntrypoint(str(error)) from None
         host_path = self.host_environment.get("PATH", os.defpath)
         try:
-            entrypoint = find_entrypoint(self.project.root, opt, host_path=host_path)
+            entrypoint = find_entrypoint(files.task, files.opt, host_path=host_path, looked_at=files.looked_at)
         except InvalidEntrypoint as error:
             reasons = missing_layers(self.project, self.function)
             if reasons:  # the likely cause: the runtime's layer is not the one the function names
                 raise InvalidEntrypoint(f"{error} ({'; '.join(reasons)})") from None
             raise
         environment = lambda_environment(
-            function=self.function, region=self.project.region, task_root=self.project.root, opt=opt,
-            runtime_dir=runtime_dir, runtime_api=runtime_api, host_environment=self.host_environment)
+            function=self.function, region=self.project.region, task_root=files.task, opt=files.opt,
+            runtime_dir=files.runtime, runtime_api=runtime_api, host_environment=self.host_environment)
         return [*entrypoint.argv], environment, entrypoint.note
 
     def _start_process(self, runtime_api: str) -> tuple[subprocess.Popen[bytes], int, str | None]:
         argv, environment, note = self._prepare(runtime_api)
         read_end, write_end = os.pipe()
         try:
-            popen = spawn(argv, cwd=self.project.root, env=environment, output_fd=write_end)
+            popen = spawn(argv, cwd=self._files.task, env=environment, output_fd=write_end)
         except OSError as error:
             os.close(read_end)
             reason = (error.strerror or str(error)).lower()
@@ -173,7 +171,7 @@ class Sandbox:
         process = BootstrapProcess(popen, loop)
         self._spawned_at = time.monotonic()
         stream = logs.LogStream(read_end, self.log_sink, add_reader=loop.add_reader,
-                                remove_reader=loop.remove_reader)
+                                remove_reader=loop.remove_reader, rewrite=self._files.path_map.to_lambda)
         api.on_init_done = process.sample_memory
         self._process, self._api, self._listener, self._logs = process, api, listener, stream
         self._exit_task = loop.create_task(self._watch(process, api))
@@ -280,6 +278,8 @@ class Sandbox:
         if isinstance(answer, _Retry):
             await self._reset()
             return answer
+        if answer.error_type is not None:  # a stack trace shows Lambda's paths, not the sandbox's folders
+            answer.payload = self._files.path_map.to_lambda(answer.payload)
         result = self._report(invocation, answer, cold=cold, api=api, stream=stream, process=process)
         if result.error_type == "Runtime.ExitError":
             await asyncio.wait([process.exited], timeout=_REAP_S)
@@ -363,7 +363,7 @@ class Sandbox:
         result.log_tail = stream.tail()
 
     def _entrypoint_failure(self, invocation: Invocation, message: str) -> InvocationResult:
-        text = f"RequestId: {invocation.request_id} Error: {message}"
+        text = self._files.path_map.text(f"RequestId: {invocation.request_id} Error: {message}")
         result = InvocationResult(invocation.request_id, error_body("Runtime.InvalidEntrypoint", text),
                                   "Runtime.InvalidEntrypoint", init_duration_ms=0.0)
         lines = [text, "Runtime.InvalidEntrypoint", logs.start_line(invocation.request_id),
