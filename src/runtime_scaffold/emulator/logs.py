@@ -135,11 +135,19 @@ class LogStream:
 
     def line(self, text: str) -> None:
         """Add one of the platform's own lines (START, END, REPORT, timeouts) to the stream."""
+        self._catch_up()
         self._write(text.encode() + b"\n")
 
     def lines(self, *texts: str) -> None:
         """Several platform lines at once (END and REPORT): one write to the sink."""
+        self._catch_up()
         self._write("".join([f"{text}\n" for text in texts]).encode())
+
+    def _catch_up(self) -> None:
+        """Pass on what the pipe already holds before a platform line: what the bootstrap wrote before its /next
+        or its answer comes before START or END even when the loop saw that request first."""
+        if not self._eof:
+            self._readable()
 
     def start_invocation(self, *, keep: bool) -> None:
         """Begin a new tail; a cold start keeps what init printed so the caller sees why init failed."""
