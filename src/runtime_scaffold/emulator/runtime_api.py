@@ -157,6 +157,7 @@ class RuntimeApi:
         self._ended: tuple[str, str] | None = None  # (error type, message) once the environment is gone
         self.first_next_at: float | None = None  # time.monotonic() of the first /next: init is over
         self.on_init_done: Callable[[], object] | None = None
+        self.on_init_error: Callable[[], object] | None = None  # after an /init/error post is taken in
         self._routes = self.routes()
 
     def routes(self) -> Routes:
@@ -381,6 +382,8 @@ class RuntimeApi:
         if self.first_next_at is not None or self._init_error is not None:
             return _error(403, "InvalidStateTransition", "init error posted after init was over")
         self._init_error = _function_error(request, "Runtime.Unknown")
+        if self.on_init_error is not None:
+            self.on_init_error()
         body, error_type = self._init_error
         invocation, self._queued = self._queued, None
         if invocation is not None:
