@@ -45,6 +45,7 @@ class InvocationResult:
     log_tail: bytes = b""  # up to the last 4 KB of the invocation's log, START to REPORT
     duration_ms: float = 0.0
     init_duration_ms: float | None = None  # set on a cold start
+    init_in_invoke: bool = False  # that Init ran within the invocation (after a reset): its time is in the duration
     max_memory_used_mb: int = 0
 
     @property
@@ -69,14 +70,15 @@ class Invocation:
     client_context: str | None = None  # decoded JSON, passed to the bootstrap as is
     cognito_identity: str | None = None
     deadline_ms: int = 0  # epoch milliseconds; fixed when a sandbox takes the invocation
-    started: float = 0.0  # time.monotonic() when a sandbox took it
+    started: float = 0.0  # time.monotonic() when its deadline started (0: not yet)
     delivered: float = 0.0  # time.monotonic() when the bootstrap received it from /next
     offered: bool = False  # a /next took it (even if a hook then answered instead): it belongs to that bootstrap
     _result: InvocationResult | None = field(default=None, repr=False)
     _callbacks: list[Callable[[InvocationResult], None]] = field(default_factory=list, repr=False)
 
     def start_clock(self) -> None:
-        """Start the timeout: Lambda counts init time against it, so this runs before a cold start."""
+        """Start the timeout: as the event is handed to a ready runtime, or before an Init that runs within the
+        invocation (after a reset, or a failed Init phase)."""
         self.started = time.monotonic()
         self.deadline_ms = int(time.time() * 1000 + self.timeout_s * 1000)
 

@@ -41,12 +41,18 @@ def end_line(request_id: str) -> str:
     return f"END RequestId: {request_id}"
 
 
+def timed_out_line(request_id: str, timeout_s: float) -> str:
+    """The line Lambda adds after a timeout's REPORT."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    return f"{stamp}Z {request_id} Task timed out after {timeout_s:.2f} seconds"
+
+
 def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | None = None) -> str:
     """Lambda's REPORT line: Init Duration only after a cold start, Status only when it failed hard."""
     init = result.init_duration_ms
     line = (f"REPORT RequestId: {result.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
             # custom runtimes (provided.*) are billed for their init too
-            f"Billed Duration: {math.ceil(result.duration_ms + (init or 0))} ms\t"
+            f"Billed Duration: {math.ceil(result.duration_ms + (0 if result.init_in_invoke else init or 0))} ms\t"
             f"Memory Size: {memory_size_mb} MB\tMax Memory Used: {result.max_memory_used_mb} MB")
     if init is not None:
         line += f"\tInit Duration: {init:.2f} ms"
