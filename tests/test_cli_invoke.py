@@ -75,7 +75,10 @@ def test_ctrl_c_during_invoke_exits_130_and_reaps_the_bootstrap(project: Path, t
         deadline = time.monotonic() + 30
         while "init " not in stderr_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.02)
-        bootstrap_pid = int(stderr_path.read_text().split("init ")[1].split()[0])
+        deadline = time.monotonic() + 10  # the log reaches stderr through a writer thread: it may lag the reply
+        while "\ninit " not in stderr_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        bootstrap_pid = int(stderr_path.read_text().split("\ninit ")[1].split()[0])
         assert pid_alive(bootstrap_pid)
         invoke.send_signal(signal.SIGINT)
         assert invoke.wait(timeout=15) == 130
@@ -131,7 +134,10 @@ def test_serve_answers_and_stops_cleanly(project: Path, tmp_path: Path, stop_sig
         address = f"{base}/2015-03-31/functions/hello/invocations"
         reply = requests.post(address, data=b'{"echo": 7}', timeout=30)
         assert (reply.status_code, reply.json()) == (200, 7)
-        bootstrap_pid = int(stderr_path.read_text().split("init ")[1].split()[0])
+        deadline = time.monotonic() + 10  # the log reaches stderr through a writer thread: it may lag the reply
+        while "\ninit " not in stderr_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        bootstrap_pid = int(stderr_path.read_text().split("\ninit ")[1].split()[0])
         assert pid_alive(bootstrap_pid)
         server.send_signal(stop_signal)
         assert server.wait(timeout=15) == 0

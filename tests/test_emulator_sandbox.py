@@ -230,14 +230,22 @@ def test_opt_shebang_with_no_interpreter_anywhere(tmp_path: Path, local_lambda: 
     assert isinstance(error, dict) and "/opt/bin/no-such-interpreter" in error["errorMessage"]
 
 
-def test_init_error_reaches_the_first_invoke_and_init_is_retried(tmp_path: Path, local_lambda: Factory,
-                                                                 logs: object) -> None:
+def test_an_init_error_is_retried_within_the_invocation_and_again_on_the_next(tmp_path: Path,
+                                                                            local_lambda: Factory,
+                                                                            logs: object) -> None:
+    # As Lambda logs it: the Init phase fails, Init runs again within the invocation and fails again (its error is
+    # the answer), and the next invocation, in a reset environment, runs its Init within itself too.
     local = local_lambda(write_project(tmp_path / "p", environment={"INIT_FAIL": "1"}))
     for _ in range(2):
         error, error_type = invoke(local, {})
         assert error == {"errorMessage": "boom at init", "errorType": "Init.Boom"}
         assert error_type == "Init.Boom"
-    assert logs.text.count("init ") == 2  # type: ignore[attr-defined]
+    text = logs.text  # type: ignore[attr-defined]
+    assert text.count("\ninit ") == 3
+    reports = [line.split("\t", 1)[1] for line in text.splitlines() if line.startswith("INIT_REPORT ")]
+    assert reports == ["Phase: init\tStatus: error\tError Type: Init.Boom",
+                       "Phase: invoke\tStatus: error\tError Type: Init.Boom",
+                       "Phase: invoke\tStatus: error\tError Type: Init.Boom"]
     assert logs.wait_for("init/error status: 202")  # type: ignore[attr-defined]
 
 

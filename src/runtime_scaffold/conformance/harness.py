@@ -71,6 +71,7 @@ class LogTail:
 
     _KEEP = 16384
     _LAMBDA_LINES = ("START RequestId:", "END RequestId:", "REPORT RequestId:", "RequestId:", "Runtime.ExitError",
+                     "INIT_START ", "INIT_REPORT ",
                      "scaffold:")
 
     def __init__(self, sink: LogSink | None) -> None:

@@ -23,6 +23,7 @@ from runtime_scaffold.emulator.runtime_api import RuntimeHooks
 from runtime_scaffold.emulator.sandbox import RouteProvider, Sandbox
 from runtime_scaffold.emulator.server import Accept
 from runtime_scaffold.errors import EmulatorError, InvalidInput
+from runtime_scaffold.lambda_limits import INIT_TIMEOUT_S
 from runtime_scaffold.project import Function, Project
 
 # The shutdown of every sandbox (kill, reap, remove folders) is given this long before close() returns anyway.
@@ -47,6 +48,7 @@ class LocalLambda:
         event_queue_size: int = EVENT_QUEUE_SIZE,
         accept: Accept | None = None,
         runtime_routes: Sequence[RouteProvider] = (),
+        init_timeout_s: float = INIT_TIMEOUT_S,
     ) -> None:
         if concurrency < 1:
             raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
@@ -59,6 +61,7 @@ class LocalLambda:
         self.event_queue_size = event_queue_size
         self.accept = accept  # each Runtime API connection, before any request: a reply refuses it
         self.runtime_routes = tuple(runtime_routes)  # more routes on every sandbox's Runtime API port
+        self.init_timeout_s = init_timeout_s  # a fresh environment's Init phase (Lambda's 10 s; shorter in tests)
         self.loop = LambdaLoop(name=f"lambda-{project.service}")
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
@@ -97,7 +100,7 @@ class LocalLambda:
                     return Sandbox(project=self.project, function=function, sandbox_id=sandbox_id,
                                    loop=self.loop, hooks=self.hooks, log_sink=self.log_sink,
                                    host_environment=self.host_environment, accept=self.accept,
-                                   route_providers=self.runtime_routes)
+                                   route_providers=self.runtime_routes, init_timeout_s=self.init_timeout_s)
                 pool = self._pools[function.key] = FunctionPool(
                     factory, name=function.key, concurrency=self.concurrency, loop=self.loop,
                     event_queue_size=self.event_queue_size)

@@ -1,9 +1,10 @@
 """One execution environment: a bootstrap process, its Runtime API, its deadline and its crashes.
 
-A sandbox runs one invocation at a time. It starts the bootstrap lazily on the first invocation (a cold start)
-and keeps it warm; a timeout, a crash or an init error throws the process group away so the next invocation
-starts afresh, as Lambda resets an environment. A bootstrap found dead when an event is about to be handed over
-(it died while idle, or before its /next took the event) means a cold start for that event, never an error.
+A sandbox runs one invocation at a time. It starts the bootstrap lazily on the first invocation (a cold start,
+whose Init is a phase of its own: :mod:`init_phase`) and keeps it warm; a timeout, a crash or an init error
+throws the process group away so the next invocation starts afresh, as Lambda resets an environment. A bootstrap
+found dead when an event is about to be handed over (it died while idle, or before its /next took the event)
+means a cold start for that event, never an error.
 
 Everything here runs on the local Lambda's event loop (:mod:`loop`): the Runtime API listener, the exit (a
 pidfd), the log pipe and the deadline (a loop timer). :meth:`Sandbox.invoke` and :meth:`Sandbox.close` are
@@ -27,6 +28,17 @@ from pathlib import Path
 from runtime_scaffold.emulator import logs
 from runtime_scaffold.emulator.environment import InvalidEntrypoint, find_entrypoint, lambda_environment, missing_layers
 from runtime_scaffold.emulator.guard import request_screen
+from runtime_scaffold.emulator.init_phase import (
+    ERROR,
+    READY,
+    TIMEOUT,
+    InitOutcome,
+    failed_result,
+    failure_lines,
+    init_report_line,
+    init_start_line,
+    wait_for_init,
+)
 from runtime_scaffold.emulator.invocation import Invocation, InvocationResult, error_body
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.process import MEMORY_SAMPLE_S, BootstrapProcess, describe_exit, spawn
@@ -34,6 +46,7 @@ from runtime_scaffold.emulator.routes import Routes
 from runtime_scaffold.emulator.runtime_api import HookRunner, RuntimeApi, RuntimeHooks, overridden
 from runtime_scaffold.emulator.sandbox_files import PackageUnavailable, SandboxFiles
 from runtime_scaffold.emulator.server import Accept, Listener, error_reply
+from runtime_scaffold.lambda_limits import INIT_TIMEOUT_S
 from runtime_scaffold.project import Function, Project
 
 SHUTTING_DOWN = "the local Lambda is shutting down"
@@ -69,6 +82,7 @@ class Sandbox:
         host_environment: Mapping[str, str] | None = None,
         accept: Accept | None = None,
         route_providers: Sequence[RouteProvider] = (),
+        init_timeout_s: float = INIT_TIMEOUT_S,
     ) -> None:
         self.project = project
         self.function = function
@@ -93,6 +107,8 @@ class Sandbox:
         self._memory_timer: asyncio.TimerHandle | None = None
         self._deadline_due = 0.0
         self._spawned_at = 0.0
+        self.init_timeout_s = init_timeout_s
+        self._fresh = True  # no Init has run here yet: the next one is a phase of its own
         self._retired = False
         names = ("next_reply", "post_reply", "observe", "exited")
         self._hooked = any(overridden(self.hooks, name) for name in names)
@@ -175,6 +191,7 @@ class Sandbox:
         api.on_init_done = process.sample_memory
         self._process, self._api, self._listener, self._logs = process, api, listener, stream
         self._exit_task = loop.create_task(self._watch(process, api))
+        stream.line(init_start_line(self.function.runtime))
         if note:
             stream.line(f"scaffold: {note}")
         if self._retired:  # closed while the bootstrap was being started
@@ -229,7 +246,6 @@ class Sandbox:
 
     async def invoke_async(self, invocation: Invocation) -> InvocationResult:
         """Run one invocation to its end: a response, a function error, or a platform error."""
-        invocation.start_clock()
         outcome = await self._attempt(invocation, announced=False)
         if isinstance(outcome, _Retry):
             outcome = await self._attempt(invocation, announced=True)
@@ -246,13 +262,15 @@ class Sandbox:
         if self._process is not None and not self._process.alive():
             await self._reset()  # it died while idle
         cold = self._process is None
+        init: InitOutcome | None = None
         if cold:
-            try:
-                await self._start()
-            except InvalidEntrypoint as error:
-                return self._entrypoint_failure(invocation, str(error))
+            init = await self._initialise(invocation)
             if self._retired:
                 return self._shutting_down(invocation)
+            if init.status != READY:
+                return await self._init_failure(invocation, init, announced=announced)
+        if not invocation.started:  # the deadline starts as the event is handed over, after Init
+            invocation.start_clock()
         api, stream, process = self._api, self._logs, self._process
         assert api is not None and stream is not None and process is not None
         if not announced:
@@ -280,7 +298,7 @@ class Sandbox:
             return answer
         if answer.error_type is not None:  # a stack trace shows Lambda's paths, not the sandbox's folders
             answer.payload = self._files.path_map.to_lambda(answer.payload)
-        result = self._report(invocation, answer, cold=cold, api=api, stream=stream, process=process)
+        result = self._report(invocation, answer, init=init, process=process)
         if result.error_type == "Runtime.ExitError":
             await asyncio.wait([process.exited], timeout=_REAP_S)
             self._exit_lines(invocation, stream, process)
@@ -290,6 +308,64 @@ class Sandbox:
         if self._hook_runner is not None:
             await self._hook_runner.barrier()  # the caller sees every call of this invocation observed
         return result
+
+    async def _initialise(self, invocation: Invocation) -> InitOutcome:
+        """Start the bootstrap and wait for its Init: in a phase of its own in a fresh environment (10 s, apart
+        from the invocation's timeout), then, when that fails, again within the invocation, as after a reset."""
+        phase = "init" if self._fresh else "invoke"
+        self._fresh = False
+        if phase == "invoke" and not invocation.started:
+            invocation.start_clock()
+        outcome = await self._run_init(invocation, phase)
+        if outcome.status != READY and phase == "init" and not self._retired:
+            self._platform_lines(init_report_line(outcome, phase="init"))
+            await self._reset(grace=INIT_ERROR_GRACE_S if outcome.body is not None else 0.0)
+            invocation.start_clock()
+            phase = "invoke"
+            outcome = await self._run_init(invocation, phase)
+        outcome.phase = phase
+        return outcome
+
+    async def _run_init(self, invocation: Invocation, phase: str) -> InitOutcome:
+        started = time.monotonic()
+        try:
+            await self._start()
+        except InvalidEntrypoint as error:
+            return InitOutcome(ERROR, (time.monotonic() - started) * 1000, "Runtime.InvalidEntrypoint",
+                               message=str(error))
+        api, process = self._api, self._process
+        if api is None or process is None:  # retired while starting
+            return InitOutcome(ERROR, 0.0, "Sandbox.Failure", message=SHUTTING_DOWN)
+        limit = self.init_timeout_s if phase == "init" else invocation.remaining_s
+        outcome = await wait_for_init(api, process, spawned_at=self._spawned_at, limit_s=limit)
+        if outcome.status == TIMEOUT:
+            process.kill_group()
+        return outcome
+
+    async def _init_failure(self, invocation: Invocation, init: InitOutcome, *, announced: bool) -> InvocationResult:
+        """The invocation's answer when the Init within it failed too, with Lambda's lines for it."""
+        if self._process is not None:  # a runtime that posted /init/error exits by itself: its peak memory then
+            await asyncio.wait([self._process.exited], timeout=INIT_ERROR_GRACE_S if init.body else _REAP_S)
+        result = failed_result(invocation, init)
+        result.payload = self._files.path_map.to_lambda(result.payload)
+        result.duration_ms = (time.monotonic() - invocation.started) * 1000
+        result.init_duration_ms, result.init_in_invoke = init.duration_ms, True
+        result.max_memory_used_mb = self._process.peak_mb if self._process is not None else 0
+        lines = failure_lines(invocation, init, result, memory_size_mb=self.function.memory_size,
+                              announced=announced)
+        result.log_tail = self._platform_lines(*lines)
+        await self._reset(grace=INIT_ERROR_GRACE_S if init.body is not None else 0.0)
+        return result
+
+    def _platform_lines(self, *lines: str) -> bytes:
+        """Lambda's own lines, into the bootstrap's log stream when there is one (no bootstrap started: straight
+        to the sink); the invocation's log tail."""
+        if self._logs is not None:
+            self._logs.lines(*lines)
+            return self._logs.tail()
+        data = self._files.path_map.to_lambda("".join(line + "\n" for line in lines).encode())
+        self.log_sink(data)
+        return data
 
     def _arm_deadline(self, loop: asyncio.AbstractEventLoop, invocation: Invocation) -> None:
         """One timer per sandbox, moved only when it would fire too late: invocations far shorter than their
@@ -337,17 +413,19 @@ class Sandbox:
         exit_text = describe_exit(returncode) if returncode is not None else "Runtime exited"
         stream.lines(f"RequestId: {invocation.request_id} Error: {exit_text}", "Runtime.ExitError")
 
-    def _report(self, invocation: Invocation, result: InvocationResult, *, cold: bool, api: RuntimeApi,
-                stream: logs.LogStream, process: BootstrapProcess) -> InvocationResult:
+    @staticmethod
+    def _report(invocation: Invocation, result: InvocationResult, *, init: InitOutcome | None,
+                process: BootstrapProcess) -> InvocationResult:
         """The result's durations and memory, as the REPORT line gives them."""
         timed_out = result.error_type == "Sandbox.Timedout"  # not when the answer beat the kill by a hair
-        finished = time.monotonic()
-        # A timeout lasts the whole timeout, cold start included (the deadline started before it), as Lambda
-        # reports it; otherwise the duration is the handler's, from delivery.
-        since = invocation.started if timed_out else (invocation.delivered or invocation.started)
-        result.duration_ms = (finished - since) * 1000
-        if cold:
-            result.init_duration_ms = ((api.first_next_at or finished) - self._spawned_at) * 1000
+        # A timeout lasts the whole timeout (from the deadline's start: the hand-over, or the start of an Init run
+        # within the invocation), as Lambda reports it; otherwise the duration is the handler's, from delivery,
+        # or, after an Init within the invocation, from its start.
+        in_invoke = init is not None and init.phase == "invoke"
+        since = invocation.started if timed_out or in_invoke else (invocation.delivered or invocation.started)
+        result.duration_ms = (time.monotonic() - since) * 1000
+        if init is not None:
+            result.init_duration_ms, result.init_in_invoke = init.duration_ms, in_invoke
         result.max_memory_used_mb = process.peak_mb
         return result
 
@@ -357,20 +435,6 @@ class Sandbox:
         lines = [logs.end_line(invocation.request_id),
                  logs.report_line(result, memory_size_mb=self.function.memory_size, status=status)]
         if result.error_type == "Sandbox.Timedout":
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            lines.append(f"{stamp}Z {invocation.request_id} Task timed out after {invocation.timeout_s:.2f} seconds")
+            lines.append(logs.timed_out_line(invocation.request_id, invocation.timeout_s))
         stream.lines(*lines)
         result.log_tail = stream.tail()
-
-    def _entrypoint_failure(self, invocation: Invocation, message: str) -> InvocationResult:
-        text = self._files.path_map.text(f"RequestId: {invocation.request_id} Error: {message}")
-        result = InvocationResult(invocation.request_id, error_body("Runtime.InvalidEntrypoint", text),
-                                  "Runtime.InvalidEntrypoint", init_duration_ms=0.0)
-        lines = [text, "Runtime.InvalidEntrypoint", logs.start_line(invocation.request_id),
-                 logs.end_line(invocation.request_id),
-                 logs.report_line(result, memory_size_mb=self.function.memory_size,
-                                  status="error\tError Type: Runtime.InvalidEntrypoint")]
-        data = "".join(line + "\n" for line in lines).encode()
-        self.log_sink(data)
-        result.log_tail = data
-        return result
