@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from runtime_scaffold.emulator import LocalLambda, start_invoke_server
+from runtime_scaffold.errors import ProjectError
 
 from .emulator_fixtures import write_project
 
@@ -62,6 +63,49 @@ def test_names_the_function_can_go_by(serve: Callable[..., str]) -> None:
         assert post(url(base, name), b'{"echo": 1}').json() == 1
 
 
+def test_latest_is_the_only_version(serve: Callable[..., str]) -> None:
+    base = serve()
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:fixture-dev-hello"
+    for name in ("hello:$LATEST", f"{arn}:$LATEST", "123456789012:function:fixture-dev-hello:$LATEST"):
+        assert post(url(base, name), b'{"echo": 2}').json() == 2
+    assert post(url(base) + "?Qualifier=%24LATEST", b'{"echo": 3}').json() == 3
+    for qualifier in ("prod", "7"):  # an alias, a published version: neither exists locally
+        refused = post(url(base, f"hello:{qualifier}"))
+        assert refused.status_code == 404, qualifier
+        assert refused.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+        assert refused.json()["Message"] == f"Function not found: {arn}:{qualifier}"
+    for qualifier in ("prod", "7", "$latest"):  # Qualifier= admits any case of $LATEST; Lambda does not fold it
+        refused = post(url(base) + f"?Qualifier={quote(qualifier)}")
+        assert (refused.status_code, refused.json()["Message"]) == (404, f"Function not found: {arn}:{qualifier}")
+    # In the name, a qualifier of the wrong form fails FunctionName's pattern before any lookup.
+    assert post(url(base, "hello:$latest")).headers["x-amzn-ErrorType"] == "ValidationException"
+
+
+def test_names_lambda_refuses(serve: Callable[..., str]) -> None:
+    base = serve()
+    cases = {
+        "arn:aws:lambda:eu-west-1:123456789012:function:hello": (
+            404, "ResourceNotFoundException", "Functions from 'eu-west-1' are not reachable in this region "
+            "('us-east-1')"),
+        "arn:aws:lambda:us-east-1:210987654321:function:hello": (
+            403, "AccessDeniedException", "User: arn:aws:iam::123456789012:root is not authorized to perform: "
+            "lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:210987654321:function:hello because no "
+            "resource-based policy allows the lambda:InvokeFunction action"),
+        "hello world": (400, "ValidationException", "1 validation error detected: Value 'hello world' at "
+                        "'functionName' failed to satisfy constraint: Member must satisfy regular expression "
+                        "pattern: "),
+    }
+    for name, (status, error_type, message) in cases.items():
+        reply = post(url(base, name))
+        assert (reply.status_code, reply.headers["x-amzn-ErrorType"]) == (status, error_type), name
+        assert reply.json()["Message"].startswith(message), reply.json()
+    mismatch = post(url(base, "hello:$LATEST") + "?Qualifier=prod")
+    assert (mismatch.status_code, mismatch.headers["x-amzn-ErrorType"]) == (400, "InvalidParameterValueException")
+    assert mismatch.json()["Message"] == (
+        "The derived qualifier from the function name does not match the specified qualifier.")
+    assert post(url(base, "hello:$LATEST") + "?Qualifier=%24LATEST", b'{"echo": 4}').json() == 4
+
+
 def test_empty_body_is_an_empty_object(serve: Callable[..., str]) -> None:
     assert post(url(serve()), b"").json() == {}
 
@@ -78,7 +122,7 @@ def test_service_errors(serve: Callable[..., str]) -> None:
     missing = post(url(base, "nope"))
     assert missing.status_code == 404
     assert missing.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
-    arn = "arn:aws:lambda:us-east-1:123456789012:function:nope"
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:nope:$LATEST"  # Invoke names the version it looked for
     assert missing.json()["Message"] == f"Function not found: {arn}"
     too_large = post(url(base), b'"' + b"x" * (6 * 1024 * 1024) + b'"')
     assert too_large.status_code == 413
@@ -139,6 +183,10 @@ def test_boto3_reads_lambda_answers(serve: Callable[..., str], monkeypatch: pyte
     assert client.invoke(FunctionName="hello", InvocationType="DryRun")["StatusCode"] == 204
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.invoke(FunctionName="nope")
+    assert json.loads(client.invoke(FunctionName="hello", Qualifier="$LATEST", Payload=b'{"echo": 5}')[
+        "Payload"].read()) == 5
+    with pytest.raises(client.exceptions.ResourceNotFoundException, match="function:fixture-dev-hello:prod"):
+        client.invoke(FunctionName="hello", Qualifier="prod")
     with pytest.raises(client.exceptions.RequestTooLargeException):
         client.invoke(FunctionName="hello", Payload=b'"' + b"x" * (6 * 1024 * 1024) + b'"')
 
@@ -167,3 +215,14 @@ def test_parallel_invokes_use_at_most_n_sandboxes(tmp_path: Path, local_lambda: 
                if line.startswith("init ")}
     assert 1 <= len(started) <= 3
     assert all(int(pid) != os.getpid() for pid in started)
+
+
+def test_local_lambda_names_take_the_same_resolver(tmp_path: Path, local_lambda: Factory) -> None:
+    local = local_lambda(write_project(tmp_path / "p"))
+    assert local.function("hello:$LATEST").key == "hello"
+    assert local.function("arn:aws:lambda:us-east-1:123456789012:function:fixture-dev-hello").key == "hello"
+    with pytest.raises(ProjectError, match=r"'hello:prod': Function not found: .*:function:fixture-dev-hello:prod "
+                                           r"\(only \$LATEST exists locally"):
+        local.function("hello:prod")
+    with pytest.raises(ProjectError, match="nope"):
+        local.function("nope")

@@ -16,8 +16,9 @@ import base64
 import binascii
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
+from runtime_scaffold.emulator import function_names
 from runtime_scaffold.emulator.guard import is_loopback, request_screen
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION, MAX_REQUEST_BYTES, Invocation
 from runtime_scaffold.emulator.json_check import json_error
@@ -26,7 +27,7 @@ from runtime_scaffold.emulator.messages import Reply, Request, UnsafeHeader, che
 from runtime_scaffold.emulator.pool import FunctionPool
 from runtime_scaffold.emulator.routes import Routes
 from runtime_scaffold.emulator.server import Listener
-from runtime_scaffold.errors import EmulatorError, ProjectError
+from runtime_scaffold.errors import EmulatorError
 from runtime_scaffold.project import Function
 
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
@@ -68,7 +69,7 @@ class InvokeApi:
 
     def __init__(self, local: LocalLambda) -> None:
         self.local = local
-        self._functions: dict[str, tuple[Function, FunctionPool]] = {}
+        self._functions: dict[tuple[str, str, bool], tuple[Function, FunctionPool]] = {}
 
     def routes(self) -> Routes:
         routes = Routes(max_body_bytes=MAX_REQUEST_BYTES, not_found=self._unknown, method_not_allowed=self._unknown)
@@ -79,27 +80,32 @@ class InvokeApi:
     def _unknown(request: Request) -> Reply:
         return service_error(404, "UnknownOperationException", f"no operation {request.method} {request.path}")
 
-    def _resolve(self, name: str) -> tuple[Function, FunctionPool] | Reply:
-        known = self._functions.get(name)
+    def resolve(self, request: Request, *, action: str = "lambda:InvokeFunction",
+                latest_when_unqualified: bool = True) -> tuple[Function, FunctionPool] | Reply:
+        """The function (and its pool) that ``request.params["name"]`` and its ``Qualifier`` name, or the error
+        reply Lambda would send (:mod:`function_names`); shared by every route that names a function."""
+        name = request.params["name"]
+        qualifier = parse_qs(request.query).get("Qualifier", [""])[-1] if request.query else ""
+        key = (name, qualifier, latest_when_unqualified)
+        known = self._functions.get(key)
         if known is not None:
             return known
         try:
-            function = self.local.function(unquote(name))
-        except ProjectError:
-            unquoted = unquote(name)
-            arn = unquoted if unquoted.startswith("arn:") else (
-                f"arn:aws:lambda:{self.local.project.region}:{self.local.account_id}:function:{unquoted}")
-            return service_error(404, "ResourceNotFoundException", f"Function not found: {arn}")
+            function = function_names.resolve(self.local.project, self.local.account_id, unquote(name),
+                                              qualifier or None, action=action,
+                                              latest_when_unqualified=latest_when_unqualified)
+        except function_names.LambdaApiError as error:
+            return service_error(error.status, error.error_type, error.message)
         try:
             pool = self.local.pool(function)
         except EmulatorError as error:
             return service_error(503, "ServiceException", error.message)
         if len(self._functions) < 1024:
-            self._functions[name] = (function, pool)
+            self._functions[key] = (function, pool)
         return function, pool
 
     def invoke(self, request: Request) -> Reply | Awaitable[Reply]:
-        resolved = self._resolve(request.params["name"])
+        resolved = self.resolve(request)
         if isinstance(resolved, Reply):
             return resolved
         function, pool = resolved

@@ -14,15 +14,21 @@ import threading
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 
-from runtime_scaffold.emulator import logs
-from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, MAX_REQUEST_BYTES, Invocation, InvocationResult
+from runtime_scaffold.emulator import function_names, logs
+from runtime_scaffold.emulator.invocation import (
+    DEFAULT_ACCOUNT_ID,
+    FUNCTION_VERSION,
+    MAX_REQUEST_BYTES,
+    Invocation,
+    InvocationResult,
+)
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.messages import UnsafeHeader, check_header_value
 from runtime_scaffold.emulator.pool import EVENT_QUEUE_SIZE, FunctionPool
 from runtime_scaffold.emulator.runtime_api import RuntimeHooks
 from runtime_scaffold.emulator.sandbox import RouteProvider, Sandbox
 from runtime_scaffold.emulator.server import Accept
-from runtime_scaffold.errors import EmulatorError, InvalidInput
+from runtime_scaffold.errors import EmulatorError, InvalidInput, ProjectError
 from runtime_scaffold.lambda_limits import INIT_TIMEOUT_S
 from runtime_scaffold.project import Function, Project
 
@@ -76,19 +82,23 @@ class LocalLambda:
         self.close()
 
     def function(self, name: str | None) -> Function:
-        """Resolve a function key, its deployed name, an ARN, or ``function`` (RIE's name) in a one-function
-        project; raises ProjectError when there is no such function."""
-        if name is not None and ":" in name:  # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
-            parts = name.split(":")
-            if "function" in parts[:-1]:
-                name = parts[parts.index("function") + 1]
-        functions = self.project.functions
-        if name == "function" and "function" not in functions and len(functions) == 1:
-            name = None
-        return self.project.function(name)
+        """Resolve a function key, its deployed name, a partial or full ARN (``:$LATEST`` allowed), or ``function``
+        (RIE's name) in a one-function project; raises ProjectError when there is no such function or version."""
+        if name is None:
+            return self.project.function(None)
+        try:
+            return function_names.resolve(self.project, self.account_id, name)
+        except function_names.FunctionNotFound as error:
+            reference = function_names.parse(name)
+            if reference.qualifier in (None, FUNCTION_VERSION):
+                return self.project.function(reference.name)  # its error lists the project's functions
+            raise ProjectError(f"{name!r}: {error.message} (only {FUNCTION_VERSION} exists locally: no published "
+                               "versions or aliases)") from None
+        except function_names.LambdaApiError as error:
+            raise ProjectError(f"{name!r}: {error.message}") from None
 
     def function_arn(self, function: Function) -> str:
-        return f"arn:aws:lambda:{self.project.region}:{self.account_id}:function:{function.name}"
+        return function_names.function_arn(self.project.region, self.account_id, function.name)
 
     def pool(self, function: Function) -> FunctionPool:
         with self._lock:
