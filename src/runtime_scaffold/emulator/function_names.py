@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote
 
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION
+from runtime_scaffold.emulator.messages import Request
 from runtime_scaffold.project import Function, Project
 
 # As Lambda's API reference and its error messages give them.
@@ -75,7 +77,7 @@ class FunctionReference:
     qualifier: str | None
 
 
-def _constraint(value: str, field: str, constraint: str) -> str:
+def constraint(value: str, field: str, constraint: str) -> str:
     return f"Value '{value}' at '{field}' failed to satisfy constraint: Member must {constraint}"
 
 
@@ -84,17 +86,17 @@ def parse(function_name: str, qualifier: str | None = None) -> FunctionReference
     problems = []
     if qualifier is not None:
         if len(qualifier) > MAX_QUALIFIER_LENGTH:
-            problems.append(_constraint(qualifier, "qualifier",
+            problems.append(constraint(qualifier, "qualifier",
                                         f"have length less than or equal to {MAX_QUALIFIER_LENGTH}"))
         elif not _QUALIFIER.fullmatch(qualifier):
-            problems.append(_constraint(qualifier, "qualifier",
+            problems.append(constraint(qualifier, "qualifier",
                                         f"satisfy regular expression pattern: {QUALIFIER_PATTERN}"))
     parts = _PARTS.fullmatch(function_name)
     if parts is None or not _NAME.fullmatch(function_name):
-        problems.append(_constraint(function_name, "functionName",
+        problems.append(constraint(function_name, "functionName",
                                     f"satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"))
     elif len(function_name) > MAX_FUNCTION_NAME_LENGTH:
-        problems.append(_constraint(function_name, "functionName",
+        problems.append(constraint(function_name, "functionName",
                                     f"have length less than or equal to {MAX_FUNCTION_NAME_LENGTH}"))
     if problems:
         count = f"{len(problems)} validation error{'s' if len(problems) > 1 else ''} detected"
@@ -134,6 +136,21 @@ def resolve(project: Project, account_id: str, function_name: str, qualifier: st
     if reference.qualifier not in (None, FUNCTION_VERSION):  # no published version or alias exists locally
         raise FunctionNotFound(function_arn(region, account, function.name, reference.qualifier))
     return function
+
+
+def query_parameter(request: Request, name: str) -> str | None:
+    """The last value of one query parameter (``Qualifier``, ``Marker``...), or None when it is not sent."""
+    values = parse_qs(request.query, keep_blank_values=True).get(name) if request.query else None
+    return values[-1] if values else None
+
+
+def requested_function(project: Project, account_id: str, request: Request, *, action: str,
+                       latest_when_unqualified: bool) -> Function:
+    """:func:`resolve` for a Lambda API request: FunctionName from the path's ``{name}``, ``Qualifier=`` from its
+    query (an empty one counts as not sent, as the SDKs leave it out)."""
+    return resolve(project, account_id, unquote(request.params["name"]),
+                   query_parameter(request, "Qualifier") or None, action=action,
+                   latest_when_unqualified=latest_when_unqualified)
 
 
 def _find(project: Project, name: str) -> Function | None:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Awaitable, Callable, Iterable
-from urllib.parse import parse_qs, unquote
 
 from runtime_scaffold.emulator import function_names
 from runtime_scaffold.emulator.guard import is_loopback, request_screen
@@ -27,17 +25,13 @@ from runtime_scaffold.emulator.messages import Reply, Request, UnsafeHeader, che
 from runtime_scaffold.emulator.pool import FunctionPool
 from runtime_scaffold.emulator.routes import Routes
 from runtime_scaffold.emulator.server import Listener
+from runtime_scaffold.emulator.service_errors import service_error
 from runtime_scaffold.errors import EmulatorError
 from runtime_scaffold.project import Function
 
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
 # Lambda's limit on ClientContext: 3,583 bytes, base64-encoded.
 MAX_CLIENT_CONTEXT_BYTES = 3583
-
-
-def service_error(status: int, error_type: str, message: str) -> Reply:
-    body = json.dumps({"Type": "User", "Message": message, "message": message}).encode()
-    return Reply(status, body, {"x-amzn-ErrorType": error_type})
 
 
 class _BadRequest(Exception):
@@ -84,16 +78,14 @@ class InvokeApi:
                 latest_when_unqualified: bool = True) -> tuple[Function, FunctionPool] | Reply:
         """The function (and its pool) that ``request.params["name"]`` and its ``Qualifier`` name, or the error
         reply Lambda would send (:mod:`function_names`); shared by every route that names a function."""
-        name = request.params["name"]
-        qualifier = parse_qs(request.query).get("Qualifier", [""])[-1] if request.query else ""
-        key = (name, qualifier, latest_when_unqualified)
+        key = (request.params["name"], request.query, latest_when_unqualified)
         known = self._functions.get(key)
         if known is not None:
             return known
         try:
-            function = function_names.resolve(self.local.project, self.local.account_id, unquote(name),
-                                              qualifier or None, action=action,
-                                              latest_when_unqualified=latest_when_unqualified)
+            function = function_names.requested_function(self.local.project, self.local.account_id, request,
+                                                         action=action,
+                                                         latest_when_unqualified=latest_when_unqualified)
         except function_names.LambdaApiError as error:
             return service_error(error.status, error.error_type, error.message)
         try:
