@@ -6,8 +6,9 @@ What a caller sends is checked before it goes anywhere: the payload must be JSON
 length), ``X-Amz-Client-Context`` base64 of a JSON object of at most 3,583 bytes encoded, and a trace id
 header-safe; ``Event`` invocations are refused with 429 when their function's queue is full.
 
-:meth:`InvokeApi.routes` is the listener's table: response streaming
-(``/2021-11-15/functions/{name}/response-streaming-invocations``) and plain-HTTP routes for browsers add theirs.
+:meth:`InvokeApi.routes` is the listener's table, with the read-only function calls (:mod:`function_api`);
+response streaming (``/2021-11-15/functions/{name}/response-streaming-invocations``) and plain-HTTP routes for
+browsers add theirs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import binascii
 from collections.abc import Awaitable, Callable, Iterable
 
 from runtime_scaffold.emulator import function_names
+from runtime_scaffold.emulator.function_api import FunctionApi
 from runtime_scaffold.emulator.guard import is_loopback, request_screen
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION, MAX_REQUEST_BYTES, Invocation
 from runtime_scaffold.emulator.json_check import json_error
@@ -68,6 +70,7 @@ class InvokeApi:
     def routes(self) -> Routes:
         routes = Routes(max_body_bytes=MAX_REQUEST_BYTES, not_found=self._unknown, method_not_allowed=self._unknown)
         routes.add("POST", INVOKE_PATH, self.invoke)
+        FunctionApi(self.local).add_routes(routes)  # GetFunction, GetFunctionConfiguration, ListFunctions
         return routes
 
     @staticmethod
