@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime_scaffold.emulator import LocalLambda
+from runtime_scaffold.emulator import LocalLambda, sandbox
 
 from .emulator_fixtures import write_project
 
@@ -128,3 +128,20 @@ def test_after_a_reset_the_next_init_counts_against_the_invocation(tmp_path: Pat
     assert result.error_type is None, result.payload
     assert int(json.loads(result.payload)["Lambda-Runtime-Deadline-Ms"]) < before_ms + 2000 + 3000
     assert result.init_duration_ms is not None and result.init_duration_ms >= 2000
+
+
+def test_init_duration_counts_from_before_the_spawn(tmp_path: Path, local_lambda: Factory,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # The runtime's first /next is served on the loop while the spawn's executor thread has yet to return (slowed
+    # here to make it certain): Init Duration was negative when the clock was read after the spawn returned.
+    spawn = sandbox.spawn
+
+    def slow_spawn(*args: object, **options: object) -> object:
+        started = spawn(*args, **options)  # type: ignore[arg-type]
+        time.sleep(1.0)
+        return started
+
+    monkeypatch.setattr(sandbox, "spawn", slow_spawn)
+    result = local_lambda(write_project(tmp_path / "p")).invoke(None, b"{}")
+    assert result.error_type is None, result.payload
+    assert result.init_duration_ms is not None and result.init_duration_ms > 0  # was about -800 ms

@@ -179,13 +179,15 @@ class Sandbox:
         for provide in self.route_providers:
             provide(routes, self)
         listener = await Listener(routes, accept=self.accept, screen=_RUNTIME_SCREEN).start()
+        # Init starts before the spawn: the loop serves the runtime's first /next while the executor thread is
+        # still returning from it, and a clock read after that made a fast Init's duration negative.
+        self._spawned_at = time.monotonic()
         try:
             popen, read_end, note = await loop.run_in_executor(None, self._start_process, listener.address)
         except BaseException:
             await listener.close()
             raise
         process = BootstrapProcess(popen, loop)
-        self._spawned_at = time.monotonic()
         stream = logs.LogStream(read_end, self.log_sink, add_reader=loop.add_reader,
                                 remove_reader=loop.remove_reader, rewrite=self._files.path_map.to_lambda)
         api.on_init_done = process.sample_memory
