@@ -17,6 +17,7 @@ import requests
 from click.testing import CliRunner
 
 from runtime_scaffold.cli import cli
+from runtime_scaffold.cli import local as local_cli
 from runtime_scaffold.errors import ExitCode
 
 from .conftest import pid_alive
@@ -62,7 +63,19 @@ def test_invoke_timeout_is_a_function_error(project: Path) -> None:
     code, out, err = run("invoke", "--data", '{"sleep": 30}', "--project", str(project))
     assert code == ExitCode.ERROR
     assert json.loads(out)["errorType"] == "Sandbox.Timedout"
-    assert "Error: Sandbox.Timedout: " in err and "Task timed out after 3.00 seconds" in err
+    # The message is Lambda's log line already: the closing line names the type only.
+    assert err.strip().splitlines()[-1] == "Error: Sandbox.Timedout (the error JSON is on stdout)"
+    assert err.count("Task timed out after 3.00 seconds") == 1
+
+
+def test_a_function_error_message_is_printed_once(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: the error JSON on stdout, then `Error: <type>: <message>` again on stderr, whatever stdout was.
+    monkeypatch.setattr(local_cli, "_stdout_is_terminal", lambda: True)
+    code, out, err = run("invoke", "--data", '{"fail": "bad news"}', "--project", str(project))
+    assert code == ExitCode.ERROR
+    assert out.endswith("\n") and json.loads(out)["errorMessage"] == "bad news"
+    assert err.strip().splitlines()[-1] == "Error: Handler.Failed (the error JSON is on stdout)"
+    assert "bad news" not in err
 
 
 def test_ctrl_c_during_invoke_exits_130_and_reaps_the_bootstrap(project: Path, tmp_path: Path) -> None:

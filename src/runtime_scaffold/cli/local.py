@@ -71,8 +71,10 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     FUNCTION is a key under `functions:` in serverless.yml; it may be left out when there is only one.
     The event defaults to {}. The response body goes to stdout as is; the bootstrap's logs, with
     Lambda's START/END/REPORT lines, go to stderr. A function error (a crash, a timeout, an error the
-    runtime reported) prints Lambda's error JSON on stdout, as `aws lambda invoke` writes the payload, a
-    one-line summary on stderr, and exits with status 1. Ctrl-C stops the bootstrap and exits with 130.
+    runtime reported) prints Lambda's error JSON on stdout, as `aws lambda invoke` writes the payload, ends
+    stderr with `Error: <errorType>`, followed by `: <errorMessage>` unless the message is on the terminal
+    already (stdout is the terminal, or the function logged it), and exits with status 1. Ctrl-C stops the
+    bootstrap and exits with 130.
 
     \b
     Examples:
@@ -97,16 +99,24 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
         raise click.exceptions.Exit(INTERRUPTED) from None
     assert result is not None
     logs.drain_stderr(timeout_s=_LOG_DRAIN_S)  # the log, then the payload and the summary
+    on_terminal = _stdout_is_terminal()
     sys.stdout.buffer.write(result.payload)
-    if sys.stdout.isatty():
+    if on_terminal:
         sys.stdout.buffer.write(b"\n")
     sys.stdout.flush()
     if result.error_type is not None:
-        raise FunctionError(_error_summary(result.error_type, result.payload))
+        raise FunctionError(_error_summary(result.error_type, result.payload, log=result.log_tail,
+                                           payload_shown=on_terminal))
 
 
-def _error_summary(error_type: str, payload: bytes) -> str:
-    """`<errorType>: <errorMessage>` from Lambda's error JSON, on one line (the JSON itself went to stdout)."""
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _error_summary(error_type: str, payload: bytes, *, log: bytes, payload_shown: bool) -> str:
+    """The stderr line a function error ends with: its errorType, and its errorMessage unless the reader has it
+    already, on the terminal above (stdout is the terminal) or in the function's own log; so the message is
+    printed once (the error JSON itself is always on stdout, as `aws lambda invoke` writes the payload)."""
     try:
         error = json.loads(payload)
     except ValueError:
@@ -115,7 +125,14 @@ def _error_summary(error_type: str, payload: bytes) -> str:
         return error_type
     kind = str(error.get("errorType") or error_type)
     message = " ".join(str(error.get("errorMessage", "")).split())
-    return f"{kind}: {message}" if message else kind
+    if not message:
+        return kind
+    logged = " ".join(log.decode("utf-8", "replace").split())
+    # Lambda's own errors say "RequestId: ID Error: WHAT"; its log line for them says WHAT.
+    what = message.split(" Error: ", 1)[-1] if message.startswith("RequestId: ") else message
+    if payload_shown or what in logged:
+        return f"{kind} (the error JSON is on stdout)"
+    return f"{kind}: {message}"
 
 
 @click.command(short_help="Serve the project's functions as a local Lambda endpoint.")
