@@ -19,8 +19,9 @@ from runtime_scaffold.conformance import (
     find_conformance_handler,
     run_conformance,
 )
-from runtime_scaffold.conformance.harness import Harness
+from runtime_scaffold.conformance.harness import Harness, LogTail, Session, clip
 from runtime_scaffold.conformance.runner import run_scenario
+from runtime_scaffold.emulator import InvocationResult
 from runtime_scaffold.project import load_project
 
 from .conftest import REPO_ROOT, require_tool
@@ -235,3 +236,20 @@ def test_the_resolved_configuration_can_be_given_as_for_the_other_commands(tmp_p
     result = conform("renamed", "--project", str(PYTHON_RUNTIME), "--config", str(resolved), "--only", "echo-unicode")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "function renamed" in result.stdout
+
+
+def test_a_reason_is_never_cut_mid_word() -> None:
+    assert clip("the runtime answered with a message", 19) == "the runtime ..."
+    assert clip("Traceback ... ValueError: the point is here", 22, keep_end=True) == "... the point is here"
+    assert clip("x" * 5000, 40) == "..."  # one word longer than the room: left out whole, not cut
+    assert clip("fits  as\tit is", 40) == "fits as it is"
+    logs = LogTail(None)
+    logs(("word " * 60 + "ending\n").encode())
+    message = "alpha " * 40 + "omega"
+    session = Session(None, None, None, logs, None)  # type: ignore[arg-type]
+    reason = session.describe(InvocationResult("r", json.dumps({"errorMessage": message}).encode(), "Failed"))
+    # Before: "Failed (alpha alpha ... alp); its log ends: ...rd word word ending", cut inside words.
+    assert reason.startswith("Failed (alpha ") and " ...); its log ends: ... word " in reason
+    assert reason.endswith(" word ending")
+    assert set(reason.split()) <= {"Failed", "(alpha", "alpha", "...);", "its", "log", "ends:", "...", "word",
+                                   "ending"}  # whole words only

@@ -14,6 +14,27 @@ from runtime_scaffold.emulator import Invocation, InvocationResult, LocalLambda,
 from runtime_scaffold.emulator.logs import LogSink
 from runtime_scaffold.project import Function, Project
 
+ELLIPSIS = "..."
+
+
+def clip(text: str, limit: int, *, keep_end: bool = False) -> str:
+    """``text`` on one line in at most about ``limit`` characters, cut only between words, with an ellipsis where
+    words were left out (at the start with ``keep_end``: an error's point is at its end). A first (or last) word
+    longer than ``limit`` is left out whole rather than cut."""
+    words = text.split()
+    if len(" ".join(words)) <= limit:
+        return " ".join(words)
+    kept: list[str] = []
+    length = 0
+    for word in reversed(words) if keep_end else words:
+        if length + len(word) + (1 if kept else 0) > limit:
+            break
+        kept.append(word)
+        length += len(word) + (1 if len(kept) > 1 else 0)
+    if keep_end:
+        return " ".join([ELLIPSIS, *reversed(kept)])
+    return " ".join([*kept, ELLIPSIS])
+
 
 class Failed(Exception):
     """A scenario's verdict: the one-line reason says what was expected and what was seen."""
@@ -92,7 +113,7 @@ class LogTail:
         for line in reversed(lines):
             text = line.strip()
             if text and not text.startswith(self._LAMBDA_LINES) and "Task timed out after" not in text:
-                return text if len(text) <= 200 else "..." + text[-200:]  # an error's point is at its end
+                return clip(text, 200, keep_end=True)
         return ""
 
 
@@ -123,8 +144,9 @@ class Session:
             document = json.loads(result.payload)
             message = str(document.get("errorMessage", "")) if isinstance(document, dict) else ""
         except ValueError:
-            message = result.payload[:120].decode("utf-8", "replace")
-        text = f"{result.error_type}" + (f" ({message[:140]})" if message else "")
+            message = result.payload[:4096].decode("utf-8", "replace")
+        message = clip(message, 140)
+        text = f"{result.error_type}" + (f" ({message})" if message else "")
         last = self.logs.last_line()
         return text + (f"; its log ends: {last}" if last else "")
 
