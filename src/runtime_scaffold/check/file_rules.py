@@ -13,6 +13,7 @@ from pathlib import Path
 
 from runtime_scaffold.check.execution_environment import OPT, TASK_ROOT, ExecutionEnvironment, Package, shown
 from runtime_scaffold.check.findings import Finding, Severity
+from runtime_scaffold.elf import ELF_MACHINES, elf_machine, machine_name
 from runtime_scaffold.project import Project
 
 # Interpreters a #! line may name on Lambda's provided.al2023 (and provided.al2) base image without a layer.
@@ -24,9 +25,6 @@ AL2023_BASE_INTERPRETERS = frozenset(
     f"{folder}/{name}" for folder in ("/bin", "/usr/bin") for name in AL2023_BASE_COMMANDS
 )
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
-# ELF e_machine values (System V ABI) for Lambda's two architectures, and names for a few common others.
-ELF_MACHINES = {"x86_64": 62, "arm64": 183}
-ELF_MACHINE_NAMES = {3: "i386", 40: "32-bit ARM", 62: "x86_64", 183: "arm64", 243: "RISC-V"}
 HEADER_BYTES = 256
 CRLF_SCAN_LIMIT = 4 * 1024 * 1024
 MAX_LISTED = 5
@@ -113,7 +111,7 @@ def check_files(project: Project, environment: ExecutionEnvironment) -> Iterator
         for inner, path in package.files.items():
             head = read_head(path)
             if head.startswith(b"\x7fELF"):
-                machine = _elf_machine(head)
+                machine = elf_machine(head)
                 if expected is not None and machine is not None and machine != expected:
                     foreign.append((shown(project, path), machine))
                 continue
@@ -193,18 +191,10 @@ def _has_crlf(path: Path, *, whole: bool) -> bool:
     return b"\r\n" in (data if whole else data.split(b"\n", 1)[0] + b"\n")
 
 
-def _elf_machine(head: bytes) -> int | None:
-    if len(head) < 20:
-        return None
-    if head[5] == 2:  # EI_DATA: big-endian
-        return int.from_bytes(head[18:20], "big")
-    return int.from_bytes(head[18:20], "little")
-
-
 def _foreign_elf(environment: ExecutionEnvironment, package: Package, foreign: list[tuple[str, int]]) -> Finding:
     architecture = environment.function.architecture
     listed = ", ".join(
-        f"{where} ({ELF_MACHINE_NAMES.get(machine, f'e_machine {machine}')})"
+        f"{where} ({machine_name(machine)})"
         for where, machine in foreign[:MAX_LISTED]
     )
     more = f" and {len(foreign) - MAX_LISTED} more" if len(foreign) > MAX_LISTED else ""
