@@ -1,0 +1,57 @@
+"""The interpreters the bundled languages run on: which version a language's layer gets, how to install one on this
+machine, and whether this machine has one (for `scaffold list`, and for the local runner's hint when a bootstrap's
+interpreter is nowhere). The facts live in each template's cookiecutter.json (`_interpreter`,
+`_interpreter_version`, `_interpreter_install`), beside the rest of what a language is."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from runtime_scaffold.templates import Language, list_languages
+
+VERSION_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    command: str  # the program's name: php, bun, ...
+    layer_version: str  # what the layer gets; "" when Amazon Linux provides it (bash)
+    install: str  # how to get one on this machine, for a person to read
+
+
+@dataclass(frozen=True)
+class LocalInterpreter:
+    path: str
+    version: str  # the first line of `<path> --version`, or "" when it does not say
+
+
+def of_language(language: Language) -> Interpreter | None:
+    command = str(language.defaults.get("_interpreter", ""))
+    if not command:
+        return None
+    return Interpreter(command, str(language.defaults.get("_interpreter_version", "")),
+                       str(language.defaults.get("_interpreter_install", "")))
+
+
+def install_hint(command: str) -> str | None:
+    """How to install ``command`` here, from the template of the language that runs on it; None if none does."""
+    for language in list_languages():
+        interpreter = of_language(language)
+        if interpreter is not None and interpreter.command == command and interpreter.install:
+            return interpreter.install
+    return None
+
+
+def find_local(command: str, *, path: str | None = None) -> LocalInterpreter | None:
+    """``command`` on PATH (or ``path``) with the version it reports, or None when there is none."""
+    found = shutil.which(command, path=path)
+    if found is None:
+        return None
+    try:
+        output = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT_S,
+                                stdin=subprocess.DEVNULL, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        output = ""
+    return LocalInterpreter(found, next(iter(output.splitlines()), "").strip())
