@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
+import platform
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,10 +23,14 @@ import yaml
 
 from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.project import load_project
-from runtime_scaffold.templates import render_project
+from runtime_scaffold.templates import get_language, render_project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LANGUAGES = ("bash", "php")
+LANGUAGES = ("bash", "php", "bun", "deno", "node")
+# Languages whose layer's binary comes from the npm registry; the tests run them with the same pinned binaries,
+# installed for this machine by `npm ci --prefix tests/support/runtimes` (.ci/run).
+NPM_LANGUAGES = ("bun", "deno", "node")
+RUNTIMES = REPO_ROOT / "tests" / "support" / "runtimes"
 ARCHITECTURES = ("x86_64", "arm64")
 # Both Serverless Framework v3 and its open-source fork osls 3 (package.json) must package a generated project.
 FRAMEWORKS = {
@@ -44,6 +52,36 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: run .ci/run (or install it) before the tests")
     return path
+
+
+@functools.cache
+def _interpreters_bin() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="scaffold-interpreters-"))
+    atexit.register(shutil.rmtree, folder, True)
+    architecture = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+    for language in NPM_LANGUAGES:
+        defaults = get_language(language).defaults
+        binary = RUNTIMES / "node_modules" / defaults[f"_npm_package_{architecture}"] / defaults["_npm_binary"]
+        if binary.is_file():
+            (folder / language).symlink_to(binary)
+    return folder
+
+
+def interpreter(language: str) -> str:
+    """The pinned bun, deno or node binary (the one the layer gets) for this machine."""
+    path = _interpreters_bin() / language
+    if not path.exists():
+        pytest.fail(f"no {language} in {RUNTIMES}/node_modules: run `npm ci --prefix {RUNTIMES}` (.ci/run does)")
+    return str(path)
+
+
+def interpreter_environment(*languages: str) -> dict[str, str]:
+    """This process's environment with the pinned interpreters of ``languages`` first on PATH, as a user who has
+    them installed: what the local runner falls back to before the layer is built."""
+    folder = Path(interpreter(languages[0])).parent if languages else _interpreters_bin()
+    for language in languages:
+        interpreter(language)
+    return {**os.environ, "PATH": f"{folder}:{os.environ.get('PATH', os.defpath)}"}
 
 
 def scaffold_bin() -> str:

@@ -148,7 +148,7 @@ async function readReply(received: Received): Promise<{ reply: Reply; keepAlive:
 }
 
 function requestHead(method: string, path: string, host: string, headers: Record<string, string>): string {
-  let head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n`;
+  let head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n`; // host:port, as HTTP/1.1 asks
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   return head + "\r\n";
 }
@@ -157,12 +157,14 @@ function requestHead(method: string, path: string, host: string, headers: Record
 export class Connection {
   readonly #host: string;
   readonly #port: number;
+  readonly #authority: string;
   #socket: net.Socket | undefined;
   #received = new Received();
 
   constructor(host: string, port: number) {
     this.#host = host;
     this.#port = port;
+    this.#authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   }
 
   #open(): net.Socket {
@@ -207,7 +209,7 @@ export class Connection {
   request(method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Reply> {
     const socket = this.#open();
     const all = body === undefined ? headers : { ...headers, "Content-Length": String(body.length) };
-    const head = Buffer.from(requestHead(method, path, this.#host, all), "latin1");
+    const head = Buffer.from(requestHead(method, path, this.#authority, all), "latin1");
     const sent = new Promise<void>((resolve, reject) => {
       const done = (error?: Error | null) => (error ? reject(error) : resolve());
       if (body === undefined || body.length === 0) socket.write(head, done);
@@ -223,7 +225,7 @@ export class Connection {
 
   chunked(method: string, path: string, headers: Record<string, string>): ChunkedRequest {
     const socket = this.#open();
-    const head = requestHead(method, path, this.#host, { ...headers, "Transfer-Encoding": "chunked" });
+    const head = requestHead(method, path, this.#authority, { ...headers, "Transfer-Encoding": "chunked" });
     let headPending = true;
     let last: Promise<void> = Promise.resolve();
     let finish: () => void = () => undefined;

@@ -62,7 +62,10 @@ export async function loadHandler(handlerString        , taskRoot        )      
   try {
     target = await import(pathToFileURL(file).href);
   } catch (error) {
-    const type = error instanceof SyntaxError ? "Runtime.UserCodeSyntaxError" : "Runtime.ImportModuleError";
+    // A parse error: Node throws a SyntaxError, Bun a BuildMessage, Deno a TypeError saying "SyntaxError: ...".
+    const { name, message } = (error ?? {})                                         ;
+    const syntax = error instanceof SyntaxError || name === "BuildMessage" || String(message).startsWith("SyntaxError:");
+    const type = syntax ? "Runtime.UserCodeSyntaxError" : "Runtime.ImportModuleError";
     throw new InitError(type, `cannot load ${file}: ${describe(error)}`, error);
   }
   for (const name of exportPath.split(".")) {

@@ -149,7 +149,7 @@ async function readReply(received          )                                    
 }
 
 function requestHead(method        , path        , host        , headers                        )         {
-  let head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n`;
+  let head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n`; // host:port, as HTTP/1.1 asks
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   return head + "\r\n";
 }
@@ -158,12 +158,14 @@ function requestHead(method        , path        , host        , headers        
 export class Connection {
            #host        ;
            #port        ;
+           #authority        ;
   #socket                        ;
   #received = new Received();
 
   constructor(host        , port        ) {
     this.#host = host;
     this.#port = port;
+    this.#authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   }
 
   #open()             {
@@ -208,7 +210,7 @@ export class Connection {
   request(method        , path        , headers                        , body         )                 {
     const socket = this.#open();
     const all = body === undefined ? headers : { ...headers, "Content-Length": String(body.length) };
-    const head = Buffer.from(requestHead(method, path, this.#host, all), "latin1");
+    const head = Buffer.from(requestHead(method, path, this.#authority, all), "latin1");
     const sent = new Promise      ((resolve, reject) => {
       const done = (error               ) => (error ? reject(error) : resolve());
       if (body === undefined || body.length === 0) socket.write(head, done);
@@ -224,7 +226,7 @@ export class Connection {
 
   chunked(method        , path        , headers                        )                 {
     const socket = this.#open();
-    const head = requestHead(method, path, this.#host, { ...headers, "Transfer-Encoding": "chunked" });
+    const head = requestHead(method, path, this.#authority, { ...headers, "Transfer-Encoding": "chunked" });
     let headPending = true;
     let last                = Promise.resolve();
     let finish             = () => undefined;
