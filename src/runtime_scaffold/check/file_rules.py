@@ -133,8 +133,32 @@ def check_files(project: Project, environment: ExecutionEnvironment) -> Iterator
                         _interpreter_fix(project, environment, shebang[0]),
                         awaits_build=_awaits_build(environment, shebang[0]),
                     )
+            if is_bootstrap and shebang is not None and _is_shell_script(inner, shebang):
+                yield from _exec_program(project, environment, path)
         if foreign:
             yield _foreign_elf(environment, package, foreign)
+
+
+def _exec_program(project: Project, environment: ExecutionEnvironment, bootstrap: Path) -> Iterator[Finding]:
+    """A shell bootstrap that hands over to a layer's binary (`exec /opt/bin/bun ...`) needs that binary."""
+    from runtime_scaffold.emulator.environment import opt_program  # the one parser of that line
+
+    program = opt_program(bootstrap)
+    if program is None or program.shell is None:
+        return
+    problem = _interpreter_problem(environment, program.path, "")
+    if problem:
+        yield Finding(
+            "bootstrap-program-missing",
+            Severity.ERROR,
+            shown(project, bootstrap),
+            f"the bootstrap execs {program.path}, but {problem}; in Lambda the exec fails (not found: "
+            "Runtime.ExitError, exit status 127)",
+            next((f"run {script} to put {program.path} into the layer folder before packaging"
+                  for script in _build_scripts(project, environment)),
+                 f"put the program into a layer as {program.path} (layers are unpacked in /opt)"),
+            awaits_build=_awaits_build(environment, program.path),
+        )
 
 
 def _awaits_build(environment: ExecutionEnvironment, interpreter: str) -> bool:
@@ -151,14 +175,18 @@ def _interpreter_fix(project: Project, environment: ExecutionEnvironment, interp
     )
     if not interpreter.startswith(OPT + "/"):
         return generic
-    # A generated project builds its interpreter into the layer folder with a script (e.g. build-php.sh).
-    # Looked for on disk: the layer's own patterns usually leave the build script out of its zip.
-    scripts = sorted(
-        shown(project, script) for package in environment.layers for script in package.root.glob("build*.sh")
-    )
+    scripts = _build_scripts(project, environment)
     if scripts:
         return f"run {scripts[0]} to build {interpreter} into the layer folder before packaging, or {generic}"
     return generic
+
+
+def _build_scripts(project: Project, environment: ExecutionEnvironment) -> list[str]:
+    """A generated project builds its interpreter into the layer folder with a script (e.g. build-php.sh).
+    Looked for on disk: the layer's own patterns usually leave the build script out of its zip."""
+    return sorted(
+        shown(project, script) for package in environment.layers for script in package.root.glob("build*.sh")
+    )
 
 
 def _is_command(package: Package, inner: str, path: Path) -> bool:
