@@ -1,0 +1,94 @@
+// AWS Lambda custom runtime for JavaScript and TypeScript handlers, run by Bun, Deno or Node (runtime/bootstrap
+// starts it with the layer's binary). Only the runtime's standard library (node:* modules, which all three have).
+//
+// Lifecycle (docs/runtime-api.md §3): load the handler named by _HANDLER once (a failure goes to /init/error and
+// ends the process), then loop: GET /next, call the handler, POST /response or /error. With
+// AWS_LAMBDA_MAX_CONCURRENCY=N (Lambda Managed Instances) N such loops run at once in this process, each on its
+// own keep-alive connection, and answer in whatever order their handlers finish. Then _X_AMZN_TRACE_ID, which
+// the whole process shares, is left alone (as Lambda's Node.js runtime does in that mode): each invocation has
+// its trace id in context.xRayTraceId, and its log lines carry its own request id.
+//
+// SIGTERM (the environment shutting down) ends the process as the signal does by default; a handler module may
+// listen for it to clean up, and must then exit itself.
+
+import { Buffer } from "node:buffer";
+import process from "node:process";
+import { RuntimeApiClient } from "./api-client.ts";
+import { InitError, loadHandler } from "./handler.ts";
+import type { LoadedHandler } from "./handler.ts";
+import { answer, errorBody, invocationFrom, postError } from "./invocation.ts";
+import type { Invocation } from "./invocation.ts";
+import { invocationScope, log, structureConsole } from "./logging.ts";
+import { installGlobals } from "./streaming.ts";
+
+const address = process.env.AWS_LAMBDA_RUNTIME_API;
+if (!address) {
+  log("ERROR", "AWS_LAMBDA_RUNTIME_API is not set");
+  process.exit(1);
+}
+const initClient = new RuntimeApiClient(address);
+const inFlight = new Set<Invocation>();
+let initialised = false;
+let dying = false;
+
+async function postInitError(error: unknown): Promise<never> {
+  const type = error instanceof InitError ? error.errorType : "Runtime.ImportModuleError";
+  const body = errorBody(error, type);
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof Error) body.stackTrace = errorBody(cause).stackTrace; // where the user's code failed
+  log("ERROR", `init failed: ${type}: ${body.errorMessage}`);
+  await initClient.call("POST", "init/error", Buffer.from(JSON.stringify(body)),
+    { "Lambda-Runtime-Function-Error-Type": type });
+  process.exit(1);
+}
+
+// An exception nothing caught, or a rejected promise nothing awaited: as in Lambda's Node.js runtime, it fails the
+// invocations under way (or the init) and ends the process; Lambda starts a fresh one.
+async function die(errorType: string, error: unknown): Promise<void> {
+  if (dying) return;
+  dying = true;
+  if (!initialised) await postInitError(new InitError(errorType, errorBody(error).errorMessage, error));
+  await Promise.all([...inFlight].map((invocation) => postError(invocation, error, errorType)));
+  process.exit(1);
+}
+process.on("uncaughtException", (error) => void die("Runtime.UncaughtException", error));
+process.on("unhandledRejection", (error) => void die("Runtime.UnhandledPromiseRejection", error));
+
+function concurrency(): number {
+  const value = Number.parseInt(process.env.AWS_LAMBDA_MAX_CONCURRENCY ?? "1", 10);
+  return Number.isInteger(value) && value > 1 ? value : 1;
+}
+
+async function serve(client: RuntimeApiClient, handler: LoadedHandler, shared: boolean): Promise<never> {
+  for (;;) {
+    const invocation = invocationFrom(await client.call("GET", "invocation/next"), client);
+    const { context, requestId } = invocation;
+    if (!shared) {
+      // The AWS SDKs and X-Ray read it from the environment; child processes inherit it.
+      if (context.xRayTraceId === undefined) delete process.env._X_AMZN_TRACE_ID;
+      else process.env._X_AMZN_TRACE_ID = context.xRayTraceId;
+    }
+    inFlight.add(invocation);
+    try {
+      const scope = { requestId, traceId: context.xRayTraceId, tenantId: context.tenantId };
+      await invocationScope.run(scope, () => answer(invocation, handler));
+    } finally {
+      inFlight.delete(invocation);
+    }
+  }
+}
+
+structureConsole();
+installGlobals();
+let handler: LoadedHandler;
+try {
+  const taskRoot = process.env.LAMBDA_TASK_ROOT;
+  if (!taskRoot) throw new InitError("Runtime.InvalidTaskConfig", "LAMBDA_TASK_ROOT is not set");
+  handler = await loadHandler(process.env._HANDLER ?? "", taskRoot);
+} catch (error) {
+  await postInitError(error);
+}
+initialised = true;
+const loops = concurrency();
+await Promise.all(Array.from({ length: loops }, (_, i) =>
+  serve(i === 0 ? initClient : new RuntimeApiClient(address), handler!, loops > 1)));

@@ -1,0 +1,65 @@
+// Generated from cookiecutters/_shared/javascript/lambda-runtime/context.ts by generate-node.mjs: edit that file, not this one.
+// The context object a handler gets, as Lambda's Node.js runtime builds it, from one /next reply and the
+// environment. Headers Lambda may leave out (trace id, client context, Cognito identity, tenant id) stay optional:
+// their absence is never an error.
+
+import process from "node:process";
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+function header(headers                        , name        )                     {
+  return headers[name] || undefined;
+}
+
+function parsedHeader(headers                        , name        )          {
+  const value = header(headers, name);
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value; // not JSON: the handler gets the text rather than an invocation that fails
+  }
+}
+
+export function buildContext(requestId        , headers                        )          {
+  const deadlineMs = Number(header(headers, "lambda-runtime-deadline-ms") ?? 0);
+  const env = process.env;
+  return {
+    awsRequestId: requestId,
+    invokedFunctionArn: header(headers, "lambda-runtime-invoked-function-arn") ?? "",
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME ?? "",
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION ?? "",
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "",
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME ?? "",
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME ?? "",
+    callbackWaitsForEmptyEventLoop: true,
+    deadlineMs,
+    xRayTraceId: header(headers, "lambda-runtime-trace-id"),
+    tenantId: header(headers, "lambda-runtime-aws-tenant-id"),
+    invocationId: header(headers, "lambda-runtime-invocation-id"),
+    identity: parsedHeader(headers, "lambda-runtime-cognito-identity"),
+    clientContext: parsedHeader(headers, "lambda-runtime-client-context"),
+    getRemainingTimeInMillis: () => deadlineMs - Date.now(),
+  };
+}

@@ -1,0 +1,57 @@
+// Generated from cookiecutters/_shared/javascript/lambda-runtime/logging.ts by generate-node.mjs: edit that file, not this one.
+// The runtime's own log lines, and which invocation a line belongs to.
+//
+// With AWS_LAMBDA_LOG_FORMAT=JSON (always so under Managed Instances) every line is one JSON object
+// {"timestamp","level","message","requestId"}, the handler's console output included, so that concurrent
+// invocations' lines can be told apart; otherwise the runtime's lines are plain text on stderr and console is
+// left as the language has it.
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import process from "node:process";
+import { format } from "node:util";
+
+
+
+/** What a log line, and nothing else, may know of the invocation it is written for. */
+
+
+
+
+
+
+// The invocation whose code is running: an async scope, so concurrent invocations never see each other's.
+export const invocationScope = new AsyncLocalStorage       ();
+
+const jsonFormat = (process.env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
+
+function jsonLine(level       , message        )         {
+  const scope = invocationScope.getStore();
+  const line                         = { timestamp: new Date().toISOString(), level, message };
+  if (scope !== undefined) {
+    line.requestId = scope.requestId;
+    if (scope.tenantId !== undefined) line.tenantId = scope.tenantId;
+  }
+  return JSON.stringify(line) + "\n";
+}
+
+/** A line of the runtime itself (not of the handler). */
+export function log(level       , message        )       {
+  if (jsonFormat) {
+    process.stdout.write(jsonLine(level, message));
+  } else {
+    process.stderr.write(`bootstrap: ${message}\n`);
+  }
+}
+
+/** In JSON mode, the handler's console.* calls become JSON lines too, with the level they were logged at. */
+export function structureConsole()       {
+  if (!jsonFormat) return;
+  const levels                           = [
+    ["log", "INFO"], ["info", "INFO"], ["debug", "DEBUG"], ["trace", "DEBUG"], ["warn", "WARN"], ["error", "ERROR"],
+  ];
+  for (const [method, level] of levels) {
+    (console                                      )[method] = (...values           ) => {
+      process.stdout.write(jsonLine(level, format(...values)));
+    };
+  }
+}
