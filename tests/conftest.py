@@ -26,7 +26,7 @@ from runtime_scaffold.project import load_project
 from runtime_scaffold.templates import get_language, render_project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LANGUAGES = ("bash", "php", "bun", "deno", "node")
+LANGUAGES = ("bash", "bun", "deno", "node", "php")
 # Languages whose layer's binary comes from the npm registry; the tests run them with the same pinned binaries,
 # installed for this machine by `npm ci --prefix tests/support/runtimes` (.ci/run).
 NPM_LANGUAGES = ("bun", "deno", "node")

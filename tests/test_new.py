@@ -43,6 +43,20 @@ def test_list_names_every_language_with_a_summary() -> None:
     assert all(len(line.split(None, 1)[1]) > 20 for line in lines)
 
 
+def test_list_says_what_each_layer_runs_on_and_whether_it_runs_here(tmp_path: Path) -> None:
+    here = tmp_path / "bin"
+    here.mkdir()
+    (here / "bun").write_text("#!/bin/sh\necho 1.4.5\n")
+    (here / "bun").chmod(0o755)
+    result = CliRunner(env={"PATH": f"{here}:/usr/bin/nothing"}).invoke(cli, ["list"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines()}
+    assert "bun 1.4.5" in rows["bun"] and "here: bun 1.4.5" in rows["bun"]
+    assert "deno 2.9.6" in rows["deno"] and "not on this machine" in rows["deno"]
+    assert "node 26.12.1" in rows["node"] and "php 8.3.14" in rows["php"]
+    assert "bash (Amazon Linux)" in rows["bash"]
+
+
 def test_help_and_version() -> None:
     for flag in ("-h", "--help"):
         code, output = run("new", flag)
@@ -117,7 +131,7 @@ def test_extra_context_sets_template_variables(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message", "exit_code"),
     [
-        (["--lang", "cobol"], "unknown language 'cobol': choose one of bash, php", ExitCode.USAGE),
+        (["--lang", "cobol"], "unknown language 'cobol': choose one of bash, bun, deno, node, php", ExitCode.USAGE),
         (["--lang", "php", "--name", "9lives"], "not a valid service name", ExitCode.USAGE),
         (["--lang", "php", "--name", "has.dot"], "not a valid service name", ExitCode.USAGE),
         (["--lang", "php", "--name", "x" * 41], "too long", ExitCode.USAGE),
@@ -273,3 +287,8 @@ def test_python_dash_m_runs_the_cli() -> None:
     result = subprocess.run([sys.executable, "-m", "runtime_scaffold", "list"], capture_output=True, text=True,
                             check=True)
     assert result.stdout.startswith("bash")
+
+
+def test_the_php_version_listed_is_the_one_build_php_builds() -> None:
+    script = (templates.TEMPLATES_DIR / "php" / "{{cookiecutter.project_slug}}" / "runtime" / "build-php.sh").read_text()
+    assert f"php_version=${{PHP_VERSION:-{templates.get_language('php').defaults['_interpreter_version']}}}" in script

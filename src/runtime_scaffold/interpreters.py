@@ -5,6 +5,7 @@ interpreter is nowhere). The facts live in each template's cookiecutter.json (`_
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from runtime_scaffold.templates import Language, list_languages
 
 VERSION_TIMEOUT_S = 10.0
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Interpreter:
 @dataclass(frozen=True)
 class LocalInterpreter:
     path: str
-    version: str  # the first line of `<path> --version`, or "" when it does not say
+    version: str  # the version `<path> --version` reports ("26.12.1"), or "" when it does not say
 
 
 def of_language(language: Language) -> Interpreter | None:
@@ -54,4 +56,17 @@ def find_local(command: str, *, path: str | None = None) -> LocalInterpreter | N
                                 stdin=subprocess.DEVNULL, check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
         output = ""
-    return LocalInterpreter(found, next(iter(output.splitlines()), "").strip())
+    version = _VERSION.search(output)
+    return LocalInterpreter(found, version.group(0) if version else "")
+
+
+def availability(language: Language, *, path: str | None = None) -> tuple[str, str]:
+    """For `scaffold list`: what the language's layer runs on, and what of it this machine has."""
+    interpreter = of_language(language)
+    if interpreter is None:
+        return "-", "-"
+    layer = f"{interpreter.command} {interpreter.layer_version or '(Amazon Linux)'}"
+    local = find_local(interpreter.command, path=path)
+    if local is None:
+        return layer, "not on this machine"
+    return layer, f"here: {interpreter.command} {local.version or local.path}"

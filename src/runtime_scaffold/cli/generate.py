@@ -45,10 +45,14 @@ def new(language: str, name: str | None, output_dir: Path, architecture: str | N
 
 @click.command("list")
 def list_languages() -> None:
-    """List the languages `scaffold new --lang` knows, one line each."""
+    """List the languages `scaffold new --lang` knows, one line each: the interpreter (and version) its layer
+    gets, whether this machine has one to run it locally before the layer is built, and what the template is."""
+    from runtime_scaffold.interpreters import availability  # runs each interpreter's --version: list only
+
     languages = templates.list_languages()
-    width = max(len(language.name) for language in languages)
-    for language in languages:
-        click.echo(f"{language.name:<{width}}  {language.summary}")
+    rows = [(language.name, *availability(language), language.summary) for language in languages]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[3]]))
 
 
