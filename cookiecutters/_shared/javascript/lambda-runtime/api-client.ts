@@ -4,8 +4,6 @@
 // events); a 5xx from any endpoint means the environment is broken, so the runtime exits; a connection dropped
 // while idle is reopened once, a second failure ends the runtime too.
 
-import type { Buffer } from "node:buffer";
-import process from "node:process";
 import { Connection } from "./http1.ts";
 import type { ChunkedRequest, Reply } from "./http1.ts";
 import { log } from "./logging.ts";

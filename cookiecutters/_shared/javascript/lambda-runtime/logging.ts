@@ -5,9 +5,7 @@
 // invocations' lines can be told apart; otherwise the runtime's lines are plain text on stderr and console is
 // left as the language has it.
 
-import { AsyncLocalStorage } from "node:async_hooks";
-import process from "node:process";
-import { format } from "node:util";
+import { asyncHooks, util } from "./builtins.ts";
 
 export type Level = "DEBUG" | "INFO" | "WARN" | "ERROR";
 
@@ -19,7 +17,7 @@ export interface Scope {
 }
 
 // The invocation whose code is running: an async scope, so concurrent invocations never see each other's.
-export const invocationScope = new AsyncLocalStorage<Scope>();
+export const invocationScope = new asyncHooks.AsyncLocalStorage<Scope>();
 
 const jsonFormat = (process.env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
 
@@ -50,7 +48,7 @@ export function structureConsole(): void {
   ];
   for (const [method, level] of levels) {
     (console as unknown as Record<string, unknown>)[method] = (...values: unknown[]) => {
-      process.stdout.write(jsonLine(level, format(...values)));
+      process.stdout.write(jsonLine(level, util.format(...values)));
     };
   }
 }

@@ -2,7 +2,6 @@
 // environment. Headers Lambda may leave out (trace id, client context, Cognito identity, tenant id) stay optional:
 // their absence is never an error.
 
-import process from "node:process";
 
 export interface Context {
   awsRequestId: string;

@@ -11,8 +11,6 @@
 // SIGTERM (the environment shutting down) ends the process as the signal does by default; a handler module may
 // listen for it to clean up, and must then exit itself.
 
-import { Buffer } from "node:buffer";
-import process from "node:process";
 import { RuntimeApiClient } from "./api-client.ts";
 import { InitError, loadHandler } from "./handler.ts";
 import type { LoadedHandler } from "./handler.ts";

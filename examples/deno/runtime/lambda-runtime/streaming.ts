@@ -3,8 +3,7 @@
 // The request starts at the first write (or at the end, for an empty stream), so a handler that fails before
 // writing anything is still reported through /error; after that, a failure travels in the trailers.
 
-import { Buffer } from "node:buffer";
-import { Writable } from "node:stream";
+import { stream } from "./builtins.ts";
 import type { ChunkedRequest } from "./api-client.ts";
 import { RAW_EVENT, STREAMING } from "./handler.ts";
 
@@ -13,7 +12,7 @@ const DEFAULT_TYPE = "application/octet-stream";
 
 type Open = (contentType: string) => ChunkedRequest;
 
-export class ResponseStream extends Writable {
+export class ResponseStream extends stream.Writable {
   #contentType = DEFAULT_TYPE;
   #open: Open;
   post: ChunkedRequest | undefined;

@@ -5,8 +5,6 @@
 // events); a 5xx from any endpoint means the environment is broken, so the runtime exits; a connection dropped
 // while idle is reopened once, a second failure ends the runtime too.
 
-
-import process from "node:process";
 import { Connection } from "./http1.mjs";
 
 import { log } from "./logging.mjs";

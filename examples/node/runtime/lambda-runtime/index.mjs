@@ -12,8 +12,6 @@
 // SIGTERM (the environment shutting down) ends the process as the signal does by default; a handler module may
 // listen for it to clean up, and must then exit itself.
 
-import { Buffer } from "node:buffer";
-import process from "node:process";
 import { RuntimeApiClient } from "./api-client.mjs";
 import { InitError, loadHandler } from "./handler.mjs";
 

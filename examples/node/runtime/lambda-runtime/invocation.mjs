@@ -6,8 +6,6 @@
 // - both echo Lambda-Runtime-Invocation-Id when /next sent one;
 // - after a 4xx (413: too large, 410: this attempt is no longer current) nothing more is posted for it.
 
-import { Buffer } from "node:buffer";
-import process from "node:process";
 
 import { buildContext } from "./context.mjs";
 

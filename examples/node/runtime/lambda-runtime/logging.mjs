@@ -6,9 +6,7 @@
 // invocations' lines can be told apart; otherwise the runtime's lines are plain text on stderr and console is
 // left as the language has it.
 
-import { AsyncLocalStorage } from "node:async_hooks";
-import process from "node:process";
-import { format } from "node:util";
+import { asyncHooks, util } from "./builtins.mjs";
 
 
 
@@ -20,7 +18,7 @@ import { format } from "node:util";
 
 
 // The invocation whose code is running: an async scope, so concurrent invocations never see each other's.
-export const invocationScope = new AsyncLocalStorage       ();
+export const invocationScope = new asyncHooks.AsyncLocalStorage       ();
 
 const jsonFormat = (process.env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
 
@@ -51,7 +49,7 @@ export function structureConsole()       {
   ];
   for (const [method, level] of levels) {
     (console                                      )[method] = (...values           ) => {
-      process.stdout.write(jsonLine(level, format(...values)));
+      process.stdout.write(jsonLine(level, util.format(...values)));
     };
   }
 }

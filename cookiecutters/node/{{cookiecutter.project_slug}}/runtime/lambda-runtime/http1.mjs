@@ -6,8 +6,7 @@
 // 80 ms of CPU at every cold start (more than the rest of Node's start-up) and a request through it about twice
 // the time of this client; see the README of the project (section "Why the runtime speaks HTTP itself").
 
-import { Buffer } from "node:buffer";
-import net from "node:net";
+import { net } from "./builtins.mjs";
 
 
 
