@@ -5,7 +5,8 @@
 // invocations' lines can be told apart; otherwise the runtime's lines are plain text on stderr and console is
 // left as the language has it.
 
-import { asyncHooks, util } from "./builtins.ts";
+import type { AsyncLocalStorage } from "node:async_hooks";
+import { env, standardModule, writeStderr, writeStdout } from "./platform.ts";
 
 export type Level = "DEBUG" | "INFO" | "WARN" | "ERROR";
 
@@ -16,13 +17,30 @@ export interface Scope {
   tenantId: string | undefined;
 }
 
-// The invocation whose code is running: an async scope, so concurrent invocations never see each other's.
-export const invocationScope = new asyncHooks.AsyncLocalStorage<Scope>();
+// The invocation whose code is running. One at a time, a variable is enough; with concurrent invocations it is an
+// async scope (AsyncLocalStorage, loaded only then), so that none sees another's.
+let current: Scope | undefined;
+let scopes: AsyncLocalStorage<Scope> | undefined;
 
-const jsonFormat = (process.env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
+export async function scopesPerInvocation(): Promise<void> {
+  const hooks = await standardModule<typeof import("node:async_hooks")>("node:async_hooks");
+  scopes = new hooks.AsyncLocalStorage<Scope>();
+}
+
+export async function inScope<T>(scope: Scope, run: () => Promise<T>): Promise<T> {
+  if (scopes !== undefined) return scopes.run(scope, run);
+  current = scope;
+  try {
+    return await run();
+  } finally {
+    current = undefined;
+  }
+}
+
+const jsonFormat = (env.get("AWS_LAMBDA_LOG_FORMAT") ?? "").toUpperCase() === "JSON";
 
 function jsonLine(level: Level, message: string): string {
-  const scope = invocationScope.getStore();
+  const scope = scopes === undefined ? current : scopes.getStore();
   const line: Record<string, string> = { timestamp: new Date().toISOString(), level, message };
   if (scope !== undefined) {
     line.requestId = scope.requestId;
@@ -34,21 +52,22 @@ function jsonLine(level: Level, message: string): string {
 /** A line of the runtime itself (not of the handler). */
 export function log(level: Level, message: string): void {
   if (jsonFormat) {
-    process.stdout.write(jsonLine(level, message));
+    writeStdout(jsonLine(level, message));
   } else {
-    process.stderr.write(`bootstrap: ${message}\n`);
+    writeStderr(`bootstrap: ${message}\n`);
   }
 }
 
 /** In JSON mode, the handler's console.* calls become JSON lines too, with the level they were logged at. */
-export function structureConsole(): void {
+export async function structureConsole(): Promise<void> {
   if (!jsonFormat) return;
+  const { format } = await standardModule<typeof import("node:util")>("node:util");
   const levels: [keyof Console, Level][] = [
     ["log", "INFO"], ["info", "INFO"], ["debug", "DEBUG"], ["trace", "DEBUG"], ["warn", "WARN"], ["error", "ERROR"],
   ];
   for (const [method, level] of levels) {
     (console as unknown as Record<string, unknown>)[method] = (...values: unknown[]) => {
-      process.stdout.write(jsonLine(level, util.format(...values)));
+      writeStdout(jsonLine(level, format(...values)));
     };
   }
 }

@@ -4,9 +4,11 @@
 // events); a 5xx from any endpoint means the environment is broken, so the runtime exits; a connection dropped
 // while idle is reopened once, a second failure ends the runtime too.
 
+import { toText } from "./bytes.ts";
 import { Connection } from "./http1.ts";
 import type { ChunkedRequest, Reply } from "./http1.ts";
 import { log } from "./logging.ts";
+import { exit } from "./platform.ts";
 
 export type { ChunkedRequest, Reply };
 
@@ -14,8 +16,8 @@ const PREFIX = "/2018-06-01/runtime/";
 
 function exitOn5xx(method: string, resource: string, reply: Reply): Reply {
   if (reply.status >= 500) {
-    log("ERROR", `${method} ${resource} returned ${reply.status}, exiting: ${reply.body.toString("utf8")}`);
-    process.exit(1);
+    log("ERROR", `${method} ${resource} returned ${reply.status}, exiting: ${toText(reply.body)}`);
+    exit(1);
   }
   return reply;
 }
@@ -30,7 +32,7 @@ export class RuntimeApiClient {
   }
 
   /** One request; exits the runtime when the Runtime API is gone or answers 5xx. */
-  async call(method: string, resource: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Reply> {
+  async call(method: string, resource: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
     let reply: Reply;
     try {
       reply = await this.#connection.request(method, PREFIX + resource, headers, body);
@@ -39,7 +41,7 @@ export class RuntimeApiClient {
         reply = await this.#connection.request(method, PREFIX + resource, headers, body);
       } catch (error) {
         log("ERROR", `lost the Runtime API during ${method} ${resource}: ${String(error)}`);
-        process.exit(1);
+        exit(1);
       }
     }
     return exitOn5xx(method, resource, reply);

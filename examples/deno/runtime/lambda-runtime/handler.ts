@@ -2,7 +2,7 @@
 // export `handler` (a dotted path is followed: `app.routes.get`) of the module `src/hello` under LAMBDA_TASK_ROOT,
 // which may be JavaScript or TypeScript. Any failure is an InitError, which the runtime posts to /init/error.
 
-import { fs, url } from "./builtins.ts";
+import { fileUrl, isFile } from "./platform.ts";
 
 // Tried in this order: Lambda's Node.js runtime looks for .js, .mjs, .cjs; then TypeScript, which Bun, Deno and
 // Node (>= 23.6, by stripping the types) run as is.
@@ -36,7 +36,7 @@ function describe(error: unknown): string {
 function moduleFile(taskRoot: string, modulePath: string): string {
   for (const extension of EXTENSIONS) {
     const file = `${taskRoot}/${modulePath}${extension}`;
-    if (fs.existsSync(file)) return file;
+    if (isFile(file)) return file;
   }
   throw new InitError(
     "Runtime.ImportModuleError",
@@ -58,7 +58,7 @@ export async function loadHandler(handlerString: string, taskRoot: string): Prom
   const file = moduleFile(taskRoot, modulePath);
   let target: unknown;
   try {
-    target = await import(url.pathToFileURL(file).href);
+    target = await import(fileUrl(file));
   } catch (error) {
     // A parse error: Node throws a SyntaxError, Bun a BuildMessage, Deno a TypeError saying "SyntaxError: ...".
     const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };

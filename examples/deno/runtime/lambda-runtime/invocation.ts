@@ -6,11 +6,14 @@
 // - after a 4xx (413: too large, 410: this attempt is no longer current) nothing more is posted for it.
 
 import type { Reply, RuntimeApiClient } from "./api-client.ts";
+import { fromText, toBase64, toText } from "./bytes.ts";
 import { buildContext } from "./context.ts";
 import type { Context } from "./context.ts";
 import type { LoadedHandler } from "./handler.ts";
 import { log } from "./logging.ts";
-import { ResponseStream } from "./streaming.ts";
+import { exit } from "./platform.ts";
+import { responseStream } from "./streaming.ts";
+import type { ResponseStream } from "./streaming.ts";
 
 export interface ErrorBody {
   errorMessage: string;
@@ -32,9 +35,13 @@ export function errorBody(error: unknown, errorType?: string): ErrorBody {
   return { errorMessage: message, errorType: errorType ?? "Error", stackTrace: [] };
 }
 
-function decodeEvent(body: Buffer, raw: boolean): unknown {
-  if (raw) return body;
-  const text = body.toString("utf8");
+function decodeEvent(body: Uint8Array, raw: boolean): unknown {
+  if (raw) {
+    // A Buffer, as Node.js users expect of bytes (Deno sets its Buffer up only for such a handler).
+    const { Buffer } = globalThis as { Buffer?: { from(data: ArrayBufferLike, offset: number, length: number): unknown } };
+    return Buffer ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : body;
+  }
+  const text = toText(body);
   try {
     return JSON.parse(text);
   } catch {
@@ -43,16 +50,16 @@ function decodeEvent(body: Buffer, raw: boolean): unknown {
 }
 
 /** Bytes are sent as they are; anything else as JSON, as Lambda's Node.js runtime does (undefined: null). */
-function encodeResult(result: unknown): Buffer {
-  if (result instanceof Uint8Array) return Buffer.from(result.buffer, result.byteOffset, result.byteLength);
-  if (result instanceof ArrayBuffer) return Buffer.from(result);
-  return Buffer.from(JSON.stringify(result === undefined ? null : result) ?? "null");
+function encodeResult(result: unknown): Uint8Array {
+  if (result instanceof Uint8Array) return result;
+  if (result instanceof ArrayBuffer) return new Uint8Array(result);
+  return fromText(JSON.stringify(result === undefined ? null : result) ?? "null");
 }
 
 export interface Invocation {
   requestId: string;
   context: Context;
-  event: Buffer;
+  event: Uint8Array;
   client: RuntimeApiClient;
   /** Headers every post for this invocation carries. */
   echo: Record<string, string>;
@@ -62,7 +69,7 @@ export function invocationFrom(next: Reply, client: RuntimeApiClient): Invocatio
   const requestId = next.headers["lambda-runtime-aws-request-id"];
   if (next.status !== 200 || !requestId) {
     log("ERROR", `GET invocation/next returned ${next.status} (request id '${requestId ?? ""}'), exiting`);
-    process.exit(1);
+    exit(1);
   }
   const context = buildContext(requestId, next.headers);
   const echo: Record<string, string> = {};
@@ -72,7 +79,7 @@ export function invocationFrom(next: Reply, client: RuntimeApiClient): Invocatio
 
 function checkReply(invocation: Invocation, what: string, reply: Reply, size?: number): void {
   if (reply.status === 202) return;
-  const detail = reply.body.toString("utf8");
+  const detail = toText(reply.body);
   if (reply.status === 413) {
     // The invocation has already failed (Function.ResponseSizeTooLarge): /error would be refused.
     log("ERROR", `${what} for ${invocation.requestId} is too large (${size ?? "?"} bytes): ${detail}`);
@@ -86,12 +93,12 @@ export async function postError(invocation: Invocation, error: unknown, errorTyp
   log("ERROR", `invocation ${invocation.requestId} failed: ${body.errorType}: ${body.errorMessage}`);
   const headerType = body.errorType.includes(".") ? body.errorType : `Function.${body.errorType}`;
   const reply = await invocation.client.call("POST", `invocation/${invocation.requestId}/error`,
-    Buffer.from(JSON.stringify(body)), { ...invocation.echo, "Lambda-Runtime-Function-Error-Type": headerType });
+    fromText(JSON.stringify(body)), { ...invocation.echo, "Lambda-Runtime-Function-Error-Type": headerType });
   checkReply(invocation, "error", reply);
 }
 
 async function answerBuffered(invocation: Invocation, handler: LoadedHandler): Promise<void> {
-  let body: Buffer;
+  let body: Uint8Array;
   try {
     const result = await handler.fn(decodeEvent(invocation.event, handler.rawEvent), invocation.context);
     body = encodeResult(result);
@@ -117,7 +124,7 @@ function finished(stream: ResponseStream): Promise<void> {
 }
 
 async function answerStreamed(invocation: Invocation, handler: LoadedHandler): Promise<void> {
-  const stream = new ResponseStream((contentType) =>
+  const stream = responseStream((contentType) =>
     invocation.client.stream(`invocation/${invocation.requestId}/response`, {
       ...invocation.echo,
       "Lambda-Runtime-Function-Response-Mode": "streaming",
@@ -144,7 +151,7 @@ async function answerStreamed(invocation: Invocation, handler: LoadedHandler): P
     const body = errorBody(failure);
     log("ERROR", `invocation ${invocation.requestId} failed mid-stream: ${body.errorType}: ${body.errorMessage}`);
     trailers["Lambda-Runtime-Function-Error-Type"] = `Function.${body.errorType}`;
-    trailers["Lambda-Runtime-Function-Error-Body"] = Buffer.from(JSON.stringify(body)).toString("base64");
+    trailers["Lambda-Runtime-Function-Error-Body"] = toBase64(fromText(JSON.stringify(body)));
   }
   try {
     checkReply(invocation, "streamed response", await request.end(trailers));

@@ -3,45 +3,65 @@
 // The request starts at the first write (or at the end, for an empty stream), so a handler that fails before
 // writing anything is still reported through /error; after that, a failure travels in the trailers.
 
-import { stream } from "./builtins.ts";
+import type { Writable } from "node:stream";
 import type { ChunkedRequest } from "./api-client.ts";
+import { concat, fromText } from "./bytes.ts";
 import { RAW_EVENT, STREAMING } from "./handler.ts";
+import { standardModule } from "./platform.ts";
 
 export const HTTP_INTEGRATION_TYPE = "application/vnd.awslambda.http-integration-response";
 const DEFAULT_TYPE = "application/octet-stream";
 
 type Open = (contentType: string) => ChunkedRequest;
 
-export class ResponseStream extends stream.Writable {
-  #contentType = DEFAULT_TYPE;
-  #open: Open;
-  post: ChunkedRequest | undefined;
+/** A Node.js Writable (so that pipeline() works), with what Lambda's response stream adds. */
+export interface ResponseStream extends Writable {
+  setContentType(contentType: string): void;
+  /** The streamed POST, once the first write (or the end) has started it. */
+  readonly post: ChunkedRequest | undefined;
+  start(): ChunkedRequest;
+}
 
-  constructor(open: Open) {
-    super();
-    this.#open = open;
-    // A write that fails (the Runtime API refused the stream) ends the invocation, not the runtime.
-    this.on("error", () => undefined);
-  }
+let streamClass: (new (open: Open) => ResponseStream) | undefined;
 
-  /** Before the first write only: the Content-Type the caller gets. */
-  setContentType(contentType: string): void {
-    if (this.post !== undefined) throw new Error("setContentType() must come before the first write");
-    this.#contentType = contentType;
-  }
+/** Defines the stream on node:stream, loaded at init and only for a streaming handler (it costs Deno 30 ms). */
+export async function prepareStreaming(): Promise<void> {
+  const { Writable } = await standardModule<typeof import("node:stream")>("node:stream");
+  streamClass = class extends Writable implements ResponseStream {
+    #contentType = DEFAULT_TYPE;
+    #open: Open;
+    post: ChunkedRequest | undefined;
 
-  start(): ChunkedRequest {
-    this.post ??= this.#open(this.#contentType);
-    return this.post;
-  }
-
-  override _write(chunk: Buffer, _encoding: string, callback: (error?: Error | null) => void): void {
-    if (chunk.length === 0) {
-      callback(); // an empty write would be the zero chunk, which ends the body
-      return;
+    constructor(open: Open) {
+      super();
+      this.#open = open;
+      // A write that fails (the Runtime API refused the stream) ends the invocation, not the runtime.
+      this.on("error", () => undefined);
     }
-    this.start().write(chunk).then(() => callback(), callback);
-  }
+
+    setContentType(contentType: string): void {
+      if (this.post !== undefined) throw new Error("setContentType() must come before the first write");
+      this.#contentType = contentType;
+    }
+
+    start(): ChunkedRequest {
+      this.post ??= this.#open(this.#contentType);
+      return this.post;
+    }
+
+    override _write(chunk: Uint8Array, _encoding: string, callback: (error?: Error | null) => void): void {
+      if (chunk.length === 0) {
+        callback(); // an empty write would be the zero chunk, which ends the body
+        return;
+      }
+      this.start().write(chunk).then(() => callback(), callback);
+    }
+  };
+}
+
+export function responseStream(open: Open): ResponseStream {
+  if (streamClass === undefined) throw new Error("prepareStreaming() was not called");
+  return new streamClass(open);
 }
 
 interface Prelude {
@@ -54,7 +74,7 @@ interface Prelude {
 export const HttpResponseStream = {
   from(stream: ResponseStream, prelude: Prelude): ResponseStream {
     stream.setContentType(HTTP_INTEGRATION_TYPE);
-    stream.write(Buffer.concat([Buffer.from(JSON.stringify(prelude)), Buffer.alloc(8)]));
+    stream.write(concat([fromText(JSON.stringify(prelude)), new Uint8Array(8)]));
     return stream;
   },
 };

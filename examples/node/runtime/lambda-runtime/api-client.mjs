@@ -5,9 +5,11 @@
 // events); a 5xx from any endpoint means the environment is broken, so the runtime exits; a connection dropped
 // while idle is reopened once, a second failure ends the runtime too.
 
+import { toText } from "./bytes.mjs";
 import { Connection } from "./http1.mjs";
 
 import { log } from "./logging.mjs";
+import { exit } from "./platform.mjs";
 
 
 
@@ -15,8 +17,8 @@ const PREFIX = "/2018-06-01/runtime/";
 
 function exitOn5xx(method        , resource        , reply       )        {
   if (reply.status >= 500) {
-    log("ERROR", `${method} ${resource} returned ${reply.status}, exiting: ${reply.body.toString("utf8")}`);
-    process.exit(1);
+    log("ERROR", `${method} ${resource} returned ${reply.status}, exiting: ${toText(reply.body)}`);
+    exit(1);
   }
   return reply;
 }
@@ -31,7 +33,7 @@ export class RuntimeApiClient {
   }
 
   /** One request; exits the runtime when the Runtime API is gone or answers 5xx. */
-  async call(method        , resource        , body         , headers                         = {})                 {
+  async call(method        , resource        , body             , headers                         = {})                 {
     let reply       ;
     try {
       reply = await this.#connection.request(method, PREFIX + resource, headers, body);
@@ -40,7 +42,7 @@ export class RuntimeApiClient {
         reply = await this.#connection.request(method, PREFIX + resource, headers, body);
       } catch (error) {
         log("ERROR", `lost the Runtime API during ${method} ${resource}: ${String(error)}`);
-        process.exit(1);
+        exit(1);
       }
     }
     return exitOn5xx(method, resource, reply);

@@ -3,6 +3,8 @@
 // environment. Headers Lambda may leave out (trace id, client context, Cognito identity, tenant id) stay optional:
 // their absence is never an error.
 
+import { env } from "./platform.mjs";
+
 
 
 
@@ -41,17 +43,21 @@ function parsedHeader(headers                        , name        )          {
   }
 }
 
+// Read once: Lambda sets them before the runtime starts, and they do not change.
+const FROM_ENVIRONMENT = {
+  functionName: env.get("AWS_LAMBDA_FUNCTION_NAME") ?? "",
+  functionVersion: env.get("AWS_LAMBDA_FUNCTION_VERSION") ?? "",
+  memoryLimitInMB: env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") ?? "",
+  logGroupName: env.get("AWS_LAMBDA_LOG_GROUP_NAME") ?? "",
+  logStreamName: env.get("AWS_LAMBDA_LOG_STREAM_NAME") ?? "",
+};
+
 export function buildContext(requestId        , headers                        )          {
   const deadlineMs = Number(header(headers, "lambda-runtime-deadline-ms") ?? 0);
-  const env = process.env;
   return {
     awsRequestId: requestId,
     invokedFunctionArn: header(headers, "lambda-runtime-invoked-function-arn") ?? "",
-    functionName: env.AWS_LAMBDA_FUNCTION_NAME ?? "",
-    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION ?? "",
-    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "",
-    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME ?? "",
-    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME ?? "",
+    ...FROM_ENVIRONMENT,
     callbackWaitsForEmptyEventLoop: true,
     deadlineMs,
     xRayTraceId: header(headers, "lambda-runtime-trace-id"),

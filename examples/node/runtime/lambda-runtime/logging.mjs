@@ -6,7 +6,8 @@
 // invocations' lines can be told apart; otherwise the runtime's lines are plain text on stderr and console is
 // left as the language has it.
 
-import { asyncHooks, util } from "./builtins.mjs";
+
+import { env, standardModule, writeStderr, writeStdout } from "./platform.mjs";
 
 
 
@@ -17,13 +18,30 @@ import { asyncHooks, util } from "./builtins.mjs";
 
 
 
-// The invocation whose code is running: an async scope, so concurrent invocations never see each other's.
-export const invocationScope = new asyncHooks.AsyncLocalStorage       ();
+// The invocation whose code is running. One at a time, a variable is enough; with concurrent invocations it is an
+// async scope (AsyncLocalStorage, loaded only then), so that none sees another's.
+let current                   ;
+let scopes                                      ;
 
-const jsonFormat = (process.env.AWS_LAMBDA_LOG_FORMAT ?? "").toUpperCase() === "JSON";
+export async function scopesPerInvocation()                {
+  const hooks = await standardModule                                   ("node:async_hooks");
+  scopes = new hooks.AsyncLocalStorage       ();
+}
+
+export async function inScope   (scope       , run                  )             {
+  if (scopes !== undefined) return scopes.run(scope, run);
+  current = scope;
+  try {
+    return await run();
+  } finally {
+    current = undefined;
+  }
+}
+
+const jsonFormat = (env.get("AWS_LAMBDA_LOG_FORMAT") ?? "").toUpperCase() === "JSON";
 
 function jsonLine(level       , message        )         {
-  const scope = invocationScope.getStore();
+  const scope = scopes === undefined ? current : scopes.getStore();
   const line                         = { timestamp: new Date().toISOString(), level, message };
   if (scope !== undefined) {
     line.requestId = scope.requestId;
@@ -35,21 +53,22 @@ function jsonLine(level       , message        )         {
 /** A line of the runtime itself (not of the handler). */
 export function log(level       , message        )       {
   if (jsonFormat) {
-    process.stdout.write(jsonLine(level, message));
+    writeStdout(jsonLine(level, message));
   } else {
-    process.stderr.write(`bootstrap: ${message}\n`);
+    writeStderr(`bootstrap: ${message}\n`);
   }
 }
 
 /** In JSON mode, the handler's console.* calls become JSON lines too, with the level they were logged at. */
-export function structureConsole()       {
+export async function structureConsole()                {
   if (!jsonFormat) return;
+  const { format } = await standardModule                            ("node:util");
   const levels                           = [
     ["log", "INFO"], ["info", "INFO"], ["debug", "DEBUG"], ["trace", "DEBUG"], ["warn", "WARN"], ["error", "ERROR"],
   ];
   for (const [method, level] of levels) {
     (console                                      )[method] = (...values           ) => {
-      process.stdout.write(jsonLine(level, util.format(...values)));
+      writeStdout(jsonLine(level, format(...values)));
     };
   }
 }

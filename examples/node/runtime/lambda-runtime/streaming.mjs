@@ -4,45 +4,65 @@
 // The request starts at the first write (or at the end, for an empty stream), so a handler that fails before
 // writing anything is still reported through /error; after that, a failure travels in the trailers.
 
-import { stream } from "./builtins.mjs";
 
+
+import { concat, fromText } from "./bytes.mjs";
 import { RAW_EVENT, STREAMING } from "./handler.mjs";
+import { standardModule } from "./platform.mjs";
 
 export const HTTP_INTEGRATION_TYPE = "application/vnd.awslambda.http-integration-response";
 const DEFAULT_TYPE = "application/octet-stream";
 
 
 
-export class ResponseStream extends stream.Writable {
-  #contentType = DEFAULT_TYPE;
-  #open      ;
-  post                            ;
+/** A Node.js Writable (so that pipeline() works), with what Lambda's response stream adds. */
 
-  constructor(open      ) {
-    super();
-    this.#open = open;
-    // A write that fails (the Runtime API refused the stream) ends the invocation, not the runtime.
-    this.on("error", () => undefined);
-  }
 
-  /** Before the first write only: the Content-Type the caller gets. */
-  setContentType(contentType        )       {
-    if (this.post !== undefined) throw new Error("setContentType() must come before the first write");
-    this.#contentType = contentType;
-  }
 
-  start()                 {
-    this.post ??= this.#open(this.#contentType);
-    return this.post;
-  }
 
-           _write(chunk        , _encoding        , callback                                )       {
-    if (chunk.length === 0) {
-      callback(); // an empty write would be the zero chunk, which ends the body
-      return;
+
+
+
+let streamClass                                                  ;
+
+/** Defines the stream on node:stream, loaded at init and only for a streaming handler (it costs Deno 30 ms). */
+export async function prepareStreaming()                {
+  const { Writable } = await standardModule                              ("node:stream");
+  streamClass = class extends Writable                           {
+    #contentType = DEFAULT_TYPE;
+    #open      ;
+    post                            ;
+
+    constructor(open      ) {
+      super();
+      this.#open = open;
+      // A write that fails (the Runtime API refused the stream) ends the invocation, not the runtime.
+      this.on("error", () => undefined);
     }
-    this.start().write(chunk).then(() => callback(), callback);
-  }
+
+    setContentType(contentType        )       {
+      if (this.post !== undefined) throw new Error("setContentType() must come before the first write");
+      this.#contentType = contentType;
+    }
+
+    start()                 {
+      this.post ??= this.#open(this.#contentType);
+      return this.post;
+    }
+
+             _write(chunk            , _encoding        , callback                                )       {
+      if (chunk.length === 0) {
+        callback(); // an empty write would be the zero chunk, which ends the body
+        return;
+      }
+      this.start().write(chunk).then(() => callback(), callback);
+    }
+  };
+}
+
+export function responseStream(open      )                 {
+  if (streamClass === undefined) throw new Error("prepareStreaming() was not called");
+  return new streamClass(open);
 }
 
 
@@ -55,7 +75,7 @@ export class ResponseStream extends stream.Writable {
 export const HttpResponseStream = {
   from(stream                , prelude         )                 {
     stream.setContentType(HTTP_INTEGRATION_TYPE);
-    stream.write(Buffer.concat([Buffer.from(JSON.stringify(prelude)), Buffer.alloc(8)]));
+    stream.write(concat([fromText(JSON.stringify(prelude)), new Uint8Array(8)]));
     return stream;
   },
 };

@@ -3,7 +3,7 @@
 // export `handler` (a dotted path is followed: `app.routes.get`) of the module `src/hello` under LAMBDA_TASK_ROOT,
 // which may be JavaScript or TypeScript. Any failure is an InitError, which the runtime posts to /init/error.
 
-import { fs, url } from "./builtins.mjs";
+import { fileUrl, isFile } from "./platform.mjs";
 
 // Tried in this order: Lambda's Node.js runtime looks for .js, .mjs, .cjs; then TypeScript, which Bun, Deno and
 // Node (>= 23.6, by stripping the types) run as is.
@@ -37,7 +37,7 @@ function describe(error         )         {
 function moduleFile(taskRoot        , modulePath        )         {
   for (const extension of EXTENSIONS) {
     const file = `${taskRoot}/${modulePath}${extension}`;
-    if (fs.existsSync(file)) return file;
+    if (isFile(file)) return file;
   }
   throw new InitError(
     "Runtime.ImportModuleError",
@@ -59,7 +59,7 @@ export async function loadHandler(handlerString        , taskRoot        )      
   const file = moduleFile(taskRoot, modulePath);
   let target         ;
   try {
-    target = await import(url.pathToFileURL(file).href);
+    target = await import(fileUrl(file));
   } catch (error) {
     // A parse error: Node throws a SyntaxError, Bun a BuildMessage, Deno a TypeError saying "SyntaxError: ...".
     const { name, message } = (error ?? {})                                         ;

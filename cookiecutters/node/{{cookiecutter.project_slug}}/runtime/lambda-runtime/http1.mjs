@@ -1,12 +1,15 @@
 // Generated from cookiecutters/_shared/javascript/lambda-runtime/http1.ts by generate-node.mjs: edit that file, not this one.
-// A minimal HTTP/1.1 client on one node:net socket: just what the Runtime API needs (one request at a time,
+// A minimal HTTP/1.1 client on one TCP connection: just what the Runtime API needs (one request at a time,
 // Content-Length or chunked bodies both ways, request trailers, keep-alive, reconnect after a close).
 //
 // Why not node:http, which Bun, Deno and Node all have: measured on Node 26, importing node:http alone costs about
-// 80 ms of CPU at every cold start (more than the rest of Node's start-up) and a request through it about twice
-// the time of this client; see the README of the project (section "Why the runtime speaks HTTP itself").
+// 80 ms of CPU at every cold start (more than the rest of Node's start-up), and an event's round trip through it
+// took about twice as long as through this client in all three (runtime-scaffold's README, "Why the JavaScript
+// runtime speaks HTTP itself").
 
-import { net } from "./builtins.mjs";
+import { EMPTY, concat, find, fromText, toAscii } from "./bytes.mjs";
+import { connect } from "./platform.mjs";
+
 
 
 
@@ -23,19 +26,19 @@ import { net } from "./builtins.mjs";
 
 
 
-const HEAD_END = Buffer.from("\r\n\r\n");
-const LINE_END = Buffer.from("\r\n");
+const HEAD_END = fromText("\r\n\r\n");
+const LINE_END = fromText("\r\n");
 
 class ConnectionClosed extends Error {}
 
 /** What the socket has received and nobody has consumed yet, kept as a list: a 6 MB body is copied once. */
 class Received {
-  #parts           = [];
+  #parts               = [];
   #length = 0;
   #ended                   ;
   #wake                          ;
 
-  push(data        )       {
+  push(data            )       {
     this.#parts.push(data);
     this.#length += data.length;
     this.#wake?.();
@@ -52,15 +55,15 @@ class Received {
     this.#wake = undefined;
   }
 
-  #take(count        )         {
+  #take(count        )             {
     const first = this.#parts[0];
-    let taken        ;
+    let taken            ;
     if (first.length >= count) {
       taken = first.subarray(0, count);
       if (first.length === count) this.#parts.shift();
       else this.#parts[0] = first.subarray(count);
     } else {
-      const whole = Buffer.concat(this.#parts, this.#length);
+      const whole = concat(this.#parts, this.#length);
       taken = whole.subarray(0, count);
       this.#parts = whole.length > count ? [whole.subarray(count)] : [];
     }
@@ -68,16 +71,16 @@ class Received {
     return taken;
   }
 
-  async exactly(count        )                  {
+  async exactly(count        )                      {
     while (this.#length < count) await this.#more();
-    return count === 0 ? Buffer.alloc(0) : this.#take(count);
+    return count === 0 ? EMPTY : this.#take(count);
   }
 
   /** Everything up to the marker (which is consumed, not returned). */
-  async until(marker        )                  {
+  async until(marker            )                      {
     for (;;) {
-      if (this.#parts.length > 1) this.#parts = [Buffer.concat(this.#parts, this.#length)];
-      const index = this.#parts.length === 0 ? -1 : this.#parts[0].indexOf(marker);
+      if (this.#parts.length > 1) this.#parts = [concat(this.#parts, this.#length)];
+      const index = this.#parts.length === 0 ? -1 : find(this.#parts[0], marker);
       if (index >= 0) {
         const found = this.#take(index);
         this.#take(marker.length);
@@ -87,19 +90,19 @@ class Received {
     }
   }
 
-  async rest()                  {
+  async rest()                      {
     for (;;) {
       try {
         await this.#more();
       } catch {
-        return this.#length === 0 ? Buffer.alloc(0) : this.#take(this.#length);
+        return this.#length === 0 ? EMPTY : this.#take(this.#length);
       }
     }
   }
 }
 
-function parseHead(head        )                                                      {
-  const lines = head.toString("latin1").split("\r\n");
+function parseHead(head            )                                                      {
+  const lines = toAscii(head).split("\r\n");
   const status = Number(lines[0].split(" ", 3)[1]);
   const headers                         = {};
   for (const line of lines.slice(1)) {
@@ -112,24 +115,24 @@ function parseHead(head        )                                                
   return { status, headers };
 }
 
-async function readChunked(received          )                  {
-  const parts           = [];
+async function readChunked(received          )                      {
+  const parts               = [];
   for (;;) {
-    const size = Number.parseInt((await received.until(LINE_END)).toString("latin1"), 16);
+    const size = Number.parseInt(toAscii(await received.until(LINE_END)), 16);
     if (!Number.isInteger(size) || size < 0) throw new Error("malformed chunk size from the Runtime API");
     if (size === 0) break;
     parts.push(await received.exactly(size));
     await received.exactly(2);
   }
   while ((await received.until(LINE_END)).length > 0); // trailers: none that the runtime needs
-  return Buffer.concat(parts);
+  return parts.length === 0 ? EMPTY : concat(parts);
 }
 
 async function readReply(received          )                                                {
   for (;;) {
     const { status, headers } = parseHead(await received.until(HEAD_END));
     if (status >= 100 && status < 200) continue; // 100 Continue and the like: the real answer follows
-    let body        ;
+    let body            ;
     let keepAlive = !/\bclose\b/i.test(headers.connection ?? "");
     if (/\bchunked\b/i.test(headers["transfer-encoding"] ?? "")) {
       body = await readChunked(received);
@@ -138,7 +141,7 @@ async function readReply(received          )                                    
       if (!Number.isSafeInteger(length) || length < 0) throw new Error("malformed Content-Length from the Runtime API");
       body = await received.exactly(length);
     } else if (status === 204 || status === 304) {
-      body = Buffer.alloc(0);
+      body = EMPTY;
     } else {
       body = await received.rest(); // framed by the connection's end
       keepAlive = false;
@@ -158,7 +161,7 @@ export class Connection {
            #host        ;
            #port        ;
            #authority        ;
-  #socket                        ;
+  #socket                    ;
   #received = new Received();
 
   constructor(host        , port        ) {
@@ -167,31 +170,28 @@ export class Connection {
     this.#authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
   }
 
-  #open()             {
+  #open()         {
     if (this.#socket !== undefined) return this.#socket;
     const received = (this.#received = new Received());
-    const socket = net.connect({ host: this.#host, port: this.#port });
-    socket.setNoDelay(true);
-    socket.on("data", (data        ) => received.push(data));
-    const closed = (error        ) => {
-      received.end(error);
-      if (this.#socket === socket) this.#socket = undefined; // the next request opens a new connection
-    };
-    socket.on("end", () => closed());
-    socket.on("close", () => closed());
-    socket.on("error", (error       ) => closed(error));
+    const socket         = connect(this.#host, this.#port, {
+      data: (data) => received.push(data),
+      closed: (error) => {
+        received.end(error);
+        if (this.#socket === socket) this.#socket = undefined; // the next request opens a new connection
+      },
+    });
     this.#socket = socket;
     return socket;
   }
 
-  #drop(socket            )       {
-    socket.destroy();
+  #drop(socket        )       {
+    socket.close();
     if (this.#socket === socket) this.#socket = undefined;
   }
 
   // The reply is read while the body is still going out: an early answer (413, 410) is not missed, and the
   // connection is then dropped, since the rest of the body would be read as the next request.
-  #exchange(socket            , sent               )                 {
+  #exchange(socket        , sent               )                 {
     let allSent = false;
     sent.then(() => (allSent = true), () => undefined);
     return readReply(this.#received).then(
@@ -206,28 +206,27 @@ export class Connection {
     );
   }
 
-  request(method        , path        , headers                        , body         )                 {
+  request(method        , path        , headers                        , body             )                 {
     const socket = this.#open();
     const all = body === undefined ? headers : { ...headers, "Content-Length": String(body.length) };
-    const head = Buffer.from(requestHead(method, path, this.#authority, all), "latin1");
-    const sent = new Promise      ((resolve, reject) => {
-      const done = (error               ) => (error ? reject(error) : resolve());
-      if (body === undefined || body.length === 0) socket.write(head, done);
-      else if (body.length < 65536) socket.write(Buffer.concat([head, body]), done); // one segment
-      else {
-        socket.write(head);
-        socket.write(body, done);
-      }
-    });
+    const head = fromText(requestHead(method, path, this.#authority, all));
+    let sent               ;
+    if (body === undefined || body.length === 0) {
+      sent = socket.write(head);
+    } else if (body.length < 65536) {
+      sent = socket.write(concat([head, body])); // one write: one segment on the wire
+    } else {
+      socket.write(head).catch(() => undefined); // its failure fails the body's write too
+      sent = socket.write(body);
+    }
     sent.catch(() => undefined); // a failed write shows as a failed reply
     return this.#exchange(socket, sent);
   }
 
   chunked(method        , path        , headers                        )                 {
     const socket = this.#open();
-    const head = requestHead(method, path, this.#authority, { ...headers, "Transfer-Encoding": "chunked" });
-    let headPending = true;
-    let last                = Promise.resolve();
+    let head                         = fromText(
+      requestHead(method, path, this.#authority, { ...headers, "Transfer-Encoding": "chunked" }));
     let finish             = () => undefined;
     let fail                           = () => undefined;
     const allSent = new Promise      ((resolve, reject) => {
@@ -237,22 +236,20 @@ export class Connection {
     allSent.catch(() => undefined);
     const reply = this.#exchange(socket, allSent);
     reply.catch(() => undefined); // awaited through end(); a failure before is no crash
-    const send = (data        )                => {
-      const framed = headPending ? Buffer.concat([Buffer.from(head, "latin1"), data]) : data;
-      headPending = false;
-      last = new Promise      ((resolve, reject) => {
-        socket.write(framed, (error               ) => (error ? reject(error) : resolve()));
-      });
-      last.catch(fail);
-      return last;
+    const send = (parts              )                => {
+      if (head !== undefined) parts.unshift(head); // the request line and headers go with the first chunk
+      head = undefined;
+      const written = socket.write(concat(parts));
+      written.catch(fail);
+      return written;
     };
     return {
       reply,
-      write: (chunk) => send(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, LINE_END])),
+      write: (chunk) => send([fromText(`${chunk.length.toString(16)}\r\n`), chunk, LINE_END]),
       end: (trailers = {}) => {
         let tail = "0\r\n";
         for (const [name, value] of Object.entries(trailers)) tail += `${name}: ${value}\r\n`;
-        send(Buffer.from(tail + "\r\n", "latin1")).then(finish, fail);
+        send([fromText(tail + "\r\n")]).then(finish, fail);
         return reply;
       },
     };

@@ -7,11 +7,14 @@
 // - after a 4xx (413: too large, 410: this attempt is no longer current) nothing more is posted for it.
 
 
+import { fromText, toBase64, toText } from "./bytes.mjs";
 import { buildContext } from "./context.mjs";
 
 
 import { log } from "./logging.mjs";
-import { ResponseStream } from "./streaming.mjs";
+import { exit } from "./platform.mjs";
+import { responseStream } from "./streaming.mjs";
+
 
 
 
@@ -33,9 +36,13 @@ export function errorBody(error         , errorType         )            {
   return { errorMessage: message, errorType: errorType ?? "Error", stackTrace: [] };
 }
 
-function decodeEvent(body        , raw         )          {
-  if (raw) return body;
-  const text = body.toString("utf8");
+function decodeEvent(body            , raw         )          {
+  if (raw) {
+    // A Buffer, as Node.js users expect of bytes (Deno sets its Buffer up only for such a handler).
+    const { Buffer } = globalThis                                                                                         ;
+    return Buffer ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : body;
+  }
+  const text = toText(body);
   try {
     return JSON.parse(text);
   } catch {
@@ -44,10 +51,10 @@ function decodeEvent(body        , raw         )          {
 }
 
 /** Bytes are sent as they are; anything else as JSON, as Lambda's Node.js runtime does (undefined: null). */
-function encodeResult(result         )         {
-  if (result instanceof Uint8Array) return Buffer.from(result.buffer, result.byteOffset, result.byteLength);
-  if (result instanceof ArrayBuffer) return Buffer.from(result);
-  return Buffer.from(JSON.stringify(result === undefined ? null : result) ?? "null");
+function encodeResult(result         )             {
+  if (result instanceof Uint8Array) return result;
+  if (result instanceof ArrayBuffer) return new Uint8Array(result);
+  return fromText(JSON.stringify(result === undefined ? null : result) ?? "null");
 }
 
 
@@ -63,7 +70,7 @@ export function invocationFrom(next       , client                  )           
   const requestId = next.headers["lambda-runtime-aws-request-id"];
   if (next.status !== 200 || !requestId) {
     log("ERROR", `GET invocation/next returned ${next.status} (request id '${requestId ?? ""}'), exiting`);
-    process.exit(1);
+    exit(1);
   }
   const context = buildContext(requestId, next.headers);
   const echo                         = {};
@@ -73,7 +80,7 @@ export function invocationFrom(next       , client                  )           
 
 function checkReply(invocation            , what        , reply       , size         )       {
   if (reply.status === 202) return;
-  const detail = reply.body.toString("utf8");
+  const detail = toText(reply.body);
   if (reply.status === 413) {
     // The invocation has already failed (Function.ResponseSizeTooLarge): /error would be refused.
     log("ERROR", `${what} for ${invocation.requestId} is too large (${size ?? "?"} bytes): ${detail}`);
@@ -87,12 +94,12 @@ export async function postError(invocation            , error         , errorTyp
   log("ERROR", `invocation ${invocation.requestId} failed: ${body.errorType}: ${body.errorMessage}`);
   const headerType = body.errorType.includes(".") ? body.errorType : `Function.${body.errorType}`;
   const reply = await invocation.client.call("POST", `invocation/${invocation.requestId}/error`,
-    Buffer.from(JSON.stringify(body)), { ...invocation.echo, "Lambda-Runtime-Function-Error-Type": headerType });
+    fromText(JSON.stringify(body)), { ...invocation.echo, "Lambda-Runtime-Function-Error-Type": headerType });
   checkReply(invocation, "error", reply);
 }
 
 async function answerBuffered(invocation            , handler               )                {
-  let body        ;
+  let body            ;
   try {
     const result = await handler.fn(decodeEvent(invocation.event, handler.rawEvent), invocation.context);
     body = encodeResult(result);
@@ -118,7 +125,7 @@ function finished(stream                )                {
 }
 
 async function answerStreamed(invocation            , handler               )                {
-  const stream = new ResponseStream((contentType) =>
+  const stream = responseStream((contentType) =>
     invocation.client.stream(`invocation/${invocation.requestId}/response`, {
       ...invocation.echo,
       "Lambda-Runtime-Function-Response-Mode": "streaming",
@@ -145,7 +152,7 @@ async function answerStreamed(invocation            , handler               )   
     const body = errorBody(failure);
     log("ERROR", `invocation ${invocation.requestId} failed mid-stream: ${body.errorType}: ${body.errorMessage}`);
     trailers["Lambda-Runtime-Function-Error-Type"] = `Function.${body.errorType}`;
-    trailers["Lambda-Runtime-Function-Error-Body"] = Buffer.from(JSON.stringify(body)).toString("base64");
+    trailers["Lambda-Runtime-Function-Error-Body"] = toBase64(fromText(JSON.stringify(body)));
   }
   try {
     checkReply(invocation, "streamed response", await request.end(trailers));
