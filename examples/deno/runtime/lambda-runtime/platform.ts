@@ -76,10 +76,14 @@ export function onFatal(fatal: Fatal): void {
 }
 
 export function isFile(path: string): boolean {
+  if (!deno) {
+    const fs = nodeModule<typeof import("node:fs")>("node:fs");
+    return fs.statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  }
   try {
-    return deno ? deno.statSync(path).isFile : nodeModule<typeof import("node:fs")>("node:fs").statSync(path).isFile();
+    return deno.statSync(path).isFile;
   } catch {
-    return false;
+    return false; // not there
   }
 }
 

@@ -3,7 +3,7 @@
 
 const encoder = new TextEncoder();
 const utf8 = new TextDecoder();
-const latin1 = new TextDecoder("latin1");
+let latin1                         ; // made at the first reply, not before the first request (cold start)
 
 export const EMPTY = new Uint8Array(0);
 
@@ -17,6 +17,7 @@ export function toText(bytes            )         {
 
 /** For protocol lines (status line, header names and values): one character per byte. */
 export function toAscii(bytes            )         {
+  latin1 ??= new TextDecoder("latin1");
   return latin1.decode(bytes);
 }
 

@@ -77,10 +77,14 @@ export function onFatal(fatal       )       {
 }
 
 export function isFile(path        )          {
+  if (!deno) {
+    const fs = nodeModule                          ("node:fs");
+    return fs.statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  }
   try {
-    return deno ? deno.statSync(path).isFile : nodeModule                          ("node:fs").statSync(path).isFile();
+    return deno.statSync(path).isFile;
   } catch {
-    return false;
+    return false; // not there
   }
 }
 
