@@ -7,7 +7,7 @@ that computes.
 Each setup gets its own Runtime API server (benchmarks/bench_server.py, a thread per connection) and the same
 --invocations events, all queued at once; measured: the time until the last response has been read, and the
 memory of the runtime processes (VmRSS summed) at the end. The handlers (benchmarks/javascript/work.mjs) wait
-20 ms (setTimeout) or compute for about 20 ms. Figures from one run on a shared machine: compare the two setups
+20 ms (setTimeout) or do a fixed amount of arithmetic. Figures from one run on a shared machine: compare the two setups
 within a run, not runs.
 """
 
