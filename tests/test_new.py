@@ -290,5 +290,6 @@ def test_python_dash_m_runs_the_cli() -> None:
 
 
 def test_the_php_version_listed_is_the_one_build_php_builds() -> None:
-    script = (templates.TEMPLATES_DIR / "php" / "{{cookiecutter.project_slug}}" / "runtime" / "build-php.sh").read_text()
+    project = templates.TEMPLATES_DIR / "php" / "{{cookiecutter.project_slug}}"
+    script = (project / "runtime" / "build-php.sh").read_text()
     assert f"php_version=${{PHP_VERSION:-{templates.get_language('php').defaults['_interpreter_version']}}}" in script

@@ -28,8 +28,10 @@ import yaml
 from .conftest import (
     FRAMEWORKS,
     LANGUAGES,
+    NPM_LANGUAGES,
     edit_config,
     hello,
+    interpreter_environment,
     render,
     require_tool,
     scaffold_bin,
@@ -70,12 +72,17 @@ def test_generated_project_packages_with_the_check_run_first(tmp_path: Path, lan
     assert result.returncode == 0, output(result)
     if language == "bash":
         assert f"{project}: no problems found (1 function checked)" in result.stdout
-    else:  # PHP is built into the layer later (Docker): packaging goes on, and says deploy would stop
+    elif language == "php":  # PHP is built into the layer later (Docker): packaging goes on, and says deploy would stop
         assert "warning: runtime/bootstrap: /opt/bin/php is in none of the function's layers" in result.stdout
         assert "(a warning before package; deploy stops on it) [shebang-interpreter-missing]" in result.stdout
+    else:  # likewise until runtime/build-layer.sh has fetched the binary
+        assert f"warning: runtime/bootstrap: the bootstrap execs /opt/bin/{language}, but" in result.stdout
+        assert "(a warning before package; deploy stops on it) [bootstrap-program-missing]" in result.stdout
     listing = subprocess.run([require_tool("zipinfo"), "-1", str(project / ".serverless" / f"{project.name}.zip")],
                              capture_output=True, text=True, check=True).stdout.split()
-    assert ("function.sh" if language == "bash" else "src/hello.php") in listing
+    handler_file = {"bash": "function.sh", "php": "src/hello.php", "node": "src/hello.mjs"}.get(language,
+                                                                                              "src/hello.ts")
+    assert handler_file in listing
     assert not [name for name in listing if name.startswith(("plugins/", "runtime/", "events/"))], listing
 
 
@@ -329,9 +336,9 @@ EMULATOR_MISSING = _emulator_missing()
 needs_emulator = pytest.mark.skipif(EMULATOR_MISSING is not None, reason=str(EMULATOR_MISSING))
 
 
-def direct_response(project: Path, *event: str) -> Any:
+def direct_response(project: Path, *event: str, env: dict[str, str] | None = None) -> Any:
     """What `scaffold invoke hello` itself answers in ``project`` (its stdout is the response, as is)."""
-    result = subprocess.run([scaffold_bin(), "invoke", "hello", *event, "--project", str(project)],
+    result = subprocess.run([scaffold_bin(), "invoke", "hello", *event, "--project", str(project)], env=env,
                             cwd=project, capture_output=True, text=True, timeout=120, start_new_session=True)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
@@ -343,11 +350,14 @@ def test_invoke_local_runs_the_custom_runtime_without_docker(tmp_path: Path, lan
     project = render(language, tmp_path, architecture=HOST_ARCHITECTURE)
     if language == "php":
         build_php_locally(project)
-    result = serverless(project, "invoke", "local", "-f", "hello", "--path", "events/hello.json", timeout=120)
+    # Bun, Deno and Node before runtime/build-layer.sh: the pinned binaries on PATH, as a user who has them.
+    env = interpreter_environment(language) if language in NPM_LANGUAGES else None
+    result = serverless(project, "invoke", "local", "-f", "hello", "--path", "events/hello.json", env=env,
+                        timeout=120)
     assert result.returncode == 0, output(result)
     [response] = responses(result.stdout)
     assert "World" in json.dumps(response)  # the example handlers answer with the event's name
-    assert response == direct_response(project, "--path", "events/hello.json")
+    assert response == direct_response(project, "--path", "events/hello.json", env=env)
     assert "docker" not in output(result).lower()
 
 

@@ -23,7 +23,6 @@ from runtime_scaffold.lambda_limits import MEMORY_RANGE_MB, TIMEOUT_RANGE_S
 from runtime_scaffold.naming import service_name_problem
 
 
-
 def _templates_dir() -> Path:
     """The bundled templates: inside the installed package (the wheel's copy), else the checkout's top-level
     ``cookiecutters/`` (an editable install, or the source tree on ``PYTHONPATH``)."""
