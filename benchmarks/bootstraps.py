@@ -71,7 +71,7 @@ class Runtime:
 def runtimes() -> list[Runtime]:
     bash = TEMPLATES / "bash" / SLUG
     php = TEMPLATES / "php" / SLUG
-    walkthrough = ROOT / "benchmarks" / "walkthrough"
+    walkthrough = ROOT / "cookiecutters" / "_workshop" / "walkthrough"
     return [
         # /bin/sh is dash on Debian: run the walkthrough with bash, as its `set -o pipefail` requires.
         Runtime(

@@ -231,8 +231,8 @@ def _foreign_elf(environment: ExecutionEnvironment, package: Package, foreign: l
         "elf-architecture",
         Severity.ERROR,
         foreign[0][0],
-        f"{package.label} holds {len(foreign)} ELF file(s) not built for {architecture}, the "
-        f"architecture of function {environment.function.key}: {listed}{more}; Lambda fails with "
-        "exec format error",
+        # No function name: a layer shared by several functions of one architecture is one finding, not one each.
+        f"{package.label} holds {len(foreign)} ELF file(s) not built for {architecture}, the function's "
+        f"`architecture:`: {listed}{more}; Lambda fails with exec format error",
         f"rebuild them for {architecture} Linux, or set architecture: {other} if that is what they are for",
     )

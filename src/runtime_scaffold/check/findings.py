@@ -61,6 +61,7 @@ RULES: dict[str, str] = {
     "layers-too-many": "a function uses more than 5 layers",
     "timeout-out-of-range": "a function's timeout is outside Lambda's 1-900 seconds",
     "memory-out-of-range": "a function's memorySize is outside Lambda's 128-10240 MB",
+    "environment-reserved": "environment: sets a key Lambda reserves (_HANDLER, AWS_REGION, ...)",
     "bootstrap-missing": "no bootstrap at the package root or in any layer (Runtime.InvalidEntrypoint)",
     "bootstrap-nested": "bootstrap exists, but one folder too deep to be found",
     "bootstrap-not-executable": "bootstrap lacks the read/execute bits Lambda's user needs",

@@ -156,6 +156,22 @@ def _localised(script: str, program: str, stand_in: str, opt: Path) -> str:
     return _OPT_PATH.sub(local, script)
 
 
+def _posix_shell(arguments: list[str]) -> list[str] | None:
+    """How to run a ``#!/bin/sh`` script as Lambda does: on Amazon Linux 2023 /bin/sh is bash, so a bootstrap
+    that relies on bash's ``sh`` (the AWS walkthrough's ``set -o pipefail``) works there, and must work here too
+    where /bin/sh is dash (Debian, Ubuntu); None where the script can run as it is."""
+    bash = shutil.which("bash", path=os.defpath + ":/usr/local/bin")
+    if bash is None or Path("/bin/sh").resolve().name == "bash":
+        return None
+    return [bash, "--posix", *arguments]  # bash started as sh runs in POSIX mode
+
+
+def _shell(interpreter: str, argument: str) -> list[str]:
+    """The command line of the shell a bootstrap's ``#!`` line names, up to the script."""
+    posix = _posix_shell(argument.split()) if interpreter == "/bin/sh" else None
+    return posix or [interpreter, *([argument] if argument else [])]
+
+
 def find_entrypoint(task_root: Path, opt: Path, *, host_path: str) -> Entrypoint:
     """The bootstrap Lambda would run: the task root's first, then the layers'; the /opt program it starts
     resolved to one that runs here."""
@@ -169,15 +185,21 @@ def find_entrypoint(task_root: Path, opt: Path, *, host_path: str) -> Entrypoint
                                 f"{_looked_at(candidates[0])} and {LAMBDA_OPT}/bootstrap {_opt_bootstrap(opt)}")
     program = opt_program(bootstrap)
     if program is None:
-        return Entrypoint(bootstrap, [str(bootstrap)])
+        with open(bootstrap, "rb") as file:
+            first_line = file.readline(512)
+        shell = None
+        if first_line.split(maxsplit=1)[:1] == [b"#!/bin/sh"]:
+            shell = _posix_shell(first_line[len(b"#!/bin/sh"):].decode(errors="replace").split())
+        return Entrypoint(bootstrap, [*(shell or []), str(bootstrap)])
     stand_in = local_program(program.path, task_root=task_root, opt=opt, host_path=host_path)
-    arguments = [program.argument] if program.argument else []
     if program.shell is not None:
-        # The same shell runs the same script, with the layer's folder where Lambda has /opt; with no stand-in
-        # its exec fails as it would on Lambda (not found, exit status 127).
+        # The same shell runs the same script (bash --posix for /bin/sh, as above), with the layer's folder where
+        # Lambda has /opt; with no stand-in its exec fails as it would on Lambda (not found, exit status 127).
         script = _localised(bootstrap.read_text(errors="replace"), program.path,
                             stand_in.path or f"{opt}/{program.path[len(LAMBDA_OPT) + 1:]}", opt)
-        return Entrypoint(bootstrap, [program.shell, *arguments, "-c", script, str(bootstrap)], stand_in.note)
+        shell = _shell(program.shell, program.argument)
+        return Entrypoint(bootstrap, [*shell, "-c", script, str(bootstrap)], stand_in.note)
+    arguments = [program.argument] if program.argument else []
     if stand_in.path is None:
         # The kernel's exec fails for the missing interpreter, as on Lambda; the note says how to get one (once:
         # in the log, not in the error Lambda reports).
