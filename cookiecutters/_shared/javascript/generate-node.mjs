@@ -1,5 +1,5 @@
 // Writes the Node template's JavaScript from the one TypeScript source of the runtime (and of the conformance
-// handler), with Node's own type stripping (types become blanks, so each line keeps its place in its module).
+// and web handlers), with Node's own type stripping (types become blanks, so each line keeps its place in its module).
 //
 //   node cookiecutters/_shared/javascript/generate-node.mjs     (Node >= 23.2; the tests use the pinned Node 26)
 //
@@ -64,6 +64,14 @@ function bundle(entry) {
 rmSync(runtimeTarget, { recursive: true, force: true });
 mkdirSync(runtimeTarget, { recursive: true });
 writeFileSync(join(runtimeTarget, "index.mjs"), bundle("index"));
-writeFileSync(join(project, "src", "conformance.mjs"),
-  "// Generated from cookiecutters/_shared/javascript/handlers/conformance.ts by generate-node.mjs: edit that file,"
-  + " not this one.\n" + stripped(join(shared, "handlers", "conformance.ts")));
+// The handlers are sample code a user reads and edits as JavaScript, where line places do not matter: the blanks
+// that stripped types leave (`(text        )`, the lines of an interface) are taken out.
+const tidy = (code) => code
+  .replace(/(?<=[\w)\]]) {2,}(?=[),;])/g, "")
+  .replace(/(?<=[\w)\]]) {2,}(?=[{=])/g, " ")
+  .replace(/\n{3,}/g, "\n\n");
+for (const handler of ["conformance", "web"]) {
+  writeFileSync(join(project, "src", `${handler}.mjs`),
+    `// Generated from cookiecutters/_shared/javascript/handlers/${handler}.ts by generate-node.mjs: edit that file,`
+    + " not this one.\n" + tidy(stripped(join(shared, "handlers", `${handler}.ts`))));
+}

