@@ -19,7 +19,7 @@ from runtime_scaffold.cli import cli
 from runtime_scaffold.errors import ExitCode
 from runtime_scaffold.naming import layer_logical_id
 
-from .conftest import ARCHITECTURES, LANGUAGES, render, scaffold_bin
+from .conftest import ARCHITECTURES, LANGUAGES, NPM_LANGUAGES, interpreter_environment, render, scaffold_bin
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -330,7 +330,10 @@ def test_the_next_lines_work_as_printed(tmp_path: Path, language: str) -> None:
     work = tmp_path / "my work"
     work.mkdir()
     scaffold = Path(scaffold_bin())
-    new = subprocess.run([str(scaffold), "new", "--lang", language, "--no-input", "-o", "out"], cwd=work,
+    # Bun, Deno and Node as a user who has them installed (without, the next test).
+    host = interpreter_environment(language) if language in NPM_LANGUAGES else os.environ
+    env = {**host, "PATH": f"{scaffold.parent}{os.pathsep}{host['PATH']}"}
+    new = subprocess.run([str(scaffold), "new", "--lang", language, "--no-input", "-o", "out"], cwd=work, env=env,
                          capture_output=True, text=True, timeout=60, check=True)
     lines = new.stdout.splitlines()
     assert lines[0] == f"Created out/hello-{language}"
@@ -338,10 +341,32 @@ def test_the_next_lines_work_as_printed(tmp_path: Path, language: str) -> None:
     first, second = (line.split("   # ")[0].strip() for line in lines[2:4])
     assert first == f"cd out/hello-{language} && scaffold invoke hello --path events/hello.json"
     assert second == "npm install -g serverless@3 && serverless package"
-    env = {**os.environ, "PATH": f"{scaffold.parent}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(["bash", "-c", first], cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"message": "Hello, World!"}
+
+
+@pytest.mark.parametrize("language", ["bun", "deno"])
+def test_the_next_lines_say_what_a_machine_without_the_interpreter_needs(tmp_path: Path, language: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """No bun or deno on PATH: the layer's build comes first when its binary runs here (the default architecture
+    is this machine's; test_layer_build runs build-layer.sh and then the function on it), else the install hint."""
+    monkeypatch.setenv("PATH", os.defpath)
+    here = {"aarch64": "arm64", "arm64": "arm64"}.get(os.uname().machine, "x86_64")
+    other = next(architecture for architecture in ARCHITECTURES if architecture != here)
+    defaults = templates.get_language(language).defaults
+    for architecture, expected in [
+        (here, f"cd {tmp_path}/{here}/hello-{language} && runtime/build-layer.sh && scaffold invoke hello --path "
+               f"events/hello.json   # fetches {defaults['_interpreter_name']} {defaults['_interpreter_version']} "
+               "into the layer (npm registry), then runs it here without Docker"),
+        (other, f"cd {tmp_path}/{other}/hello-{language} && scaffold invoke hello --path events/hello.json   # needs "
+                f"{language} on this machine first (the layer's {other} build cannot run here): "
+                f"{defaults['_interpreter_install']}"),
+    ]:
+        result = CliRunner().invoke(cli, ["new", "--lang", language, "--no-input", "--arch", architecture,
+                                          "-o", str(tmp_path / architecture)])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[2].strip() == expected
 
 
 def test_python_dash_m_runs_the_cli() -> None:

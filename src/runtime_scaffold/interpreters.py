@@ -9,10 +9,13 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
+from runtime_scaffold.elf import ELF_MACHINES, host_machine
 from runtime_scaffold.templates import Language, list_languages
 
 VERSION_TIMEOUT_S = 10.0
+LAYER_BUILD_SCRIPT = "runtime/build-layer.sh"  # the npm-registry layers' build: it needs no Docker
 _VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
 
 
@@ -70,3 +73,27 @@ def availability(language: Language, *, path: str | None = None) -> tuple[str, s
     if local is None:
         return layer, "not on this machine"
     return layer, f"here: {interpreter.command} {local.version or local.path}"
+
+
+@dataclass(frozen=True)
+class LocalRunNeeds:
+    """What a new project needs before its first local run, for `scaffold new`'s "Next:" lines."""
+
+    command: str | None  # a command that provides the interpreter (the layer's build), or None: install one
+    note: str  # what the command does, or what to install
+
+
+def local_run_needs(language: Language, project: Path, *, architecture: str,
+                    path: str | None = None) -> LocalRunNeeds | None:
+    """None when this machine has the language's interpreter on PATH (or the language needs none); else the
+    layer's build when it needs no Docker and gives a binary for this machine's architecture, else the install
+    hint."""
+    interpreter = of_language(language)
+    if interpreter is None or shutil.which(interpreter.command, path=path) is not None:
+        return None
+    name = str(language.defaults.get("_interpreter_name") or interpreter.command)
+    if (project / LAYER_BUILD_SCRIPT).is_file() and ELF_MACHINES.get(architecture) == host_machine():
+        return LocalRunNeeds(LAYER_BUILD_SCRIPT, f"fetches {name} {interpreter.layer_version} into the layer "
+                             "(npm registry), then runs it here without Docker")
+    why = "" if not (project / LAYER_BUILD_SCRIPT).is_file() else f" (the layer's {architecture} build cannot run here)"
+    return LocalRunNeeds(None, f"needs {interpreter.command} on this machine first{why}: {interpreter.install}")

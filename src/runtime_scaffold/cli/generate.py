@@ -63,9 +63,15 @@ def new(language: str, name: str | None, output_dir: Path, architecture: str | N
     steps = [(f"{INSTALL_FRAMEWORK} && serverless package", "then packages it (needs AWS credentials)")]
     sample = templates.sample_invocation(project)
     if sample:
+        from runtime_scaffold.interpreters import local_run_needs  # runs no interpreter: PATH only
+
         function, event = sample
-        steps.insert(0, (f"cd {shlex.quote(shown)} && scaffold invoke {function} --path {shlex.quote(event)}",
-                         "runs it here, offline, without Docker"))
+        invoke = f"scaffold invoke {function} --path {shlex.quote(event)}"
+        what = "runs it here, offline, without Docker"
+        needs = local_run_needs(template, project, architecture=answers.complete(template, given)["architecture"])
+        if needs is not None:
+            invoke, what = (f"{needs.command} && {invoke}" if needs.command else invoke), needs.note
+        steps.insert(0, (f"cd {shlex.quote(shown)} && {invoke}", what))
     width = max(len(command) for command, _ in steps)
     for command, what in steps:
         click.echo(f"  {command:<{width}}   # {what}")
