@@ -64,6 +64,15 @@ def test_exec_line_runs_the_layers_binary(tmp_path: Path, local_lambda: Factory,
         logs.text  # type: ignore[attr-defined]
 
 
+def test_a_bin_sh_exec_bootstrap_runs_with_bash_as_on_amazon_linux(tmp_path: Path, local_lambda: Factory) -> None:
+    """/bin/sh is bash on Amazon Linux 2023: a #!/bin/sh bootstrap that hands over to a layer's binary after
+    something only bash's sh takes (the AWS walkthrough's `set -o pipefail`) runs here too, where /bin/sh is dash."""
+    root = write_project(tmp_path / "p", bootstrap="#!/bin/sh\nset -euo pipefail\n" + EXEC_BOOTSTRAP.split("\n", 1)[1])
+    (root / "runtime" / "runtime.py").write_text(PYTHON_BOOTSTRAP)
+    result = local_lambda(root, host_environment={"PATH": host_bin(tmp_path, "python3")}).invoke("hello", b"3")
+    assert (result.payload, result.error_type) == (b"3", None)
+
+
 def test_exec_line_falls_back_to_the_host(tmp_path: Path, local_lambda: Factory, logs: object) -> None:
     root = exec_project(tmp_path)
     path = host_bin(tmp_path, "python3")
