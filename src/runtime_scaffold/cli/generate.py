@@ -140,8 +140,11 @@ def _no_answer(key: str) -> InvalidInput:
 
 @click.command("list")
 def list_languages() -> None:
-    """List the languages `scaffold new --lang` knows, one line each: the interpreter (and version) its layer
-    gets, whether this machine has one to run it locally before the layer is built, and what the template is."""
+    """List the languages `scaffold new --lang` knows, one line each.
+
+    Each line: the interpreter (and version) its layer gets, whether this machine has one to run it locally
+    before the layer is built, and what the template is.
+    """
     from runtime_scaffold.interpreters import availability  # runs each interpreter's --version: list only
 
     languages = templates.list_languages()
