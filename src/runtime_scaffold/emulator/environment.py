@@ -91,22 +91,29 @@ class StandIn:
     note: str
 
 
-def _how_to_get(program: str, task_root: Path, opt: Path) -> str:
+def _how_to_get(program: str, task_root: Path, opt: Path, build_scripts: Callable[[], list[str]] | None) -> str:
     from runtime_scaffold.interpreters import install_hint  # only on this failure path: it reads the templates
 
     ways = []
-    for script in sorted(opt.glob("build-*.sh")):
-        real = Path(os.path.realpath(script))
-        shown = real.relative_to(task_root.resolve()) if real.is_relative_to(task_root.resolve()) else real
-        ways.append(f"build it into the layer with {shown}")
+    if build_scripts is not None:
+        scripts = build_scripts()
+    else:
+        scripts = []
+        for script in sorted(opt.glob("build-*.sh")):
+            real = Path(os.path.realpath(script))
+            scripts.append(str(real.relative_to(task_root.resolve()) if real.is_relative_to(task_root.resolve())
+                               else real))
+    ways.extend(f"build it into the layer with {script}" for script in scripts)
     name = Path(program).name
     hint = install_hint(name)
     ways.append(f"install {name} here ({hint})" if hint else f"put {name} on PATH")
     return ", or ".join(ways)
 
 
-def local_program(program: str, *, task_root: Path, opt: Path, host_path: str) -> StandIn:
-    """The layer's own copy of ``program`` when it can run on this machine, else the host's on PATH."""
+def local_program(program: str, *, task_root: Path, opt: Path, host_path: str,
+                  build_scripts: Callable[[], list[str]] | None = None) -> StandIn:
+    """The layer's own copy of ``program`` when it can run on this machine, else the host's on PATH;
+    ``build_scripts()`` lists the layers' ``build-*.sh`` for the hint (default: those in ``opt``)."""
     in_layer = opt / program[len(LAMBDA_OPT) + 1:]
     problem = None  # why the layer's copy cannot run here
     if _is_executable_file(in_layer):
@@ -120,7 +127,7 @@ def local_program(program: str, *, task_root: Path, opt: Path, host_path: str) -
         why = "is not in the layers" if problem is None else f"cannot run here ({problem})"
         return StandIn(on_host, f"{program} {why}: running the host's {on_host}")
     why = "is neither in the layers nor on PATH" if problem is None else f"cannot run here ({problem}) nor is on PATH"
-    return StandIn(None, f"{program} {why}: {_how_to_get(program, task_root, opt)}")
+    return StandIn(None, f"{program} {why}: {_how_to_get(program, task_root, opt, build_scripts)}")
 
 
 def _localised(script: str, program: str, stand_in: str, opt: Path) -> str:
@@ -148,11 +155,14 @@ def _shell(interpreter: str, argument: str) -> list[str]:
 
 
 def find_entrypoint(task_root: Path, opt: Path, *, host_path: str,
-                    looked_at: Callable[[str], str] | None = None) -> Entrypoint:
+                    looked_at: Callable[[str], str] | None = None,
+                    build_scripts: Callable[[], list[str]] | None = None) -> Entrypoint:
     """The bootstrap Lambda would run: the task root's first, then the layers'; the /opt program it starts
     resolved to one that runs here.
 
-    ``looked_at("/var/task/bootstrap")`` says what stands behind a Lambda path ("is ...") when none can run.
+    ``looked_at("/var/task/bootstrap")`` says what stands behind a Lambda path ("is ...") when none can run;
+    ``build_scripts()`` names the layers' build scripts for a hint as the project has them
+    (``runtime/build-layer.sh``: a layer's patterns usually leave them out of /opt).
     """
     candidates = [task_root / "bootstrap", opt / "bootstrap"]
     bootstrap = next((c for c in candidates if _is_executable_file(c)), None)
@@ -172,7 +182,7 @@ def find_entrypoint(task_root: Path, opt: Path, *, host_path: str,
         if first_line.split(maxsplit=1)[:1] == [b"#!/bin/sh"]:
             shell = _posix_shell(first_line[len(b"#!/bin/sh"):].decode(errors="replace").split())
         return Entrypoint(bootstrap, [*(shell or []), str(bootstrap)])
-    stand_in = local_program(program.path, task_root=task_root, opt=opt, host_path=host_path)
+    stand_in = local_program(program.path, task_root=task_root, opt=opt, host_path=host_path, build_scripts=build_scripts)
     if program.shell is not None:
         # The same shell runs the same script (bash --posix for /bin/sh, as above), with the layer's folder where
         # Lambda has /opt; with no stand-in its exec fails as it would on Lambda (not found, exit status 127).

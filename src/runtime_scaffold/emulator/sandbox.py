@@ -107,6 +107,7 @@ class Sandbox:
         self._memory_timer: asyncio.TimerHandle | None = None
         self._deadline_due = 0.0
         self._spawned_at = 0.0
+        self._notes_said: set[str] = set()
         self.init_timeout_s = init_timeout_s
         self._fresh = True  # no Init has run here yet: the next one is a phase of its own
         self._retired = False
@@ -146,7 +147,8 @@ class Sandbox:
             raise InvalidEntrypoint(str(error)) from None
         host_path = self.host_environment.get("PATH", os.defpath)
         try:
-            entrypoint = find_entrypoint(files.task, files.opt, host_path=host_path, looked_at=files.looked_at)
+            entrypoint = find_entrypoint(files.task, files.opt, host_path=host_path, looked_at=files.looked_at,
+                                         build_scripts=files.build_scripts)
         except InvalidEntrypoint as error:
             reasons = missing_layers(self.project, self.function)
             if reasons:  # the likely cause: the runtime's layer is not the one the function names
@@ -194,7 +196,8 @@ class Sandbox:
         self._process, self._api, self._listener, self._logs = process, api, listener, stream
         self._exit_task = loop.create_task(self._watch(process, api))
         stream.line(init_start_line(self.function.runtime))
-        if note:
+        if note and note not in self._notes_said:  # said once: not again for an Init run again after a failure
+            self._notes_said.add(note)
             stream.line(f"scaffold: {note}")
         if self._retired:  # closed while the bootstrap was being started
             await self._reset()

@@ -190,6 +190,7 @@ class SandboxFiles:
         self._task_tree, self._opt_tree = _Tree(self.task), _Tree(self.opt)
         self.environment: ExecutionEnvironment | None = None
         self.layers: list[Package] = []  # the layer packages merged into /opt, in order
+        self._project_root = root
         self.path_map = PathMap(tuple((str(local).encode(), mapped.encode()) for local, mapped in (
             (self.task, TASK_ROOT), (self.opt, OPT), (self.runtime, RUNTIME_DIR))))
 
@@ -213,7 +214,18 @@ class SandboxFiles:
             opt.update(package.files)
         self._opt_tree.sync(opt)
         self.environment = environment
+        self._project_root = project.root
         return environment
+
+    def build_scripts(self) -> list[str]:
+        """The ``build-*.sh`` scripts in the folders of the layers laid out in /opt, relative to the project (a
+        layer's patterns usually leave them out of the layer itself)."""
+        root = self._project_root
+        found = []
+        for package in self.layers:
+            for script in sorted(package.root.glob("build-*.sh")):
+                found.append(script.relative_to(root).as_posix() if script.is_relative_to(root) else str(script))
+        return found
 
     def looked_at(self, lambda_path: str) -> str:
         """What stands behind ``/var/task/bootstrap`` or ``/opt/bootstrap`` here, in the project's terms, for an
