@@ -94,7 +94,7 @@ class StandIn:
 def _how_to_get(program: str, task_root: Path, opt: Path, build_scripts: Callable[[], list[str]] | None) -> str:
     from runtime_scaffold.interpreters import install_hint  # only on this failure path: it reads the templates
 
-    ways = []
+    ways: list[str] = []
     if build_scripts is not None:
         scripts = build_scripts()
     else:
@@ -182,7 +182,8 @@ def find_entrypoint(task_root: Path, opt: Path, *, host_path: str,
         if first_line.split(maxsplit=1)[:1] == [b"#!/bin/sh"]:
             shell = _posix_shell(first_line[len(b"#!/bin/sh"):].decode(errors="replace").split())
         return Entrypoint(bootstrap, [*(shell or []), str(bootstrap)])
-    stand_in = local_program(program.path, task_root=task_root, opt=opt, host_path=host_path, build_scripts=build_scripts)
+    stand_in = local_program(program.path, task_root=task_root, opt=opt, host_path=host_path,
+                             build_scripts=build_scripts)
     if program.shell is not None:
         # The same shell runs the same script (bash --posix for /bin/sh, as above), with the layer's folder where
         # Lambda has /opt; with no stand-in its exec fails as it would on Lambda (not found, exit status 127).
