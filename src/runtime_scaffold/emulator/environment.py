@@ -111,13 +111,15 @@ def _how_to_get(program: str, task_root: Path, opt: Path, build_scripts: Callabl
 
 
 def local_program(program: str, *, task_root: Path, opt: Path, host_path: str,
-                  build_scripts: Callable[[], list[str]] | None = None) -> StandIn:
+                  build_scripts: Callable[[], list[str]] | None = None,
+                  source: Callable[[Path], Path] | None = None) -> StandIn:
     """The layer's own copy of ``program`` when it can run on this machine, else the host's on PATH;
-    ``build_scripts()`` lists the layers' ``build-*.sh`` for the hint (default: those in ``opt``)."""
+    ``build_scripts()`` lists the layers' ``build-*.sh`` for the hint (default: those in ``opt``), ``source(path)``
+    the project's file a file of ``opt`` is laid out from (default: itself), shown with its links resolved."""
     in_layer = opt / program[len(LAMBDA_OPT) + 1:]
     problem = None  # why the layer's copy cannot run here
     if _is_executable_file(in_layer):
-        real = os.path.realpath(in_layer)
+        real = os.path.realpath(source(in_layer) if source is not None else in_layer)
         machine, here = file_machine(in_layer), host_machine()
         if machine is None or here is None or machine == here:
             return StandIn(str(in_layer), f"{program}: running the layer's {real}")
@@ -156,13 +158,15 @@ def _shell(interpreter: str, argument: str) -> list[str]:
 
 def find_entrypoint(task_root: Path, opt: Path, *, host_path: str,
                     looked_at: Callable[[str], str] | None = None,
-                    build_scripts: Callable[[], list[str]] | None = None) -> Entrypoint:
+                    build_scripts: Callable[[], list[str]] | None = None,
+                    source: Callable[[Path], Path] | None = None) -> Entrypoint:
     """The bootstrap Lambda would run: the task root's first, then the layers'; the /opt program it starts
     resolved to one that runs here.
 
     ``looked_at("/var/task/bootstrap")`` says what stands behind a Lambda path ("is ...") when none can run;
     ``build_scripts()`` names the layers' build scripts for a hint as the project has them
-    (``runtime/build-layer.sh``: a layer's patterns usually leave them out of /opt).
+    (``runtime/build-layer.sh``: a layer's patterns usually leave them out of /opt), and ``source(path)`` the
+    project's file behind a file of the sandbox, for the log's note on the program that runs.
     """
     candidates = [task_root / "bootstrap", opt / "bootstrap"]
     bootstrap = next((c for c in candidates if _is_executable_file(c)), None)
@@ -183,7 +187,7 @@ def find_entrypoint(task_root: Path, opt: Path, *, host_path: str,
             shell = _posix_shell(first_line[len(b"#!/bin/sh"):].decode(errors="replace").split())
         return Entrypoint(bootstrap, [*(shell or []), str(bootstrap)])
     stand_in = local_program(program.path, task_root=task_root, opt=opt, host_path=host_path,
-                             build_scripts=build_scripts)
+                             build_scripts=build_scripts, source=source)
     if program.shell is not None:
         # The same shell runs the same script (bash --posix for /bin/sh, as above), with the layer's folder where
         # Lambda has /opt; with no stand-in its exec fails as it would on Lambda (not found, exit status 127).

@@ -148,7 +148,7 @@ class Sandbox:
         host_path = self.host_environment.get("PATH", os.defpath)
         try:
             entrypoint = find_entrypoint(files.task, files.opt, host_path=host_path, looked_at=files.looked_at,
-                                         build_scripts=files.build_scripts)
+                                         build_scripts=files.build_scripts, source=files.source)
         except InvalidEntrypoint as error:
             reasons = missing_layers(self.project, self.function)
             if reasons:  # the likely cause: the runtime's layer is not the one the function names

@@ -217,6 +217,15 @@ class SandboxFiles:
         self._project_root = project.root
         return environment
 
+    def source(self, path: Path) -> Path:
+        """The project's file laid out at ``path`` in /opt or /var/task (``path`` itself when none is)."""
+        task = self.environment.task if self.environment is not None else None
+        for base, packages in ((self.opt, list(reversed(self.layers))), (self.task, [task] if task else [])):
+            if path.is_relative_to(base):
+                inner = path.relative_to(base).as_posix()
+                return next((package.files[inner] for package in packages if inner in package.files), path)
+        return path
+
     def build_scripts(self) -> list[str]:
         """The ``build-*.sh`` scripts in the folders of the layers laid out in /opt, relative to the project (a
         layer's patterns usually leave them out of the layer itself)."""
