@@ -75,6 +75,18 @@ class InvokeApi:
         routes.add("POST", INVOKE_PATH, self.invoke)
         return routes
 
+    def function_pool(self, name: str) -> tuple[Function, FunctionPool] | Reply:
+        """The function a path's ``{name}`` names and its pool, or the error to answer (for the other routes on
+        this listener, such as response streaming)."""
+        return self._resolve(name)
+
+    def invocation(self, function: Function, request: Request, *, invocation_type: str) -> Invocation | Reply:
+        """An invocation from a caller's request, checked as this API checks it, or the 400 to answer."""
+        try:
+            return self._invocation(function, request, invocation_type)
+        except _BadRequest as bad:
+            return bad.reply
+
     @staticmethod
     def _unknown(request: Request) -> Reply:
         return service_error(404, "UnknownOperationException", f"no operation {request.method} {request.path}")
