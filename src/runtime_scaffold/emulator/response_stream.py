@@ -138,11 +138,12 @@ class StreamedInvocation:
         self._outcome = outcome
 
     def __iter__(self) -> Iterator[bytes]:
-        while True:
-            piece = self._loop.run(self.stream.read())
-            if piece is None:
-                return
+        while (piece := self.next_piece().result()) is not None:
             yield piece
+
+    def next_piece(self) -> concurrent.futures.Future[bytes | None]:
+        """A future of the next piece (None once the stream has ended), for a caller that waits its own way."""
+        return self._loop.submit(self.stream.read())
 
     @property
     def content_type(self) -> str | None:
