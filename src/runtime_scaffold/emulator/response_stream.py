@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from runtime_scaffold.emulator.invocation import InvocationResult
+from runtime_scaffold.emulator.invocation import Invocation, InvocationResult
 
 if TYPE_CHECKING:
     from runtime_scaffold.emulator.local_lambda import LocalLambda
@@ -131,9 +131,10 @@ class StreamedInvocation:
     A function that answered buffered yields nothing (its answer is the result's payload).
     """
 
-    def __init__(self, loop: LambdaLoop, stream: ResponseStream,
+    def __init__(self, loop: LambdaLoop, invocation: Invocation, stream: ResponseStream,
                  outcome: concurrent.futures.Future[InvocationResult]) -> None:
         self._loop = loop
+        self.invocation = invocation
         self.stream = stream
         self._outcome = outcome
 
@@ -172,4 +173,4 @@ def invoke_streaming(local: LocalLambda, function: str | None, payload: bytes, *
         finally:
             stream.close()
 
-    return StreamedInvocation(local.loop, stream, local.loop.submit(run()))
+    return StreamedInvocation(local.loop, invocation, stream, local.loop.submit(run()))
