@@ -6,7 +6,9 @@ conformance suite) puts a :class:`ResponseStream` on its invocation before submi
 the content type at the head, :meth:`write` per piece, :meth:`close` at the end, whatever the end. The reader
 iterates the pieces as they come; the writer waits while ``high_water`` bytes are unread, so a slow caller slows
 the bootstrap down (TCP flow control all the way) instead of filling memory, and a caller that went away
-(:meth:`abandon`) makes writes return at once, dropping the bytes, so the bootstrap is never stuck on it.
+(:meth:`abandon`) makes writes return at once, dropping the bytes, so the bootstrap is never stuck on it. A reader
+that is behind gets the pieces waiting for it as one (at most ``high_water`` bytes): nothing comes later for
+it, and a fast stream costs fewer messages (the event-stream CRC of each is most of a streamed byte's cost).
 
 A function that answers buffered (a plain ``/response`` or ``/error``) never begins the stream: its caller gets
 the invocation's result as it does today, and an InvokeWithResponseStream caller streams that payload as one
@@ -103,7 +105,11 @@ class ResponseStream:
                 await self._reader
             finally:
                 self._reader = None
-        piece = self._pieces.popleft()
+        if len(self._pieces) == 1:
+            piece = self._pieces.popleft()
+        else:  # the reader is behind: what waits goes out as one piece (fewer messages, nothing later)
+            piece = b"".join(self._pieces)
+            self._pieces.clear()
         self._unread -= len(piece)
         if self._unread < self.high_water:
             self._wake_writer()
