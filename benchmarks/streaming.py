@@ -2,8 +2,8 @@
 
     python benchmarks/streaming.py [--rounds 7] [--megabytes 64]
 
-One small Python bootstrap streams each event's answer (``{"bytes": N, "chunk": K}``: N bytes in K-byte HTTP
-chunks, the first at once). It runs twice, in turns:
+One small Python bootstrap (the tests' streaming one, ``tests/emulator_fixtures.py``) streams each event's answer
+(``{"bytes": N, "chunk": K}``: N bytes in K-byte HTTP chunks, the first at once). It runs twice, in turns:
 
 - floor: a bare Runtime API (raw sockets, one thread, no framing of its own) hands it the event and reads its
   chunked /response; time to first byte is from the event's first byte sent to the first chunk's data read;
@@ -26,36 +26,14 @@ import struct
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from emulator_fixtures import ServeProcess, write_project  # noqa: E402
+from emulator_fixtures import STREAMING_BOOTSTRAP, ServeProcess, write_project  # noqa: E402
 
-BOOTSTRAP = textwrap.dedent('''\
-    import http.client, json, os
-    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
-    conn = http.client.HTTPConnection(host, int(port))
-    while True:
-        conn.request("GET", "/2018-06-01/runtime/invocation/next")
-        reply = conn.getresponse()
-        event = json.loads(reply.read())
-        rid = reply.getheader("Lambda-Runtime-Aws-Request-Id")
-        conn.putrequest("POST", f"/2018-06-01/runtime/invocation/{rid}/response")
-        conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
-        conn.putheader("Transfer-Encoding", "chunked")
-        conn.endheaders()
-        piece, left = b"x" * event["chunk"], event["bytes"]
-        while left > 0:
-            part = piece[:left]
-            conn.send(b"%x\\r\\n%s\\r\\n" % (len(part), part))
-            left -= len(part)
-        conn.send(b"0\\r\\n\\r\\n")
-        conn.getresponse().read()
-''')
 KIB = 1024
 
 
@@ -145,10 +123,11 @@ def main() -> None:
     small = json.dumps({"bytes": 4 * KIB, "chunk": KIB}).encode()
     large = json.dumps({"bytes": total, "chunk": 64 * KIB}).encode()
     with tempfile.TemporaryDirectory() as folder:
-        project = write_project(Path(folder) / "p", bootstrap=BOOTSTRAP, timeout=120)
+        project = write_project(Path(folder) / "p", bootstrap=STREAMING_BOOTSTRAP, timeout=120)
         bare = BareRuntimeApi()
         bootstrap = project / "runtime" / "bootstrap"
-        floor_process = subprocess.Popen([str(bootstrap)], env={"AWS_LAMBDA_RUNTIME_API": bare.address})
+        floor_process = subprocess.Popen([str(bootstrap)], env={"AWS_LAMBDA_RUNTIME_API": bare.address},
+                                         stdout=subprocess.DEVNULL)
         figures: dict[str, dict[str, list[float]]] = {"floor": {"ttfb": [], "mbs": []},
                                                       "serve": {"ttfb": [], "mbs": []}}
         try:

@@ -85,10 +85,9 @@ def test_the_first_piece_reaches_the_caller_while_the_handler_still_runs(client:
     events = iter(answer["EventStream"])
     assert next(events) == {"PayloadChunk": {"Payload": b"first"}}
     ack.write_text("")
-    second = json.loads(next(events)["PayloadChunk"]["Payload"])
-    assert second["saw_the_callers_ack"] is True
-    rest = list(events)
-    assert rest[0] == {"PayloadChunk": {"Payload": b"last"}}
+    rest = list(events)  # the pieces after the first may come as one, if they were waiting together
+    second, end = json.JSONDecoder().raw_decode(chunks(rest).decode())
+    assert second["saw_the_callers_ack"] is True and chunks(rest).decode()[end:] == "last"
     assert list(rest[-1]) == ["InvokeComplete"] and "ErrorCode" not in rest[-1]["InvokeComplete"]
     assert answer["ResponseStreamContentType"] == "application/octet-stream" and answer["StatusCode"] == 200
 

@@ -25,6 +25,7 @@ from runtime_scaffold.emulator.local_lambda import LocalLambda
 from runtime_scaffold.emulator.messages import Reply, Request, UnsafeHeader, check_header_value
 from runtime_scaffold.emulator.pool import FunctionPool
 from runtime_scaffold.emulator.routes import Routes
+from runtime_scaffold.emulator.sandbox import Sandbox
 from runtime_scaffold.emulator.server import Listener
 from runtime_scaffold.errors import EmulatorError, ProjectError
 from runtime_scaffold.project import Function
@@ -159,14 +160,22 @@ class InvokeApi:
             invocation.trace_id = trace_id
         return invocation
 
-    async def _run(self, pool: FunctionPool, invocation: Invocation, request: Request,
-                   headers: dict[str, str]) -> Reply:
+    @staticmethod
+    async def sandbox_for(pool: FunctionPool, request: Request) -> Sandbox | Reply:
+        """A sandbox of ``pool`` for this caller's invocation, in arrival order, or the 503 of a pool shutting
+        down; a caller gone before its turn gives up its place."""
         waiting = pool.acquire()
-        request.on_gone.append(waiting.cancel)  # a caller gone before its turn gives up its place
+        request.on_gone.append(waiting.cancel)
         try:
-            sandbox = await waiting
+            return await waiting
         except EmulatorError as error:
             return service_error(503, "ServiceException", error.message)
+
+    async def _run(self, pool: FunctionPool, invocation: Invocation, request: Request,
+                   headers: dict[str, str]) -> Reply:
+        sandbox = await self.sandbox_for(pool, request)
+        if isinstance(sandbox, Reply):
+            return sandbox
         try:
             result = await sandbox.invoke_async(invocation)
         finally:

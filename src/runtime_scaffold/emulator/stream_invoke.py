@@ -26,7 +26,6 @@ from runtime_scaffold.emulator.messages import Reply, Request, StreamReply
 from runtime_scaffold.emulator.pool import FunctionPool
 from runtime_scaffold.emulator.response_stream import ResponseStream
 from runtime_scaffold.emulator.routes import Routes
-from runtime_scaffold.errors import EmulatorError
 
 STREAM_INVOKE_PATH = "/2021-11-15/functions/{name}/response-streaming-invocations"
 # The content type of a buffered answer streamed as one chunk (a streamed one has the bootstrap's own).
@@ -60,12 +59,9 @@ def invoke_with_response_stream(api: InvokeApi, request: Request) -> Reply | Awa
 async def _start(pool: FunctionPool, invocation: Invocation, request: Request, headers: dict[str, str], *,
                  tail: bool) -> Reply | StreamReply:
     """Wait for a sandbox, then for the stream to begin or the invocation to end: the reply's head is then known."""
-    waiting = pool.acquire()
-    request.on_gone.append(waiting.cancel)  # a caller gone before its turn gives up its place
-    try:
-        sandbox = await waiting
-    except EmulatorError as error:
-        return service_error(503, "ServiceException", error.message)
+    sandbox = await InvokeApi.sandbox_for(pool, request)
+    if isinstance(sandbox, Reply):
+        return sandbox
     stream = invocation.response_stream = ResponseStream()
 
     async def run() -> InvocationResult:
