@@ -171,6 +171,8 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
     Callers use Lambda's Invoke API, so curl, the AWS CLI and SDKs work against it:
       curl -XPOST http://127.0.0.1:9000/2015-03-31/functions/hello/invocations -d '{}'
       aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name hello out.json
+    InvokeWithResponseStream (POST /2021-11-15/functions/NAME/response-streaming-invocations, boto3's
+    invoke_with_response_stream) streams a function's response as the bootstrap sends it.
     Each function's bootstrap starts on its first invoke and stays warm; its logs go to stderr.
     Web pages cannot call it (a request with an Origin header gets 403 unless --allow-origin names the
     origin), nor can a request naming another host than a loopback address or --host (421).
