@@ -179,6 +179,8 @@ def test_the_invoke_checks_of_the_other_path_apply(client: Any, served: tuple[Lo
         client.invoke_with_response_stream(FunctionName="nope", Payload=b"{}")
     with pytest.raises(client.exceptions.InvalidRequestContentException):
         client.invoke_with_response_stream(FunctionName="hello", Payload=b"{not json")
+    with pytest.raises(client.exceptions.InvalidRequestContentException):  # the client context's rules too
+        client.invoke_with_response_stream(FunctionName="hello", Payload=b"{}", ClientContext="not base64!")
     import requests
 
     refused = requests.post(f"http://{served[1].address}/2021-11-15/functions/hello/response-streaming-invocations",
