@@ -19,6 +19,7 @@ from runtime_scaffold.conformance import (
     find_conformance_handler,
     run_conformance,
 )
+from runtime_scaffold.conformance.handler import declared_features
 from runtime_scaffold.conformance.harness import Harness
 from runtime_scaffold.conformance.runner import run_scenario
 from runtime_scaffold.project import load_project
@@ -49,24 +50,35 @@ def failing(report: ConformanceReport) -> set[str]:
 # -- the examples ---------------------------------------------------------------------------------------
 
 
-def _assert_all_pass(result: subprocess.CompletedProcess[str]) -> None:
+def _assert_all_pass(result: subprocess.CompletedProcess[str], *, features: frozenset[str]) -> None:
+    """Every scenario passed, except those of a feature the runtime does not declare, which are skipped."""
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    scenario_lines = [line for line in lines if line.startswith(("PASS ", "FAIL "))]
-    assert [line.split()[1] for line in scenario_lines] == [scenario.name for scenario in SCENARIOS]
-    assert all(line.startswith("PASS ") for line in scenario_lines), result.stdout
+    scenario_lines = [line for line in lines if line.startswith(("PASS ", "FAIL ", "SKIP "))]
+    assert [line.split()[1].rstrip(":") for line in scenario_lines] == [scenario.name for scenario in SCENARIOS]
+    expected = ["SKIP" if scenario.feature not in (None, *features) else "PASS" for scenario in SCENARIOS]
+    assert [line.split()[0] for line in scenario_lines] == expected, result.stdout
     assert lines[0].startswith("Conformance of ") and "_HANDLER=" in lines[0]
-    assert f"{len(SCENARIOS)} scenarios passed, 0 failed in " in lines[-1]
+    skips = expected.count("SKIP")
+    assert f"{expected.count('PASS')} scenarios passed, 0 failed{f', {skips} skipped' if skips else ''} in " \
+        in lines[-1]
+
+
+def _features(folder: Path) -> frozenset[str]:
+    project = load_project(folder)
+    return declared_features(project, find_conformance_handler(project, next(iter(project.functions.values()))))
 
 
 def test_bash_example_passes_every_scenario() -> None:
-    _assert_all_pass(conform("--project", str(REPO_ROOT / "examples" / "bash")))
+    folder = REPO_ROOT / "examples" / "bash"
+    _assert_all_pass(conform("--project", str(folder)), features=_features(folder))
 
 
 @pytest.mark.slow
 def test_php_example_passes_every_scenario() -> None:
     require_tool("php")  # the emulator runs #!/opt/bin/php with the host's php
-    _assert_all_pass(conform("--project", str(REPO_ROOT / "examples" / "php")))
+    folder = REPO_ROOT / "examples" / "php"
+    _assert_all_pass(conform("--project", str(folder)), features=_features(folder))
 
 
 @pytest.mark.slow
@@ -152,7 +164,8 @@ def test_a_bin_sh_bootstrap_runs_with_bash_as_on_amazon_linux(tmp_path: Path) ->
 
 
 def test_a_correct_python_runtime_passes_every_scenario() -> None:
-    _assert_all_pass(conform("correct", "--project", str(PYTHON_RUNTIME), "--tmp-invocations", "200"))
+    _assert_all_pass(conform("correct", "--project", str(PYTHON_RUNTIME), "--tmp-invocations", "200"),
+                     features=frozenset({"streaming"}))
 
 
 @pytest.mark.parametrize(("flaw", "caught_by"), [
@@ -161,9 +174,13 @@ def test_a_correct_python_runtime_passes_every_scenario() -> None:
     ("ignores-500", {"next-500", "response-500", "error-500"}),
     ("error-after-413", {"response-413"}),
     ("leaks-tmp", {"tmp-clean"}),
+    ("stream-buffered", {"stream-chunks"}),
+    ("no-trailers", {"stream-error-trailer"}),
+    ("error-after-stream", {"stream-error-trailer"}),
+    ("drops-nul", {"stream-http-prelude"}),
 ])
 def test_each_deliberate_bug_fails_its_scenarios(flaw: str, caught_by: set[str]) -> None:
-    bystanders = ["echo-unicode", "handler-error", "context"]  # unaffected ones stay green
+    bystanders = ["echo-unicode", "handler-error", "context", "stream-*"]  # unaffected ones stay green
     report = run_conformance(load_project(PYTHON_RUNTIME), function=flaw, only=[*caught_by, *bystanders],
                              tmp_invocations=20)
     assert failing(report) == caught_by, verdicts(report)
@@ -211,6 +228,36 @@ def test_help_lists_every_scenario_and_the_handler_protocol() -> None:
 def test_the_conformance_handler_is_found(folder: str, handler: str) -> None:
     project = load_project(REPO_ROOT / folder)
     assert find_conformance_handler(project, next(iter(project.functions.values()))) == handler
+
+
+def test_a_runtime_that_does_not_declare_a_feature_gets_its_scenarios_skipped(tmp_path: Path) -> None:
+    """Skipped, not passed: the python runtime streams, but a copy whose handler file does not say so is not
+    checked for it, and the report says why."""
+    copy = tmp_path / "python-runtime"
+    shutil.copytree(PYTHON_RUNTIME, copy)
+    handler = copy / "conformance.py"
+    handler.write_text(handler.read_text().replace("conformance features: streaming", "no features"))
+    result = conform("correct", "--project", str(copy), "--only", "stream-*", "--only", "echo-unicode")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2] == ("SKIP stream-chunks: the conformance handler does not declare 'streaming' "
+                        "(a 'conformance features: streaming' line)")
+    assert lines[-1].startswith("1 scenario passed, 0 failed, 3 skipped in ")
+    report = run_conformance(load_project(copy), function="correct", only=["stream-chunks"])
+    assert report.passed and [r.skipped for r in report.results] == [True] and not report.failed
+
+
+def test_a_misspelt_feature_is_an_error_not_a_skip(tmp_path: Path) -> None:
+    copy = tmp_path / "python-runtime"
+    shutil.copytree(PYTHON_RUNTIME, copy)
+    handler = copy / "conformance.py"
+    handler.write_text(handler.read_text().replace("conformance features: streaming",
+                                                   "conformance features: streamin, concurrency"))
+    result = conform("correct", "--project", str(copy), "--only", "stream-*")
+    assert result.returncode == 4
+    assert "unknown conformance feature 'streamin'" in result.stderr
+    assert "known: streaming, concurrency" in result.stderr
+    assert _features(PYTHON_RUNTIME) == {"streaming"}
 
 
 def test_an_undocumented_conformance_handler_is_its_first_function(tmp_path: Path) -> None:

@@ -36,6 +36,12 @@ async def _echo_stream(request: Request) -> Reply:
     return Reply(200, json.dumps({"bytes": sum(sizes), "trailers": request.stream.trailers}).encode())
 
 
+async def _either(request: Request) -> Reply:
+    if request.stream is None:
+        return Reply(200, b"whole %d %r" % (len(request.body), request.too_large))
+    return Reply(200, b"streamed %d" % len(await request.stream.read()))
+
+
 def _countdown(request: Request) -> StreamReply:
     async def chunks() -> AsyncIterator[bytes]:
         for number in range(3, 0, -1):
@@ -54,6 +60,8 @@ def server() -> Iterator[tuple[LambdaLoop, str]]:
     routes.add("GET", "/items/{item}", lambda request: Reply(200, request.params["item"].encode()))
     routes.add("GET", "/forged", lambda request: Reply(200, b"", {"X-Value": "a\r\nX-Forged: 1"}))
     routes.add("POST", "/small", lambda request: Reply(200, b"%d %s" % (len(request.body), b"%r" % request.too_large)))
+    routes.add("POST", "/either", _either, streaming=lambda headers: headers.get(b"x-mode") == b"stream",
+               max_body_bytes=1024)
     listener = Listener(routes, accept=lambda transport: None)
     loop.run(listener.start())
     yield loop, f"http://{listener.address}"
@@ -79,6 +87,15 @@ def test_a_streamed_request_body_arrives_with_its_trailers(server: tuple[LambdaL
     assert reply.startswith(b"HTTP/1.1 200")
     # past the whole-body limit of 1024 bytes: a streaming route sees everything, as it arrives
     assert json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {"bytes": 8000, "trailers": {"X-Checksum": "42"}}
+
+
+def test_a_route_streams_the_body_only_when_its_head_asks(server: tuple[LambdaLoop, str]) -> None:
+    _, base = server
+    assert requests.post(f"{base}/either", data=b"x" * 5000, headers={"X-Mode": "stream"}, timeout=10).text == \
+        "streamed 5000"
+    # without the header, the same path takes the body whole, within its limit
+    assert requests.post(f"{base}/either", data=b"x" * 5000, timeout=10).text == "whole 0 True"
+    assert requests.post(f"{base}/either", data=b"x" * 10, timeout=10).text == "whole 10 False"
 
 
 def test_a_chunked_reply_is_written_as_it_is_produced(server: tuple[LambdaLoop, str]) -> None:

@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +16,10 @@ from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, open_pro
 from runtime_scaffold.cli.signals import StopSignals
 from runtime_scaffold.emulator import logs
 from runtime_scaffold.errors import FunctionError, InvalidInput
+
+if TYPE_CHECKING:
+    from runtime_scaffold.emulator.invocation import InvocationResult
+    from runtime_scaffold.emulator.local_lambda import LocalLambda
 
 # The emulator (the event loop, the server, the JSON checker) is imported by the commands that run it, so
 # that `scaffold --help` and `scaffold new` do not pay for it.
@@ -60,11 +64,15 @@ def _read_event(data: str | None, path: Path | None) -> bytes:
 @click.option("-d", "--data", metavar="JSON", help="The event, as JSON text.")
 @click.option("-p", "--path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="A file holding the event JSON ('-' reads standard input).")
+@click.option("--stream", is_flag=True,
+              help="Read the response as a stream, as InvokeWithResponseStream does: each chunk the function "
+                   "streams is written to stdout as it arrives (a buffered response comes as one chunk); a "
+                   "failure after the first byte is reported on stderr once the stream has ended.")
 @invoke_options
 @PROJECT_OPTION
 @CONFIG_OPTION
 def invoke(function: str | None, function_option: str | None, data: str | None, path: Path | None,
-           project_dir: Path | None, config_file: Path | None, **conveniences: Any) -> None:
+           project_dir: Path | None, config_file: Path | None, stream: bool, **conveniences: Any) -> None:
     """Run a function's real bootstrap once, locally, without Docker, and print its response.
 
     \b
@@ -79,6 +87,7 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
       scaffold invoke hello --path events/hello.json
       scaffold invoke --data '{"name": "Ada"}'
       scaffold invoke web --event-type api --http-path '/?name=Ada' --env GREETING=Hi
+      scaffold invoke hello --stream --data '{"name": "Ada"}'
     """
     if function and function_option and function != function_option:
         raise InvalidInput(f"two different functions named: {function!r} and {function_option!r}")
@@ -88,14 +97,24 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     project = open_project(project_dir, config_file=config_file)
     project, payload = apply_invoke_options(project, function or function_option, **conveniences,
                                             file_event=payload, file_event_given=data is not None or path is not None)
+    streamed = 0
     try:
         # Leaving the with-block on Ctrl-C (or kill) stops and reaps the bootstrap.
         with StopSignals() as signals, LocalLambda(project) as local:
-            result = signals.wait(local.loop.submit(local.invoke_async(function or function_option, payload)))
+            if stream:
+                result, streamed = _invoke_streaming(local, function or function_option, payload, signals)
+            else:
+                result = signals.wait(local.loop.submit(local.invoke_async(function or function_option, payload)))
     except KeyboardInterrupt:
         _say("Interrupted; the bootstrap was stopped.")
         raise click.exceptions.Exit(INTERRUPTED) from None
     assert result is not None
+    if streamed:
+        logs.drain_stderr(timeout_s=_LOG_DRAIN_S)
+        if result.error_type is not None:
+            summary = _error_summary(result.error_type, result.payload)
+            raise FunctionError(f"{summary} (after {streamed} bytes of the stream)")
+        return
     logs.drain_stderr(timeout_s=_LOG_DRAIN_S)  # the log, then the payload and the summary
     sys.stdout.buffer.write(result.payload)
     if sys.stdout.isatty():
@@ -103,6 +122,20 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     sys.stdout.flush()
     if result.error_type is not None:
         raise FunctionError(_error_summary(result.error_type, result.payload))
+
+
+def _invoke_streaming(local: LocalLambda, function: str | None, payload: bytes,
+                      signals: StopSignals) -> tuple[InvocationResult | None, int]:
+    """Write each piece of a streamed response to stdout as it comes; the result, and how many bytes streamed."""
+    from runtime_scaffold.emulator.response_stream import invoke_streaming
+
+    streamed_invocation = invoke_streaming(local, function, payload)
+    streamed = 0
+    while (piece := signals.wait(streamed_invocation.next_piece())) is not None:
+        sys.stdout.buffer.write(piece)
+        sys.stdout.flush()
+        streamed += len(piece)
+    return signals.wait(streamed_invocation.outcome), streamed
 
 
 def _error_summary(error_type: str, payload: bytes) -> str:
@@ -138,10 +171,13 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
     Callers use Lambda's Invoke API, so curl, the AWS CLI and SDKs work against it:
       curl -XPOST http://127.0.0.1:9000/2015-03-31/functions/hello/invocations -d '{}'
       aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name hello out.json
+    InvokeWithResponseStream (POST /2021-11-15/functions/NAME/response-streaming-invocations, boto3's
+    invoke_with_response_stream) streams a function's response as the bootstrap sends it.
     Each function's bootstrap starts on its first invoke and stays warm; its logs go to stderr.
     Web pages cannot call it (a request with an Origin header gets 403 unless --allow-origin names the
     origin), nor can a request naming another host than a loopback address or --host (421).
     """
+    from runtime_scaffold.emulator import stream_invoke
     from runtime_scaffold.emulator.guard import is_loopback
     from runtime_scaffold.emulator.invoke_api import start_invoke_server
     from runtime_scaffold.emulator.local_lambda import LocalLambda
@@ -149,7 +185,8 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
     project = open_project(project_dir, config_file=config_file)
     _allow_many_connections()
     with StopSignals() as signals, LocalLambda(project, concurrency=concurrency) as local:
-        server = start_invoke_server(local, host=host, port=port, allowed_origins=allowed_origins)
+        server = start_invoke_server(local, host=host, port=port, allowed_origins=allowed_origins,
+                                     route_providers=[stream_invoke.add_routes])
         try:
             if not is_loopback(host):
                 click.echo(f"Warning: --host {host} is not a loopback address: anyone who can reach it can run "
@@ -157,6 +194,7 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
             click.echo(f"Local Lambda for {project.service} listening on http://{server.address}")
             for key in project.functions:
                 click.echo(f"  POST http://{server.address}/2015-03-31/functions/{key}/invocations")
+                click.echo(f"  POST http://{server.address}/2021-11-15/functions/{key}/response-streaming-invocations")
             click.echo("Press Ctrl-C to stop.")
             sys.stdout.flush()
             signals.wait()

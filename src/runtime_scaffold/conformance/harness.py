@@ -7,10 +7,12 @@ import dataclasses
 import json
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from runtime_scaffold.emulator import Invocation, InvocationResult, LocalLambda, Reply, RuntimeCall, RuntimeHooks
 from runtime_scaffold.emulator.logs import LogSink
+from runtime_scaffold.emulator.response_stream import invoke_streaming
 from runtime_scaffold.project import Function, Project
 
 
@@ -94,6 +96,23 @@ class LogTail:
         return ""
 
 
+@dataclass(frozen=True)
+class StreamedAnswer:
+    """What a streaming caller got: the pieces (as the Runtime API received them), the invocation's end, whether
+    the bootstrap streamed at all, and when (time.monotonic()) the event was handed over and the first byte came."""
+
+    pieces: list[bytes]
+    result: InvocationResult
+    streamed: bool
+    content_type: str | None
+    delivered_at: float
+    first_byte_at: float | None
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.pieces)
+
+
 class Session:
     """One fresh local Lambda for one function variant; every invocation goes through :meth:`invoke`."""
 
@@ -106,6 +125,17 @@ class Session:
         if self._aborted.is_set():
             raise Aborted
         return self.local.invoke(self.function.key, payload, trace_id=trace_id)
+
+    def invoke_streaming(self, payload: bytes) -> StreamedAnswer:
+        """Invoke as InvokeWithResponseStream does: the pieces of a streamed response as they came, and when."""
+        if self._aborted.is_set():
+            raise Aborted
+        streamed = invoke_streaming(self.local, self.function.key, payload)
+        pieces = list(streamed)
+        result = streamed.result()
+        stream = streamed.stream
+        return StreamedAnswer(pieces, result, stream.begun, stream.content_type, streamed.invocation.delivered,
+                              stream.first_byte_at)
 
     @property
     def pids(self) -> list[int]:

@@ -204,7 +204,8 @@ class Connection(asyncio.Protocol):
             message.route = route
             message.body_limit = route.max_body_bytes if route.max_body_bytes is not None else \
                 self._routes.max_body_bytes
-            if route.streaming:
+            streaming = route.streaming
+            if streaming is True or (streaming is not False and streaming(message.headers)):
                 message.stream = BodyStream()
                 message.stream.on_drained.append(self._resume)
         else:

@@ -25,6 +25,7 @@ from runtime_scaffold.emulator.local_lambda import LocalLambda
 from runtime_scaffold.emulator.messages import Reply, Request, UnsafeHeader, check_header_value
 from runtime_scaffold.emulator.pool import FunctionPool
 from runtime_scaffold.emulator.routes import Routes
+from runtime_scaffold.emulator.sandbox import Sandbox
 from runtime_scaffold.emulator.server import Listener
 from runtime_scaffold.errors import EmulatorError, ProjectError
 from runtime_scaffold.project import Function
@@ -74,6 +75,18 @@ class InvokeApi:
         routes = Routes(max_body_bytes=MAX_REQUEST_BYTES, not_found=self._unknown, method_not_allowed=self._unknown)
         routes.add("POST", INVOKE_PATH, self.invoke)
         return routes
+
+    def function_pool(self, name: str) -> tuple[Function, FunctionPool] | Reply:
+        """The function a path's ``{name}`` names and its pool, or the error to answer (for the other routes on
+        this listener, such as response streaming)."""
+        return self._resolve(name)
+
+    def invocation(self, function: Function, request: Request, *, invocation_type: str) -> Invocation | Reply:
+        """An invocation from a caller's request, checked as this API checks it, or the 400 to answer."""
+        try:
+            return self._invocation(function, request, invocation_type)
+        except _BadRequest as bad:
+            return bad.reply
 
     @staticmethod
     def _unknown(request: Request) -> Reply:
@@ -147,14 +160,22 @@ class InvokeApi:
             invocation.trace_id = trace_id
         return invocation
 
-    async def _run(self, pool: FunctionPool, invocation: Invocation, request: Request,
-                   headers: dict[str, str]) -> Reply:
+    @staticmethod
+    async def sandbox_for(pool: FunctionPool, request: Request) -> Sandbox | Reply:
+        """A sandbox of ``pool`` for this caller's invocation, in arrival order, or the 503 of a pool shutting
+        down; a caller gone before its turn gives up its place."""
         waiting = pool.acquire()
-        request.on_gone.append(waiting.cancel)  # a caller gone before its turn gives up its place
+        request.on_gone.append(waiting.cancel)
         try:
-            sandbox = await waiting
+            return await waiting
         except EmulatorError as error:
             return service_error(503, "ServiceException", error.message)
+
+    async def _run(self, pool: FunctionPool, invocation: Invocation, request: Request,
+                   headers: dict[str, str]) -> Reply:
+        sandbox = await self.sandbox_for(pool, request)
+        if isinstance(sandbox, Reply):
+            return sandbox
         try:
             result = await sandbox.invoke_async(invocation)
         finally:

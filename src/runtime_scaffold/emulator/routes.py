@@ -17,13 +17,15 @@ the whole body in ``request.body``, and at most ``max_body_bytes`` of it is kept
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from runtime_scaffold.emulator.messages import Reply, Request, StreamReply
 
 Response = Reply | StreamReply
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
+# Whether a request's body is streamed, from its head's headers (lower-case names, as the parser gives them).
+StreamTest = Callable[[Mapping[bytes, bytes]], bool]
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
@@ -32,7 +34,7 @@ class Route:
     method: str
     template: str
     handler: Handler
-    streaming: bool = False
+    streaming: bool | StreamTest = False
     max_body_bytes: int | None = None  # None: the table's default
 
 
@@ -49,7 +51,7 @@ class Routes:
         # Paths seen that matched a template (the Invoke API's one path per function, mostly), bounded.
         self._seen: dict[str, tuple[dict[str, Route], dict[str, str]]] = {}
 
-    def add(self, method: str, template: str, handler: Handler, *, streaming: bool = False,
+    def add(self, method: str, template: str, handler: Handler, *, streaming: bool | StreamTest = False,
             max_body_bytes: int | None = None) -> None:
         route = Route(method, template, handler, streaming, max_body_bytes)
         if "{" not in template:

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from runtime_scaffold.emulator import streaming
 from runtime_scaffold.emulator.invocation import MAX_RESPONSE_BYTES, Invocation, InvocationResult, error_body
 from runtime_scaffold.emulator.messages import Reply, Request, json_reply
 from runtime_scaffold.emulator.routes import Routes
@@ -165,7 +166,8 @@ class RuntimeApi:
                         method_not_allowed=self._not_allowed)
         base = PREFIX.rstrip("/")
         routes.add("GET", f"{base}/invocation/next", self._route_next)
-        routes.add("POST", f"{base}/invocation/{{request_id}}/response", self._route_response)
+        routes.add("POST", f"{base}/invocation/{{request_id}}/response", self._route_response,
+                   streaming=streaming.wants_stream)
         routes.add("POST", f"{base}/invocation/{{request_id}}/error", self._route_error)
         routes.add("POST", f"{base}/init/error", self._route_init_error)
         return routes
@@ -340,14 +342,41 @@ class RuntimeApi:
         return self._post(request, "init_error", None)
 
     def _post(self, request: Request, kind: str, request_id: str | None) -> Reply | Awaitable[Reply]:
+        if kind == "response" and streaming.mode_given(request):
+            assert request_id is not None
+            hook = (lambda: self._post_hook(request, kind, request_id)) if self._hook_post else None
+            return self._observed(request, kind, request_id,
+                                  streaming.take_response(self, request, request_id, hook=hook))
+        if kind == "error":
+            refused = streaming.error_refused(self, request_id)
+            if refused is not None:
+                return self._observed_now(request, kind, request_id, refused)
         if self._hook_post:
             return self._observed(request, kind, request_id, self._post_hooked(request, kind, request_id))
         return self._observed_now(request, kind, request_id, self._take_post(request, kind, request_id))
 
     async def _post_hooked(self, request: Request, kind: str, request_id: str | None) -> Reply:
-        assert self.hook_runner is not None
-        override = await self.hook_runner.call(self.hooks.post_reply, self.sandbox_id, kind, request_id, request)
+        override = await self._post_hook(request, kind, request_id)
         return override or self._take_post(request, kind, request_id)
+
+    async def _post_hook(self, request: Request, kind: str, request_id: str | None) -> Reply | None:
+        assert self.hook_runner is not None
+        return await self.hook_runner.call(self.hooks.post_reply, self.sandbox_id, kind, request_id, request)
+
+    def current_invocation(self, request_id: str) -> Invocation | Reply:
+        """The delivered invocation ``request_id`` names, or the 400 or 403 that a post for it gets."""
+        invocation = self._active
+        if invocation is None or invocation.request_id != request_id:
+            if request_id in self._answered:
+                return _error(403, "InvalidStateTransition", f"request {request_id} was already answered")
+            return _error(400, "InvalidRequestID", "Invalid request ID")
+        return invocation
+
+    def settle(self, invocation: Invocation) -> None:
+        """``invocation`` has had its answer (a streamed response that ended): the next /next may come."""
+        if self._active is invocation:
+            self._active = None
+            self._answered.append(invocation.request_id)
 
     def _take_post(self, request: Request, kind: str, request_id: str | None) -> Reply:
         if kind == "init_error":
