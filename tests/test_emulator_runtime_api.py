@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from email.message import Message
 
 from runtime_scaffold.emulator.invocation import MAX_RESPONSE_BYTES, Invocation
@@ -198,3 +200,28 @@ def test_hooks_can_refuse_a_post_which_is_then_ignored() -> None:
     assert not invocation.done  # still open: the bootstrap should now exit
     assert api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"{}")).status == 202
     assert invocation.result is not None and invocation.result.error_type == "Unhandled"
+
+
+def test_a_next_superseded_by_a_reconnected_client_gives_up_at_once_and_never_takes_the_event() -> None:
+    # A bootstrap whose connection was dropped while its /next waited (the bash bootstrap then reconnects): the
+    # old /next is still waiting on the dead connection; the new one must get the event, the old one nothing.
+    api = RuntimeApi(sandbox_id="s")
+    replies: dict[str, Reply] = {}
+
+    def wait_next(name: str) -> threading.Thread:
+        thread = threading.Thread(target=lambda: replies.update({name: api.handle(request("GET", "invocation/next"))}),
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    old = wait_next("old")
+    deadline = time.monotonic() + 10
+    while api._waiter < 1 and time.monotonic() < deadline:  # the old /next is waiting
+        time.sleep(0.005)
+    new = wait_next("new")
+    old.join(10)
+    assert not old.is_alive() and replies["old"].status == 500  # given up without an event to wake it
+    invocation = queued(api)
+    new.join(10)
+    assert replies["new"].status == 200 and replies["new"].headers["Lambda-Runtime-Aws-Request-Id"] == \
+        invocation.request_id

@@ -205,8 +205,11 @@ class RuntimeApi:
             # A newer /next (a client that reconnected) takes over from an older one still waiting.
             self._waiter += 1
             me = self._waiter
+            self._lock.notify_all()  # the older one gives up now, not when an event wakes both and it may win
             while self._queued is None and not self._closed and self._waiter == me:
                 self._lock.wait()
+            if self._waiter != me:  # its client reconnected: the event is the newer /next's
+                return _error(500, "Sandbox.Failure", "a newer /next from this runtime took over")
             if self._queued is None:
                 return _error(500, "Sandbox.Failure", "the execution environment is shutting down")
             invocation = self._active = self._queued
