@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from runtime_scaffold.emulator import logs
+from runtime_scaffold.emulator.folders import sweep_stale_folders
 from runtime_scaffold.emulator.invocation import (
     DEFAULT_ACCOUNT_ID,
     MAX_REQUEST_BYTES,
@@ -109,6 +110,7 @@ class LocalLambda:
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
         self._closed = False
+        sweep_stale_folders()  # what emulators that were killed left behind
 
     def __enter__(self) -> LocalLambda:
         return self

@@ -11,16 +11,13 @@ import atexit
 import contextlib
 import errno
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
-from runtime_scaffold.emulator import logs
+from runtime_scaffold.emulator import containment, logs, peers
 from runtime_scaffold.emulator.environment import (
     InvalidEntrypoint,
     find_entrypoint,
@@ -28,6 +25,7 @@ from runtime_scaffold.emulator.environment import (
     lay_out_opt,
     missing_layers,
 )
+from runtime_scaffold.emulator.folders import SandboxFolder
 from runtime_scaffold.emulator.invocation import (
     MAX_RESPONSE_BYTES,
     Invocation,
@@ -90,7 +88,9 @@ class Sandbox:
         self.hooks = hooks or RuntimeHooks()
         self.log_sink = log_sink
         self.host_environment = dict(os.environ if host_environment is None else host_environment)
-        self._root = Path(tempfile.mkdtemp(prefix=f"scaffold-{function.key}-"))
+        self._folder = SandboxFolder.create(prefix=f"scaffold-{function.key}-")  # removed by a sweep if we die
+        self._root = self._folder.path
+        self._processes = containment.SandboxProcesses(marker=self._folder.marker)
         self._process: subprocess.Popen[bytes] | None = None
         self._api: RuntimeApi | None = None
         self._server: LoopbackServer | None = None
@@ -122,10 +122,12 @@ class Sandbox:
                 raise InvalidEntrypoint(f"{error} ({'; '.join(reasons)})") from None
             raise
         api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks)
-        server = LoopbackServer(api.handle, max_body_bytes=MAX_RESPONSE_BYTES).start()
+        server = LoopbackServer(api.handle, max_body_bytes=MAX_RESPONSE_BYTES,
+                                admit=lambda connection: peers.peer_inside(connection, self._processes)).start()
         environment = lambda_environment(
             function=self.function, region=self.project.region, task_root=self.project.root, opt=opt,
             runtime_dir=runtime_dir, runtime_api=server.address, host_environment=self.host_environment)
+        environment.update(self._processes.environment)  # last: an inherited marker must not win
         read_end, write_end = os.pipe()
         try:
             process = subprocess.Popen(
@@ -141,6 +143,7 @@ class Sandbox:
         finally:
             os.close(write_end)
         self._spawned_at = time.monotonic()
+        self._processes.started(process.pid)
         _LIVE_GROUPS.add(process.pid)
         self._process, self._api, self._server = process, api, server
         self._logs = logs.LogStream(read_end, self.log_sink)
@@ -164,10 +167,10 @@ class Sandbox:
     def _sample_memory(self, process: subprocess.Popen[bytes]) -> None:
         self._peak_mb = max(self._peak_mb, logs.peak_memory_mb(process.pid) or 0)
 
-    @staticmethod
-    def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    def _kill_group(self, process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
+        self._processes.kill_all()  # and what left the group: setsid, daemons' double forks
 
     def stop(self, *, grace: float = 0.0) -> None:
         """End the bootstrap and everything it started, and reap it; the next invocation starts cold."""
@@ -203,8 +206,8 @@ class Sandbox:
 
     def close(self) -> None:
         """Retire the sandbox and delete its folder; safe to call again, and while an invocation runs."""
-        self.retire()
-        shutil.rmtree(self._root, ignore_errors=True)
+        self.retire()  # its stop() killed every process of the sandbox, escaped ones included
+        self._folder.remove()
 
     # -- one invocation ------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import selectors
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +45,7 @@ def json_reply(status: int, document: object, headers: dict[str, str] | None = N
 
 
 Application = Callable[[Request], Reply]
+Admission = Callable[[socket.socket], bool]  # whether a new connection may use the application at all
 _DRAIN_CHUNK = 1 << 16
 # A body this large is not drained to answer 413 politely: the connection is closed instead.
 _MAX_DRAIN_BYTES = 64 * 1024 * 1024
@@ -57,6 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: bootstraps reuse one connection for /next and /response
     disable_nagle_algorithm = True  # Nagle plus delayed ACKs would add 40 ms to keep-alive round trips
     server: LoopbackServer
+    admitted = True
+
+    def handle(self) -> None:
+        # Once per connection, not per request: a bootstrap keeps one connection for all its calls.
+        self.admitted = self.server.admit is None or self.server.admit(self.connection)
+        super().handle()
 
     def log_message(self, format: str, *args: object) -> None:
         """Requests are not logged: the bootstrap's own output is what the user reads."""
@@ -113,6 +121,11 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, OSError):
             self.close_connection = True
             return
+        if not self.admitted:  # answered after its body is read, so the client sees the 403 and not a reset
+            self.close_connection = True
+            self._send(json_reply(403, {"errorType": "AccessDeniedException", "errorMessage":
+                                        "this Runtime API answers only the processes of its own sandbox"}))
+            return
         url = urlsplit(self.path)
         headers: Mapping[str, str] = self.headers  # type: ignore[assignment]  # a Message is a mapping enough
         request = Request(self.command, url.path, url.query, headers, body, too_large)
@@ -145,13 +158,14 @@ class LoopbackServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, application: Application, *, host: str = "127.0.0.1", port: int = 0,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, admit: Admission | None = None) -> None:
         try:
             super().__init__((host, port), _Handler)
         except OSError as error:
             raise EmulatorError(f"cannot listen on {host}:{port}: {error.strerror or str(error)}") from None
         self.application = application
         self.max_body_bytes = max_body_bytes
+        self.admit = admit
         self._stopping = False
         self._busy = 0  # requests between their body and their reply
         self._idle = threading.Condition()
