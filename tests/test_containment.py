@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -288,3 +289,26 @@ def test_both_inode_lookups_agree(family: int) -> None:
                 inode = os.fstat(client.fileno()).st_ino
                 assert peers.socket_inode(peer, accepted.getsockname()) == inode
                 assert peers.proc_net_inode(peer, accepted.getsockname()) == inode
+
+
+def test_a_folder_removed_from_many_threads_at_once_closes_its_lock_once(tmp_path: Path) -> None:
+    # A sandbox is closed by its invoker's thread and by LocalLambda.close() at the same time.
+    for _ in range(20):
+        folder = SandboxFolder.create(prefix="scaffold-race-", temp_dir=str(tmp_path))
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(4)
+
+        def remove(folder: SandboxFolder = folder, errors: list[BaseException] = errors,
+                   barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(10)
+            try:
+                folder.remove()
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=remove) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert errors == [] and not folder.path.exists()

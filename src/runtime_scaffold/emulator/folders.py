@@ -29,6 +29,7 @@ class SandboxFolder:
     def __init__(self, path: Path, lock_fd: int) -> None:
         self.path = path
         self._lock_fd: int | None = lock_fd
+        self._removing = threading.Lock()  # a sandbox is closed from its invoker's thread and from close() at once
 
     @classmethod
     def create(cls, *, prefix: str, temp_dir: str | None = None) -> SandboxFolder:
@@ -51,12 +52,14 @@ class SandboxFolder:
         return str(self.path)
 
     def remove(self) -> None:
-        """Delete the folder and give up its lock; safe to call again."""
-        shutil.rmtree(self.path, ignore_errors=True)
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
+        """Delete the folder and give up its lock; safe to call again, from any thread."""
+        with self._removing:
+            if self._lock_fd is None:
+                return
+            shutil.rmtree(self.path, ignore_errors=True)
+            os.close(self._lock_fd)  # only once: a second close could hit an unrelated file given the same number
             self._lock_fd = None
-            _JANITOR.forget(str(self.path))
+        _JANITOR.forget(str(self.path))
 
 
 def sweep_stale_folders(*, temp_dir: str | None = None) -> int:
