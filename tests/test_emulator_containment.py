@@ -4,6 +4,7 @@ sandbox's Runtime API answers only that sandbox's processes."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -226,20 +227,22 @@ class Recorder(RuntimeHooks):
         self.calls.append(call)
 
 
-def raw_next(address: str) -> tuple[int, dict[str, object]]:
-    """GET /next from this process, over a plain socket, with a deadline."""
+def raw_call(address: str, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One Runtime API request from this process, over a plain socket, with a deadline."""
     host, port = address.split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(f"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {address}\r\n\r\n".encode())
-        data = b""
-        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
-                data.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0]):
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    return int(head.split()[1]), json.loads(body)
+        connection.sendall(f"{method} /2018-06-01/runtime/{path} HTTP/1.1\r\nHost: {address}\r\n"
+                           f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        reply = http.client.HTTPResponse(connection)
+        reply.begin()
+        return reply.status, dict(reply.getheaders()), reply.read()
+
+
+def raw_next(address: str) -> tuple[int, dict[str, object]]:
+    status, _, body = raw_call(address, "GET", "invocation/next")
+    document = json.loads(body)
+    assert isinstance(document, dict)
+    return status, document
 
 
 def test_outsiders_get_403_and_never_the_event(tmp_path: Path, logs: LogCollector) -> None:
@@ -321,3 +324,25 @@ def test_the_bash_bootstrap_reconnects_after_a_dropped_connection_and_is_let_in(
     second = local.invoke("hello", b"{}")
     assert answer(second) == {"api": address}
     assert first.init_duration_ms is not None and second.init_duration_ms is None  # the same process, warm
+
+
+def test_without_proc_it_degrades_to_what_it_was_without_errors(tmp_path: Path, local_lambda: Factory,
+                                                                 logs: LogCollector,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on macOS: nothing can be found again, so nothing is refused or killed beyond the process group.
+    monkeypatch.setattr(containment, "supported", lambda: False)
+    gate = tmp_path / "gate"
+    local = local_lambda(project(tmp_path / "p", environment={"GATE": str(gate)}))
+    results: list[InvocationResult] = []
+    caller = threading.Thread(target=lambda: results.append(local.invoke(None, b"{}")))
+    caller.start()
+    assert logs.wait_for("api ")
+    address = logs.text.split("api ", 1)[1].split()[0]
+    status, headers, _ = raw_call(address, "GET", "invocation/next")
+    assert status == 200  # an outsider is let in, as before containment: the check cannot be made here
+    request_id = headers["Lambda-Runtime-Aws-Request-Id"]
+    assert raw_call(address, "POST", f"invocation/{request_id}/response", b'"forged"')[0] == 202
+    caller.join(30)
+    gate.write_text("")
+    local.close()
+    assert not caller.is_alive() and results[0].payload == b'"forged"'

@@ -169,7 +169,8 @@ def kill_marked(markers: Collection[str], *, timeout_s: float = KILL_TIMEOUT_S) 
     if not markers or not supported():
         return 0
     deadline = time.monotonic() + timeout_s
-    killed, refused = 0, set()  # refused: processes we may not signal (another user's, after a setuid exec)
+    killed: set[tuple[int, int]] = set()  # (pid, start): counted once, however many rounds it takes to go
+    refused: set[tuple[int, int]] = set()  # processes we may not signal (another user's, after a setuid exec)
     while time.monotonic() < deadline:
         table = process_table()
         members = members_by_marker(markers, table)
@@ -185,18 +186,16 @@ def kill_marked(markers: Collection[str], *, timeout_s: float = KILL_TIMEOUT_S) 
                 continue
             except PermissionError:
                 refused.add((info.pid, info.start))
-        killed += len(signalled)
+            killed.add((info.pid, info.start))
         while signalled and time.monotonic() < deadline:
-            pending = [each for each in signalled if not each.gone()]
-            for each in signalled:
-                if each not in pending:
-                    each.close()
-            signalled = pending
+            for each in [each for each in signalled if each.gone()]:
+                each.close()
+                signalled.remove(each)
             if signalled:
                 time.sleep(0.005)
         for each in signalled:
             each.close()
-    return killed
+    return len(killed - refused)
 
 
 class SandboxProcesses:
