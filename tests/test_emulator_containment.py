@@ -265,8 +265,9 @@ def test_outsiders_get_403_and_never_the_event(tmp_path: Path, logs: LogCollecto
         gate.write_text("")
         caller.join(30)
         assert not caller.is_alive()
+        # Nothing but the bootstrap reached the Runtime API (its next /next is still waiting, so not yet seen).
+        assert [(call.kind, call.status) for call in hooks.calls] == [("next", 200), ("response", 202)]
     assert "pid" in answer(results[0])  # the real caller got the real bootstrap's answer
-    assert [call.kind for call in hooks.calls] == ["next", "response"]  # nothing else reached the Runtime API
 
 
 def test_another_functions_bootstrap_cannot_take_this_ones_event(tmp_path: Path, logs: LogCollector) -> None:

@@ -223,17 +223,38 @@ class SandboxProcesses:
         return root.pid if current is not None and current.start == root.start and current.alive else None
 
     def candidates(self) -> Iterator[int]:
-        """The sandbox's live processes, cheapest first: the bootstrap, its descendants (no environment read),
-        then every other process carrying the marker."""
+        """The sandbox's processes, most likely holder of a new connection first: the bootstrap, then the newest
+        processes (a runtime that runs curl per request has just started it), each tested on its own, so that
+        the search stops at the holder instead of reading the whole process table first."""
         root = self.root()
         if root is not None:
             yield root
-        table = process_table()
-        seen = set(descendants(table, [root])) if root is not None else set()
-        yield from (pid for pid in seen if pid != root and table[pid].alive)
-        for pid in members_by_marker([self.marker], table, skip=seen)[self.marker]:
-            if pid not in seen and table[pid].alive:
+        try:
+            pids = sorted((int(name) for name in os.listdir("/proc") if name.isdigit()), reverse=True)
+        except OSError:
+            return
+        verdicts: dict[int, bool] = {} if root is None else {root: True}
+        for pid in pids:
+            if pid not in (root, os.getpid()) and self._is_member(pid, verdicts):
                 yield pid
+
+    def _is_member(self, pid: int, verdicts: dict[int, bool]) -> bool:
+        """Whether ``pid`` carries the marker or descends from a process that does (``verdicts`` caches)."""
+        needle, chain, verdict = _needle(self.marker), [], False
+        while pid not in verdicts:
+            chain.append(pid)
+            if needle in _environment(pid):
+                verdict = True
+                break
+            info = process_info(pid)
+            if info is None or info.ppid <= 1:
+                break
+            pid = info.ppid
+        else:
+            verdict = verdicts[pid]
+        for each in chain:
+            verdicts[each] = verdict
+        return verdict
 
     def members(self) -> list[int]:
         table = process_table()
