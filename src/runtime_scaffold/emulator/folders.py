@@ -123,7 +123,7 @@ class _Janitor:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(script), "--janitor"], stdin=read_end,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",  # pins no folder or mount
                 start_new_session=True)  # a Ctrl-C, or a kill of our process group, leaves it to clean up
         except OSError:
             os.close(write_end)
