@@ -130,6 +130,33 @@ def test_the_accept_hook_refuses_a_connection_before_any_request(tmp_path: Path)
     assert result.error_type == "Runtime.ExitError"
 
 
+def test_a_refused_connection_is_answered_after_its_whole_body_even_on_a_streaming_route() -> None:
+    # A streaming route is dispatched when its head arrives; a refused connection must not be: a refusal written
+    # then, and the connection closed with the body still coming, resets the client, which may never see it.
+    loop = LambdaLoop(name="test-refused-stream")
+    streamed: list[Request] = []
+
+    async def handler(request: Request) -> Reply:
+        streamed.append(request)
+        return Reply(200, b"{}")
+
+    routes = Routes(max_body_bytes=1024, not_found=_not_found, method_not_allowed=_not_allowed)
+    routes.add("POST", "/stream", handler, streaming=True)
+    listener = Listener(routes, accept=lambda transport: error_reply(403, "AccessDeniedException", "outsider"))
+    loop.run(listener.start())
+    try:
+        body = b"x" * (32 * 1024 * 1024)  # far more than the socket buffers hold: sent while the server reads
+        with socket.create_connection((listener.host, listener.port), timeout=30) as sock:
+            sock.sendall(b"POST /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body))
+            sock.sendall(body)  # reset here before the fix
+            reply = sock.makefile("rb").read()
+        assert reply.startswith(b"HTTP/1.1 403 ") and b"AccessDeniedException" in reply
+        assert streamed == []
+    finally:
+        loop.run(listener.close())
+        loop.stop()
+
+
 def test_more_routes_on_the_invoke_api_listener(tmp_path: Path) -> None:
     from runtime_scaffold.emulator import InvokeApi, start_invoke_server
 

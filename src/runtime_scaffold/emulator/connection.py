@@ -199,7 +199,11 @@ class Connection(asyncio.Protocol):
             path_bytes = url
         message.path = path = path_bytes.decode("latin-1")
         resolved = self._routes.resolve(message.method, path)
-        if resolved.__class__ is tuple:
+        if self._refusal is not None:
+            # Read and dropped, never streamed: the refusal goes out after the whole body, so the client is not
+            # reset while it still writes, and nothing of it is kept.
+            message.body_limit = 0
+        elif resolved.__class__ is tuple:
             route, message.params = resolved
             message.route = route
             message.body_limit = route.max_body_bytes if route.max_body_bytes is not None else \
