@@ -318,9 +318,9 @@ def test_the_bash_bootstrap_reconnects_after_a_dropped_connection_and_is_let_in(
     address = str(answer(first)["api"])
     dropped = drop_connections_to(address)
     assert len(dropped) == 1
-    # The server lets go of the dropped connection once the bootstrap has asked again on a new one (admitted by
-    # the peer check), which supersedes a /next left waiting on the old one. An event sent before that could
-    # still go to the dead connection: the threaded server does not watch a waiting connection (core's matter).
+    # The loop sees the dropped connection at once and withdraws the /next that waited on it; the bootstrap asks
+    # again on a new connection, which the peer check lets in (tests/test_emulator_runtime_api.py checks that a
+    # lost /next never takes the event).
     assert wait_for(lambda: not peers.holds(os.getpid(), dropped[0]))
     second = local.invoke("hello", b"{}")
     assert answer(second) == {"api": address}
