@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -155,6 +156,45 @@ def test_a_refused_connection_is_answered_after_its_whole_body_even_on_a_streami
     finally:
         loop.run(listener.close())
         loop.stop()
+
+
+@pytest.mark.parametrize("refuse", [True, False], ids=["refused", "admitted"])
+def test_an_accept_verdict_that_comes_later_meets_every_request(refuse: bool) -> None:
+    # The peer check searches off the loop when the bootstrap does not hold the connection: a request that
+    # arrived before its verdict must be answered by that verdict (uvloop reads before any pause can act), and
+    # a client that half-closes after its request still gets the answer.
+    loop = LambdaLoop(name="test-late-verdict")
+    verdicts: list[asyncio.Future[Reply | None]] = []
+
+    def accept(transport: asyncio.BaseTransport) -> asyncio.Future[Reply | None]:
+        verdicts.append(asyncio.get_running_loop().create_future())
+        return verdicts[-1]
+
+    routes = Routes(max_body_bytes=1024, not_found=_not_found, method_not_allowed=_not_allowed)
+    routes.add("POST", "/small", lambda request: Reply(200, b"%d" % len(request.body)))
+    listener = Listener(routes, accept=accept)
+    loop.run(listener.start())
+    try:
+        with socket.create_connection((listener.host, listener.port), timeout=10) as sock:
+            sock.sendall(b"POST /small HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc")
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not loop.call(
+                    lambda: any(connection._held or connection._held_eof for connection in listener.connections)):
+                time.sleep(0.005)
+            refusal = error_reply(403, "AccessDeniedException", "outsider") if refuse else None
+            loop.call(lambda: verdicts[0].set_result(refusal))
+            reply = sock.makefile("rb").read()
+        assert reply.startswith(b"HTTP/1.1 403 ") if refuse else reply.startswith(b"HTTP/1.1 200 ")
+        assert reply.endswith(b"outsider\"}") if refuse else reply.endswith(b"\r\n\r\n3")
+        with socket.create_connection((listener.host, listener.port), timeout=10):
+            deadline = time.monotonic() + 10
+            while len(verdicts) < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+    finally:
+        loop.run(listener.close())
+        loop.stop()
+    assert verdicts[1].cancelled()  # a verdict still pending when its connection goes is given up
 
 
 def test_more_routes_on_the_invoke_api_listener(tmp_path: Path) -> None:
