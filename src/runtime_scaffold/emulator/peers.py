@@ -7,6 +7,10 @@ its hash table, some 15 us), then the sandbox's processes are searched for a des
 bootstrap first (it almost always holds it), then its descendants, then the rest of the sandbox. A connection
 no sandbox process holds is an outsider's.
 
+:func:`first_look` is the part cheap enough for an event loop (the inode, then the bootstrap's descriptors); what
+it cannot settle is a :class:`Search` of the sandbox's processes, which reads ``/proc`` for every process when the
+holder is an outsider (milliseconds), to be run on a thread.
+
 ``/proc/net/tcp`` would also give the inode, but the kernel writes the whole table for each read (about 2 ms on
 an idle machine, more under load); it is read only where netlink is not allowed. The netlink exchange is one
 fixed-size request and reply, so it is written here rather than taken from a netlink library (pyroute2 and
@@ -19,6 +23,7 @@ import errno
 import os
 import socket
 import struct
+from dataclasses import dataclass
 from typing import Protocol
 
 from runtime_scaffold.emulator import containment
@@ -135,8 +140,22 @@ def holds(pid: int, inode: int) -> bool:
     return False
 
 
-def peer_inside(connection: Endpoint, processes: containment.SandboxProcesses) -> bool:
-    """Whether the process that opened ``connection`` (an accepted loopback socket) belongs to the sandbox.
+@dataclass(frozen=True)
+class Search:
+    """The rest of a peer check: whether a process of the sandbox other than its bootstrap holds the socket."""
+
+    inode: int
+    processes: containment.SandboxProcesses
+    looked_at: int | None  # the bootstrap, already looked at
+
+    def __call__(self) -> bool:
+        return any(holds(pid, self.inode) for pid in self.processes.candidates() if pid != self.looked_at)
+
+
+def first_look(connection: Endpoint, processes: containment.SandboxProcesses) -> bool | Search:
+    """Whether the process that opened ``connection`` (an accepted loopback socket) belongs to the sandbox, as
+    far as it can be told at once: True when the bootstrap holds it, False when it has no client on this host
+    any more, else the :class:`Search` that tells.
 
     True wherever that cannot be told (no /proc, no sock_diag and no /proc/net): containment then degrades to
     what it was, it does not lock the bootstrap out."""
@@ -152,4 +171,13 @@ def peer_inside(connection: Endpoint, processes: containment.SandboxProcesses) -
         return True
     if inode is None:  # the client closed it already, or it is not on this host
         return False
-    return any(holds(pid, inode) for pid in processes.candidates())
+    root = processes.root()
+    if root is not None and holds(root, inode):
+        return True
+    return Search(inode, processes, root)
+
+
+def peer_inside(connection: Endpoint, processes: containment.SandboxProcesses) -> bool:
+    """:func:`first_look`, then its search if it needs one."""
+    verdict = first_look(connection, processes)
+    return verdict if isinstance(verdict, bool) else verdict()

@@ -20,6 +20,7 @@ traced to its process once, when accepted: one that no process of this sandbox h
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
 import os
 import subprocess
@@ -58,6 +59,9 @@ _RUNTIME_SCREEN = request_screen(listen_host="127.0.0.1", refuse=error_reply)
 # What a connection from outside the sandbox gets to every request (Lambda's Runtime API is reachable only from
 # inside its execution environment).
 _OUTSIDER = error_reply(403, "AccessDeniedException", "this Runtime API answers only the processes of its own sandbox")
+# Peer checks the bootstrap does not settle (a child holds the connection, or an outsider: every process is read)
+# run here, one at a time: a burst of outsiders queues on this thread instead of stalling the loop.
+_PEER_SEARCHES = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="peer-search")
 
 
 class _Retry:
@@ -194,13 +198,23 @@ class Sandbox:
         if self._retired:  # closed while the bootstrap was being started
             await self._reset()
 
-    def _admit(self, transport: asyncio.BaseTransport) -> Reply | None:
+    def _admit(self, transport: asyncio.BaseTransport) -> Reply | asyncio.Future[Reply | None] | None:
         """Once per Runtime API connection, before any request: refuse it unless a process of this sandbox holds
-        its client end (the bootstrap almost always, so this is one netlink query and one /proc/<pid>/fd)."""
+        its client end. The bootstrap almost always does, which is told at once (one netlink query, one
+        /proc/<pid>/fd); anything else is searched for off the loop, the connection unread until then."""
         endpoint = transport.get_extra_info("socket")
-        if endpoint is not None and not peers.peer_inside(endpoint, self._processes):
+        verdict = peers.first_look(endpoint, self._processes) if endpoint is not None else True
+        if isinstance(verdict, peers.Search):
+            return asyncio.ensure_future(self._search(transport, verdict))
+        if not verdict:
             return _OUTSIDER
         return self.accept(transport) if self.accept is not None else None
+
+    async def _search(self, transport: asyncio.BaseTransport, search: peers.Search) -> Reply | None:
+        if not await asyncio.get_running_loop().run_in_executor(_PEER_SEARCHES, search):
+            return _OUTSIDER
+        verdict = self.accept(transport) if self.accept is not None else None
+        return await verdict if isinstance(verdict, asyncio.Future) else verdict
 
     async def _watch(self, process: BootstrapProcess, api: RuntimeApi) -> None:
         returncode = await process.exited
