@@ -37,7 +37,10 @@ from pathlib import Path
 
 from runtime_scaffold.emulator import LocalLambda, containment, peers
 from runtime_scaffold.emulator.logs import discard_sink
-from runtime_scaffold.emulator.server import LoopbackServer, Reply
+from runtime_scaffold.emulator.loop import LambdaLoop
+from runtime_scaffold.emulator.messages import Reply, Request
+from runtime_scaffold.emulator.routes import Routes
+from runtime_scaffold.emulator.server import Listener, error_reply
 from runtime_scaffold.project import load_project
 
 CONNECT = "import socket, time; s = socket.create_connection(('127.0.0.1', {port})); time.sleep(120)"
@@ -55,9 +58,14 @@ def median_us(action: Callable[[], object], repeat: int) -> float:
 
 def request_round_trip(repeat: int) -> float:
     """One keep-alive request and reply through the emulator's own HTTP server (no peer check)."""
-    server = LoopbackServer(lambda request: Reply(200, b"{}"), max_body_bytes=1024).start()
-    host, port = server.address.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    def refuse(request: Request) -> Reply:
+        return error_reply(404, "NotFound", request.path)
+
+    loop = LambdaLoop(name="bench-round-trip")
+    routes = Routes(max_body_bytes=1024, not_found=refuse, method_not_allowed=refuse)
+    routes.add("GET", "/", lambda request: Reply(200, b"{}"))
+    server = loop.run(Listener(routes).start())
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
 
     def one() -> None:
         connection.request("GET", "/")
@@ -68,7 +76,8 @@ def request_round_trip(repeat: int) -> float:
         return median_us(one, repeat)
     finally:
         connection.close()
-        server.close()
+        loop.run(server.close())
+        loop.stop()
 
 
 def peer_checks(repeat: int, folder: str) -> dict[str, float]:
@@ -137,7 +146,7 @@ def curl_runtime(repeat: int, folder: str) -> dict[str, float]:
             for name, patched in (("curl runtime, check on", False), ("curl runtime, check off", True)):
                 with contextlib.ExitStack() as stack:
                     if patched:
-                        stack.enter_context(unittest.mock.patch.object(peers, "peer_inside", lambda c, p: True))
+                        stack.enter_context(unittest.mock.patch.object(peers, "first_look", lambda c, p: True))
                     started = time.perf_counter()
                     result = local.invoke("echo", b"{}")
                     times[name].append(time.perf_counter() - started)
