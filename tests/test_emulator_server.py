@@ -197,6 +197,24 @@ def test_an_accept_verdict_that_comes_later_meets_every_request(refuse: bool) ->
     assert verdicts[1].cancelled()  # a verdict still pending when its connection goes is given up
 
 
+def test_an_accept_hook_that_raises_refuses_the_connection_with_a_500() -> None:
+    loop = LambdaLoop(name="test-failing-accept")
+
+    def accept(transport: asyncio.BaseTransport) -> Reply | None:
+        raise OSError("no /proc here after all")
+
+    routes = Routes(max_body_bytes=1024, not_found=_not_found, method_not_allowed=_not_allowed)
+    routes.add("GET", "/open", lambda request: Reply(200, b"in"))
+    listener = Listener(routes, accept=accept)
+    loop.run(listener.start())
+    try:
+        reply = requests.get(f"http://{listener.address}/open", timeout=10)
+        assert (reply.status_code, reply.json()["errorType"]) == (500, "Emulator.InternalError")
+    finally:
+        loop.run(listener.close())
+        loop.stop()
+
+
 def test_more_routes_on_the_invoke_api_listener(tmp_path: Path) -> None:
     from runtime_scaffold.emulator import InvokeApi, start_invoke_server
 

@@ -43,6 +43,9 @@ def error_reply(status: int, error_type: str, message: str) -> Reply:
     return Reply(status, json.dumps({"errorType": error_type, "errorMessage": message}).encode())
 
 
+_UNCHECKED = error_reply(500, "Emulator.InternalError", "this connection could not be checked")
+
+
 class _HeadTooLarge(Exception):
     pass
 
@@ -106,7 +109,10 @@ class Connection(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._listener.accept is not None:
-            verdict = self._listener.accept(transport)
+            try:
+                verdict = self._listener.accept(transport)
+            except Exception:  # a bug in the hook must neither let the connection in nor leave it hanging
+                verdict = _UNCHECKED
             if isinstance(verdict, asyncio.Future):
                 # Judged off the loop: nothing is parsed until then, so that every request meets the verdict.
                 # (Held rather than unread: uvloop starts reading after connection_made whatever it asked.)
@@ -117,7 +123,7 @@ class Connection(asyncio.Protocol):
 
     def _judged(self, verdict: asyncio.Future[Reply | None]) -> None:
         if verdict.cancelled() or verdict.exception() is not None:
-            self._refusal = error_reply(500, "Emulator.InternalError", "this connection could not be checked")
+            self._refusal = _UNCHECKED
         else:
             self._refusal = verdict.result()
         held, self._held = self._held or [], None
