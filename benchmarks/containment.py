@@ -11,6 +11,9 @@ Measured in one run, each as a median of --repeat tries, and printed with a rati
 - kill_all() on a sandbox with nothing left to kill (the scan each reset adds); baseline: the same request;
 - a curl-per-request runtime (the AWS walkthrough's style: both its connections per invocation are opened by a
   child, so each pays a process-table scan) through LocalLambda, with the check on and patched off, taking turns;
+- a keep-alive runtime through LocalLambda while another process keeps opening connections to its Runtime API
+  (each refused after a scan of every process): the refusals searched on the peer-search thread (as the sandbox
+  does) and on the loop itself (patched in, as it was first wired); baseline: the same runtime with no outsider;
 - spawning a process with subprocess's fork_exec as the sandbox does, and with a preexec_fn that sets
   PR_SET_PDEATHSIG (a preexec_fn makes subprocess fork instead of vfork; its cost grows with the parent's
   memory): the reason the janitor is used instead.
@@ -130,15 +133,77 @@ done
 """
 
 
-def curl_runtime(repeat: int, folder: str) -> dict[str, float]:
-    root = Path(folder) / "curl"
+KEEP_ALIVE_BOOTSTRAP = f"""#!{sys.executable}
+import http.client, os
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+connection = http.client.HTTPConnection(host, int(port))
+while True:
+    connection.request("GET", "/2018-06-01/runtime/invocation/next")
+    event = connection.getresponse()
+    body = event.read()
+    request_id = event.getheader("Lambda-Runtime-Aws-Request-Id")
+    connection.request("POST", f"/2018-06-01/runtime/invocation/{{request_id}}/response", body)
+    connection.getresponse().read()
+"""
+# Opens a connection to the Runtime API at argv[1], asks for /next, reads the refusal, again, until killed.
+OUTSIDER = """import socket, sys
+host, port = sys.argv[1].split(":")
+while True:
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n")
+        while s.recv(65536):
+            pass
+"""
+
+
+def project_of(root: Path, bootstrap: str) -> Path:
     (root / "runtime").mkdir(parents=True)
     (root / "serverless.yml").write_text(
-        "service: curl\nprovider:\n  name: aws\n  runtime: provided.al2023\n"
+        f"service: {root.name}\nprovider:\n  name: aws\n  runtime: provided.al2023\n"
         "layers:\n  runtime:\n    path: runtime\n"
         "functions:\n  echo:\n    handler: echo.handler\n    layers:\n      - {Ref: RuntimeLambdaLayer}\n")
-    (root / "runtime" / "bootstrap").write_text(CURL_BOOTSTRAP)
+    (root / "runtime" / "bootstrap").write_text(bootstrap)
     (root / "runtime" / "bootstrap").chmod(0o755)
+    return root
+
+
+def _searched_on_the_loop(endpoint: peers.Endpoint, processes: containment.SandboxProcesses) -> bool:
+    verdict = _FIRST_LOOK(endpoint, processes)
+    return verdict if isinstance(verdict, bool) else verdict()
+
+
+_FIRST_LOOK = peers.first_look
+
+
+def outsider_burst(repeat: int, folder: str) -> dict[str, float]:
+    root = project_of(Path(folder) / "burst", KEEP_ALIVE_BOOTSTRAP)
+    rows: dict[str, float] = {}
+    with LocalLambda(load_project(root), log_sink=discard_sink) as local:
+        local.invoke("echo", b"{}")
+        (sandbox,) = local.pool(local.function("echo")).sandboxes
+        address = sandbox._listener.address if sandbox._listener is not None else ""
+
+        def invoke() -> None:
+            assert local.invoke("echo", b"{}").error_type is None
+
+        rows["keep-alive runtime, no outsider"] = median_us(invoke, repeat)
+        for name, on_loop in (("..., outsiders searched off the loop", False),
+                              ("..., outsiders searched on the loop", True)):
+            with contextlib.ExitStack() as stack:
+                if on_loop:
+                    stack.enter_context(unittest.mock.patch.object(peers, "first_look", _searched_on_the_loop))
+                outsider = subprocess.Popen([sys.executable, "-c", OUTSIDER, address], start_new_session=True)
+                try:
+                    time.sleep(0.5)  # under way
+                    rows[name] = median_us(invoke, repeat)
+                finally:
+                    os.killpg(outsider.pid, signal.SIGKILL)
+                    outsider.wait(timeout=10)
+    return rows
+
+
+def curl_runtime(repeat: int, folder: str) -> dict[str, float]:
+    root = project_of(Path(folder) / "curl", CURL_BOOTSTRAP)
     times: dict[str, list[float]] = {"curl runtime, check on": [], "curl runtime, check off": []}
     with LocalLambda(load_project(root), log_sink=discard_sink) as local:
         local.invoke("echo", b"{}")
@@ -177,6 +242,7 @@ def main() -> None:
         baseline = request_round_trip(options.repeat)
         rows = peer_checks(options.repeat, folder)
         curl_rows = curl_runtime(max(options.repeat // 5, 20), folder)
+        burst_rows = outsider_burst(options.repeat, folder)
     spawn_rows = spawns(max(options.repeat // 5, 20))
     print(f"processes on this machine: {len(containment.process_table())}; "
           f"baseline, one keep-alive HTTP request: {baseline:.0f} us")
@@ -186,6 +252,9 @@ def main() -> None:
     unchecked = curl_rows["curl runtime, check off"]
     for name, micros in curl_rows.items():
         print(f"{name:38} {micros:12.0f} {micros / unchecked:12.2f}x (vs check off)")
+    quiet = burst_rows["keep-alive runtime, no outsider"]
+    for name, micros in burst_rows.items():
+        print(f"{name:38} {micros:12.0f} {micros / quiet:12.2f}x (vs no outsider)")
     plain = spawn_rows["spawn (as the sandbox does)"]
     for name, micros in spawn_rows.items():
         print(f"{name:38} {micros:12.0f} {micros / plain:12.2f}x (vs a plain spawn)")
