@@ -14,6 +14,7 @@ Measured in one run, each as a median of --repeat tries, and printed with a rati
 - a keep-alive runtime through LocalLambda while another process keeps opening connections to its Runtime API
   (each refused after a scan of every process): the refusals searched on the peer-search thread (as the sandbox
   does) and on the loop itself (patched in, as it was first wired); baseline: the same runtime with no outsider;
+  means rather than medians (a stalled loop shows in the mean);
 - spawning a process with subprocess's fork_exec as the sandbox does, and with a preexec_fn that sets
   PR_SET_PDEATHSIG (a preexec_fn makes subprocess fork instead of vfork; its cost grows with the parent's
   memory): the reason the janitor is used instead.
@@ -57,6 +58,14 @@ def median_us(action: Callable[[], object], repeat: int) -> float:
         action()
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1e6
+
+
+def mean_us(action: Callable[[], object], repeat: int) -> float:
+    """The mean, not the median: a loop stalled now and then shows in it."""
+    started = time.perf_counter()
+    for _ in range(repeat):
+        action()
+    return (time.perf_counter() - started) / repeat * 1e6
 
 
 def request_round_trip(repeat: int) -> float:
@@ -186,7 +195,7 @@ def outsider_burst(repeat: int, folder: str) -> dict[str, float]:
         def invoke() -> None:
             assert local.invoke("echo", b"{}").error_type is None
 
-        rows["keep-alive runtime, no outsider"] = median_us(invoke, repeat)
+        rows["keep-alive runtime, no outsider"] = mean_us(invoke, repeat)
         for name, on_loop in (("..., outsiders searched off the loop", False),
                               ("..., outsiders searched on the loop", True)):
             with contextlib.ExitStack() as stack:
@@ -195,7 +204,7 @@ def outsider_burst(repeat: int, folder: str) -> dict[str, float]:
                 outsider = subprocess.Popen([sys.executable, "-c", OUTSIDER, address], start_new_session=True)
                 try:
                     time.sleep(0.5)  # under way
-                    rows[name] = median_us(invoke, repeat)
+                    rows[name] = mean_us(invoke, repeat)
                 finally:
                     os.killpg(outsider.pid, signal.SIGKILL)
                     outsider.wait(timeout=10)
@@ -246,7 +255,7 @@ def main() -> None:
     spawn_rows = spawns(max(options.repeat // 5, 20))
     print(f"processes on this machine: {len(containment.process_table())}; "
           f"baseline, one keep-alive HTTP request: {baseline:.0f} us")
-    print(f"{'':38} {'median (us)':>12} {'vs a request':>13}")
+    print(f"{'':38} {'us':>12} {'ratio':>13}  (medians; means for the outsider rows)")
     for name, micros in rows.items():
         print(f"{name:38} {micros:12.0f} {micros / baseline:12.2f}x")
     unchecked = curl_rows["curl runtime, check off"]
