@@ -39,6 +39,8 @@ import unittest.mock
 from collections.abc import Callable
 from pathlib import Path
 
+from serve_throughput import write_project
+
 from runtime_scaffold.emulator import LocalLambda, containment, peers
 from runtime_scaffold.emulator.logs import discard_sink
 from runtime_scaffold.emulator.loop import LambdaLoop
@@ -142,18 +144,6 @@ done
 """
 
 
-KEEP_ALIVE_BOOTSTRAP = f"""#!{sys.executable}
-import http.client, os
-host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
-connection = http.client.HTTPConnection(host, int(port))
-while True:
-    connection.request("GET", "/2018-06-01/runtime/invocation/next")
-    event = connection.getresponse()
-    body = event.read()
-    request_id = event.getheader("Lambda-Runtime-Aws-Request-Id")
-    connection.request("POST", f"/2018-06-01/runtime/invocation/{{request_id}}/response", body)
-    connection.getresponse().read()
-"""
 # Opens a connection to the Runtime API at argv[1], asks for /next, reads the refusal, again, until killed.
 OUTSIDER = """import socket, sys
 host, port = sys.argv[1].split(":")
@@ -185,7 +175,7 @@ _FIRST_LOOK = peers.first_look
 
 
 def outsider_burst(repeat: int, folder: str) -> dict[str, float]:
-    root = project_of(Path(folder) / "burst", KEEP_ALIVE_BOOTSTRAP)
+    root = write_project(Path(folder) / "burst")  # serve_throughput's keep-alive Python runtime
     rows: dict[str, float] = {}
     with LocalLambda(load_project(root), log_sink=discard_sink) as local:
         local.invoke("echo", b"{}")
