@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -145,6 +146,90 @@ def test_the_accept_hook_refuses_a_connection_before_any_request(tmp_path: Path)
         result = local.invoke(None, b'{"echo": 1}')
     # every Runtime API connection is refused: the bootstrap never gets its event, and exits on the 403
     assert result.error_type == "Runtime.ExitError"
+
+
+def test_a_refused_connection_is_answered_after_its_whole_body_even_on_a_streaming_route() -> None:
+    # A streaming route is dispatched when its head arrives; a refused connection must not be: a refusal written
+    # then, and the connection closed with the body still coming, resets the client, which may never see it.
+    loop = LambdaLoop(name="test-refused-stream")
+    streamed: list[Request] = []
+
+    async def handler(request: Request) -> Reply:
+        streamed.append(request)
+        return Reply(200, b"{}")
+
+    routes = Routes(max_body_bytes=1024, not_found=_not_found, method_not_allowed=_not_allowed)
+    routes.add("POST", "/stream", handler, streaming=True)
+    listener = Listener(routes, accept=lambda transport: error_reply(403, "AccessDeniedException", "outsider"))
+    loop.run(listener.start())
+    try:
+        body = b"x" * (32 * 1024 * 1024)  # far more than the socket buffers hold: sent while the server reads
+        with socket.create_connection((listener.host, listener.port), timeout=30) as sock:
+            sock.sendall(b"POST /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body))
+            sock.sendall(body)  # reset here before the fix
+            reply = sock.makefile("rb").read()
+        assert reply.startswith(b"HTTP/1.1 403 ") and b"AccessDeniedException" in reply
+        assert streamed == []
+    finally:
+        loop.run(listener.close())
+        loop.stop()
+
+
+@pytest.mark.parametrize("refuse", [True, False], ids=["refused", "admitted"])
+def test_an_accept_verdict_that_comes_later_meets_every_request(refuse: bool) -> None:
+    # The peer check searches off the loop when the bootstrap does not hold the connection: a request that
+    # arrived before its verdict must be answered by that verdict (uvloop reads before any pause can act), and
+    # a client that half-closes after its request still gets the answer.
+    loop = LambdaLoop(name="test-late-verdict")
+    verdicts: list[asyncio.Future[Reply | None]] = []
+
+    def accept(transport: asyncio.BaseTransport) -> asyncio.Future[Reply | None]:
+        verdicts.append(asyncio.get_running_loop().create_future())
+        return verdicts[-1]
+
+    routes = Routes(max_body_bytes=1024, not_found=_not_found, method_not_allowed=_not_allowed)
+    routes.add("POST", "/small", lambda request: Reply(200, b"%d" % len(request.body)))
+    listener = Listener(routes, accept=accept)
+    loop.run(listener.start())
+    try:
+        with socket.create_connection((listener.host, listener.port), timeout=10) as sock:
+            sock.sendall(b"POST /small HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc")
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not loop.call(
+                    lambda: any(connection._held or connection._held_eof for connection in listener.connections)):
+                time.sleep(0.005)
+            refusal = error_reply(403, "AccessDeniedException", "outsider") if refuse else None
+            loop.call(lambda: verdicts[0].set_result(refusal))
+            reply = sock.makefile("rb").read()
+        assert reply.startswith(b"HTTP/1.1 403 ") if refuse else reply.startswith(b"HTTP/1.1 200 ")
+        assert reply.endswith(b"outsider\"}") if refuse else reply.endswith(b"\r\n\r\n3")
+        with socket.create_connection((listener.host, listener.port), timeout=10):
+            deadline = time.monotonic() + 10
+            while len(verdicts) < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+    finally:
+        loop.run(listener.close())
+        loop.stop()
+    assert verdicts[1].cancelled()  # a verdict still pending when its connection goes is given up
+
+
+def test_an_accept_hook_that_raises_refuses_the_connection_with_a_500() -> None:
+    loop = LambdaLoop(name="test-failing-accept")
+
+    def accept(transport: asyncio.BaseTransport) -> Reply | None:
+        raise OSError("no /proc here after all")
+
+    routes = Routes(max_body_bytes=1024, not_found=_not_found, method_not_allowed=_not_allowed)
+    routes.add("GET", "/open", lambda request: Reply(200, b"in"))
+    listener = Listener(routes, accept=accept)
+    loop.run(listener.start())
+    try:
+        reply = requests.get(f"http://{listener.address}/open", timeout=10)
+        assert (reply.status_code, reply.json()["errorType"]) == (500, "Emulator.InternalError")
+    finally:
+        loop.run(listener.close())
+        loop.stop()
 
 
 def test_more_routes_on_the_invoke_api_listener(tmp_path: Path) -> None:

@@ -43,6 +43,9 @@ def error_reply(status: int, error_type: str, message: str) -> Reply:
     return Reply(status, json.dumps({"errorType": error_type, "errorMessage": message}).encode())
 
 
+_UNCHECKED = error_reply(500, "Emulator.InternalError", "this connection could not be checked")
+
+
 class _HeadTooLarge(Exception):
     pass
 
@@ -89,6 +92,9 @@ class Connection(asyncio.Protocol):
         self._request: Request | None = None  # the current message's request, while its handler runs
         self._task: asyncio.Future[Any] | None = None
         self._refusal: Reply | None = None
+        self._verdict: asyncio.Future[Reply | None] | None = None  # the accept hook's, when it takes a while
+        self._held: list[bytes] | None = None  # bytes received before that verdict, unparsed
+        self._held_eof = False
         self._closing = False
         self._paused = False
         self._can_write: asyncio.Future[None] | None = None
@@ -103,10 +109,42 @@ class Connection(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._listener.accept is not None:
-            self._refusal = self._listener.accept(transport)
+            try:
+                verdict = self._listener.accept(transport)
+            except Exception:  # a bug in the hook must neither let the connection in nor leave it hanging
+                verdict = _UNCHECKED
+            if isinstance(verdict, asyncio.Future):
+                # Judged off the loop: nothing is parsed until then, so that every request meets the verdict.
+                # (Held rather than unread: uvloop starts reading after connection_made whatever it asked.)
+                self._held, self._verdict = [], verdict
+                verdict.add_done_callback(self._judged)
+            else:
+                self._refusal = verdict
+
+    def _judged(self, verdict: asyncio.Future[Reply | None]) -> None:
+        if verdict.cancelled() or verdict.exception() is not None:
+            self._refusal = _UNCHECKED
+        else:
+            self._refusal = verdict.result()
+        held, self._held = self._held or [], None
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        for data in held:
+            self.data_received(data)
+        if self._held_eof:
+            if not self.eof_received():
+                transport.close()
+        elif not self._paused and not self._closing:
+            transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
+            return
+        if self._held is not None:
+            self._held.append(data)
+            if self._transport is not None:
+                self._transport.pause_reading()
             return
         try:
             self._parser.feed_data(data)
@@ -121,6 +159,9 @@ class Connection(asyncio.Protocol):
             self._fail(400, "BadRequest", f"malformed HTTP request: {error}")
 
     def eof_received(self) -> bool:
+        if self._held is not None:  # taken up once the verdict is known: the requests before it get answers
+            self._held_eof = True
+            return True
         message = self._message
         truncated = message is not None and (message in self._queue or message is self._current)
         self._gone()
@@ -148,6 +189,8 @@ class Connection(asyncio.Protocol):
         """The client will read no more replies: cancel what waits for one, so a queued invocation or a waiting
         /next gives up its place."""
         self._closing = True
+        if self._verdict is not None and not self._verdict.done():
+            self._verdict.cancel()
         if self._task is not None and not self._task.done():
             request = self._request
             if request is not None and request.on_gone:
@@ -199,7 +242,11 @@ class Connection(asyncio.Protocol):
             path_bytes = url
         message.path = path = path_bytes.decode("latin-1")
         resolved = self._routes.resolve(message.method, path)
-        if resolved.__class__ is tuple:
+        if self._refusal is not None:
+            # Read and dropped, never streamed: the refusal goes out after the whole body, so the client is not
+            # reset while it still writes, and nothing of it is kept.
+            message.body_limit = 0
+        elif resolved.__class__ is tuple:
             route, message.params = resolved
             message.route = route
             message.body_limit = route.max_body_bytes if route.max_body_bytes is not None else \

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from runtime_scaffold.emulator import logs
+from runtime_scaffold.emulator.folders import sweep_stale_folders
 from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, MAX_REQUEST_BYTES, Invocation, InvocationResult
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.messages import UnsafeHeader, check_header_value
@@ -64,6 +65,7 @@ class LocalLambda:
         self._lock = threading.Lock()
         self._closed = False
         self._attached = 0  # listeners (the Invoke API) still using the loop after close()
+        sweep_stale_folders()  # what emulators that were killed (and their janitors) left behind
 
     def __enter__(self) -> LocalLambda:
         return self

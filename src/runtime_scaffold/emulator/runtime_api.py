@@ -305,9 +305,14 @@ class RuntimeApi:
                 return self._shutting_down()
         invocation = self._active = self._queued
         self._queued = None
-        invocation.offered = True
+        offered, invocation.offered = invocation.offered, True
         assert self.hook_runner is not None
-        override = await self.hook_runner.call(self.hooks.next_reply, self.sandbox_id, invocation)
+        try:
+            override = await self.hook_runner.call(self.hooks.next_reply, self.sandbox_id, invocation)
+        except asyncio.CancelledError:  # its connection was lost while the hook held the event: not handed over
+            if self._active is invocation:
+                self._active, self._queued, invocation.offered = None, invocation, offered
+            raise
         if override is not None:
             if self._active is invocation:
                 self._active, self._queued = None, invocation
