@@ -170,3 +170,29 @@ def test_more_routes_on_the_runtime_api_port(tmp_path: Path) -> None:
         assert local.invoke(None, b'{"echo": 2}').payload == b"2"
     assert seen == ["hello-1"]
     assert b'{"registered": true}' in b"".join(logs)
+
+
+def test_a_fallback_takes_every_path_no_route_matches_and_may_skip_the_screen(tmp_path: Path) -> None:
+    """The browser front door's seam: the Invoke API keeps its paths (and its Origin/Host screen); any other
+    path, whatever the method, reaches the fallback with its body, and an unscreened route answers web pages."""
+    from runtime_scaffold.emulator import InvokeApi, start_invoke_server
+
+    async def browser(request: Request) -> Reply:
+        return Reply(200, f"{request.method} {request.path} {request.body.decode()}".encode(), {}, "text/plain")
+
+    def front_door(routes: Routes, api: InvokeApi) -> None:
+        routes.fallback(browser, screened=False)
+
+    with LocalLambda(load_project(write_project(tmp_path / "p")), log_sink=lambda data: None) as local:
+        server = start_invoke_server(local, port=0, route_providers=[front_door])
+        try:
+            base = f"http://{server.address}"
+            page = {"Origin": "http://example.com"}
+            assert requests.put(f"{base}/any/path?q=1", data=b"form", headers=page, timeout=10).text == \
+                "PUT /any/path form"
+            invoke = f"{base}/2015-03-31/functions/hello/invocations"
+            assert requests.post(invoke, data=b'{"echo": 5}', timeout=30).json() == 5
+            assert requests.post(invoke, data=b"{}", headers=page, timeout=10).status_code == 403
+            assert requests.get(invoke, timeout=10).status_code == 404  # the Invoke API's path, its answer
+        finally:
+            server.close()

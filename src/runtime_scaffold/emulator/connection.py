@@ -280,7 +280,8 @@ class Connection(asyncio.Protocol):
             self._write(self._refusal, close=True)
             return
         screen = self._listener.screen
-        refused = screen(request) if screen is not None else None
+        route = message.route
+        refused = screen(request) if screen is not None and (route is None or route.screened) else None
         if refused is not None:
             self._write(refused, close=not message.keep_alive)
             return
