@@ -196,3 +196,36 @@ def test_a_fallback_takes_every_path_no_route_matches_and_may_skip_the_screen(tm
             assert requests.get(invoke, timeout=10).status_code == 404  # the Invoke API's path, its answer
         finally:
             server.close()
+
+
+def test_a_table_that_keeps_header_pairs_sees_every_header_as_sent_and_the_client() -> None:
+    """Repeated headers, their case and their order reach a route of a table with keep_header_pairs (payload 1.0's
+    multiValueHeaders need them), and so does the client's address; other tables keep only the last value."""
+    seen: list[Request] = []
+
+    def record(request: Request) -> Reply:
+        seen.append(request)
+        return Reply(204)
+
+    loop = LambdaLoop(name="test-pairs")
+    tables = []
+    for keep in (True, False):
+        routes = Routes(max_body_bytes=1024, not_found=_not_found, method_not_allowed=_not_allowed)
+        routes.fallback(record)
+        routes.keep_header_pairs = keep
+        tables.append(loop.run(Listener(routes).start()))
+    try:
+        for listener in tables:
+            with socket.create_connection((listener.host, listener.port), timeout=10) as client:
+                client.sendall(b"GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tag: one\r\nx-tag: Two\r\n"
+                               b"Connection: close\r\n\r\n")
+                assert client.recv(1024).startswith(b"HTTP/1.1 204")
+    finally:
+        for listener in tables:
+            loop.run(listener.close())
+        loop.stop()
+    kept, plain = seen
+    assert [pair for pair in kept.header_pairs if pair[0].lower() == b"x-tag"] == [(b"X-Tag", b"one"),
+                                                                                  (b"x-tag", b"Two")]
+    assert kept.client == "127.0.0.1" and kept.headers["X-Tag"] == "Two"
+    assert (plain.header_pairs, plain.client, plain.headers["x-tag"]) == ((), "", "Two")

@@ -66,6 +66,7 @@ class _Message:
     complete = False
     keep_alive = True
     stream: BodyStream | None = None
+    pairs: list[tuple[bytes, bytes]] = []  # noqa: RUF012  # replaced per message when kept, never mutated
     in_body = False  # the head is complete: more headers are trailers
 
     def __init__(self) -> None:
@@ -92,6 +93,8 @@ class Connection(asyncio.Protocol):
         self._closing = False
         self._paused = False
         self._can_write: asyncio.Future[None] | None = None
+        self._keep_pairs = listener.routes.keep_header_pairs
+        self._client = ""
 
     # -- transport events ----------------------------------------------------------------------------
 
@@ -102,6 +105,9 @@ class Connection(asyncio.Protocol):
         if sock is not None:  # Nagle plus delayed ACKs would add 40 ms to keep-alive round trips
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._keep_pairs:
+            peer = transport.get_extra_info("peername")
+            self._client = str(peer[0]) if peer else ""
         if self._listener.accept is not None:
             self._refusal = self._listener.accept(transport)
 
@@ -164,6 +170,8 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._message = _Message()
+        if self._keep_pairs:
+            self._message.pairs = []
         self._url = b""
         self._head_bytes = 0
 
@@ -184,6 +192,8 @@ class Connection(asyncio.Protocol):
                 message.stream.trailers[name.decode("latin-1")] = value.decode("latin-1")
             return
         message.headers[name.lower()] = value
+        if self._keep_pairs:
+            message.pairs.append((name, value))
 
     def on_headers_complete(self) -> None:
         message = self._message
@@ -276,6 +286,8 @@ class Connection(asyncio.Protocol):
         body = parts[0] if len(parts) == 1 else b"".join(parts)
         request = Request(message.method, message.path, message.query, Headers(message.headers), body,
                           message.too_large, message.stream, message.params)
+        if self._keep_pairs:
+            request.header_pairs, request.client = message.pairs, self._client
         if self._refusal is not None:
             self._write(self._refusal, close=True)
             return

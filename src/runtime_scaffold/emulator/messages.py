@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -156,6 +156,10 @@ class Request:
     # Called if the client goes away before its reply: a handler that registers here is not cancelled then
     # (it has work that must finish, such as an invocation already running); one that does not is cancelled.
     on_gone: list[Callable[[], object]] = field(default_factory=list)
+    # Only on a table with keep_header_pairs: every header as sent (original case, repeats, in order), and the
+    # client's address.
+    header_pairs: Sequence[tuple[bytes, bytes]] = ()
+    client: str = ""
 
 
 @dataclass

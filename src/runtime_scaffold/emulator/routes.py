@@ -55,6 +55,9 @@ class Routes:
         # Paths seen that matched a template (the Invoke API's one path per function, mostly), bounded.
         self._seen: dict[str, tuple[dict[str, Route], dict[str, str]]] = {}
         self._fallback: Route | None = None
+        # Set by a feature that reads each request's headers as sent (order, case, repeats: request.header_pairs)
+        # and the client's address (request.client), such as the browser front door; others pay nothing for it.
+        self.keep_header_pairs = False
 
     def add(self, method: str, template: str, handler: Handler, *, streaming: bool = False,
             max_body_bytes: int | None = None, screened: bool = True) -> None:
