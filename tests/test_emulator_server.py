@@ -118,6 +118,16 @@ def test_a_header_value_with_cr_lf_is_never_written(server: tuple[LambdaLoop, st
     assert reply.status_code == 500 and "X-Forged" not in reply.headers
     with pytest.raises(UnsafeHeader):
         reply_head(Reply(200, b"", {"X-Trace": "ok\0no"}), close=False)
+    with pytest.raises(UnsafeHeader):
+        reply_head(Reply(200, b"", more_headers=[("Set-Cookie", "a=1\r\nX-Forged: 1")]), close=False)
+
+
+def test_a_reply_may_repeat_a_header_and_go_without_a_content_type() -> None:
+    """What a function's proxied answer needs: two Set-Cookie headers, and no Content-Type it did not set."""
+    head = reply_head(Reply(200, b"hi", {"X-One": "1"}, None, [("Set-Cookie", "a=1"), ("set-cookie", "b=2")]),
+                      close=False)
+    assert head == (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-One: 1\r\nSet-Cookie: a=1\r\n"
+                    b"set-cookie: b=2\r\n\r\n")
 
 
 def test_the_accept_hook_refuses_a_connection_before_any_request(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from runtime_scaffold.emulator.messages import (
     Request,
     StreamReply,
     UnsafeHeader,
+    content_type_line,
     header_lines,
     reply_head,
     status_line,
@@ -363,8 +364,8 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         try:
-            head = b"".join((status_line(reply.status), b"Content-Type: ", reply.content_type.encode("latin-1"),
-                             b"\r\nTransfer-Encoding: chunked\r\n", header_lines(reply.headers),
+            head = b"".join((status_line(reply.status), content_type_line(reply.content_type),
+                             b"Transfer-Encoding: chunked\r\n", header_lines(reply.headers),
                              b"Connection: close\r\n\r\n" if close else b"\r\n"))
         except UnsafeHeader as error:
             head, whole = self._unsafe(error, close)
