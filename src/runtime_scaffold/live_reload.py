@@ -165,8 +165,10 @@ class ProjectWatcher:
 
     def _handle(self, batch: set[tuple[watchfiles.Change, str]]) -> bool:
         """Report one batch; True when the configuration was reloaded."""
-        # Configuration files first, so a description names them.
-        paths = tuple(sorted({Path(path) for _, path in batch}, key=lambda p: (p not in self._config_files, p)))
+        # Configuration files first, so a description names them; then files still there, not an editor's
+        # temporary file already renamed over the one it saved (sed -i, vim's backup).
+        paths = tuple(sorted({Path(path) for _, path in batch},
+                             key=lambda p: (p not in self._config_files, not p.exists(), p)))
         touches_config = paths[0] in self._config_files
         change = ProjectChange(ChangeKind.CONFIGURATION if touches_config else ChangeKind.CODE, paths)
         try:
