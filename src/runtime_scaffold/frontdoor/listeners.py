@@ -120,11 +120,17 @@ class FrontDoor:
             if key not in self._urls:
                 self._open(key)
         before, after = _keys(old), _keys(new)
-        added = [key for key in after if key not in before]
+        added = [self._with_address(key) for key in after if key not in before]
         removed = [key for key in before if key not in after]
         parts = ([f"route{'s' if len(added) > 1 else ''} added: {', '.join(added)}"] if added else []) + (
             [f"route{'s' if len(removed) > 1 else ''} removed: {', '.join(removed)}"] if removed else [])
         return "; ".join(parts)
+
+    def _with_address(self, route_key: str) -> str:
+        if route_key.startswith("URL "):
+            address = self.url_address(route_key[4:])
+            return f"{route_key} at http://{address}/" if address else route_key
+        return route_key
 
     def close(self, *, drain_s: float = 0.0) -> None:
         """Close the URL listeners (with ``drain_s``, first give replies being answered that long)."""
