@@ -256,3 +256,16 @@ def test_a_streamed_url_answer_is_decoded(served: Callable[..., Served]) -> None
     reply = requests.get(f"{serving.url_base('site')}/?{raw_answer(streamed)}", timeout=DEADLINE_S)
     assert (reply.status_code, reply.text, reply.headers["content-type"], reply.headers["set-cookie"]) == (
         202, "streamed body", "text/plain", "c=3")
+
+
+def test_no_port_left_for_a_function_url_is_one_clear_error(tmp_path: Path, logs: LogCollector) -> None:
+    """`scaffold serve --port 65535` leaves no port above it for a URL: an error, not an overflow traceback."""
+    from runtime_scaffold.errors import EmulatorError
+
+    with LocalLambda(load_project(routed_project(tmp_path / "p")), log_sink=logs) as local:
+        front_door = FrontDoor(local, url_port=65536, log=lambda line: None)
+        try:
+            with pytest.raises(EmulatorError, match="no port above --port is left for the function URL of site"):
+                front_door.start()
+        finally:
+            front_door.close()

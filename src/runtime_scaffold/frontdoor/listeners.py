@@ -91,6 +91,8 @@ class FrontDoor:
 
     def _open(self, key: str) -> None:
         port = self._next_port()
+        if port > 65535:
+            raise EmulatorError(f"no port above --port is left for the function URL of {key}: choose a lower --port")
         gateway = Gateway(self.local, self.routes, listen_host=self.host, log=self._log, url=key)
         table = ServerRoutes(max_body_bytes=MAX_BODY_BYTES, not_found=_unknown, method_not_allowed=_unknown)
         table.fallback(gateway.handle, screened=False)
