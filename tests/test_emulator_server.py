@@ -136,6 +136,16 @@ def test_a_header_value_with_cr_lf_is_never_written(server: tuple[LambdaLoop, st
     assert reply.status_code == 500 and "X-Forged" not in reply.headers
     with pytest.raises(UnsafeHeader):
         reply_head(Reply(200, b"", {"X-Trace": "ok\0no"}), close=False)
+    with pytest.raises(UnsafeHeader):
+        reply_head(Reply(200, b"", more_headers=[("Set-Cookie", "a=1\r\nX-Forged: 1")]), close=False)
+
+
+def test_a_reply_may_repeat_a_header_and_go_without_a_content_type() -> None:
+    """What a function's proxied answer needs: two Set-Cookie headers, and no Content-Type it did not set."""
+    head = reply_head(Reply(200, b"hi", {"X-One": "1"}, None, [("Set-Cookie", "a=1"), ("set-cookie", "b=2")]),
+                      close=False)
+    assert head == (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-One: 1\r\nSet-Cookie: a=1\r\n"
+                    b"set-cookie: b=2\r\n\r\n")
 
 
 def test_the_accept_hook_refuses_a_connection_before_any_request(tmp_path: Path) -> None:
@@ -272,3 +282,62 @@ def test_more_routes_on_the_runtime_api_port(tmp_path: Path) -> None:
         assert local.invoke(None, b'{"echo": 2}').payload == b"2"
     assert seen == ["hello-1"]
     assert b'{"registered": true}' in b"".join(logs)
+
+
+def test_a_fallback_takes_every_path_no_route_matches_and_may_skip_the_screen(tmp_path: Path) -> None:
+    """The browser front door's seam: the Invoke API keeps its paths (and its Origin/Host screen); any other
+    path, whatever the method, reaches the fallback with its body, and an unscreened route answers web pages."""
+    from runtime_scaffold.emulator import InvokeApi, start_invoke_server
+
+    async def browser(request: Request) -> Reply:
+        return Reply(200, f"{request.method} {request.path} {request.body.decode()}".encode(), {}, "text/plain")
+
+    def front_door(routes: Routes, api: InvokeApi) -> None:
+        routes.fallback(browser, screened=False)
+
+    with LocalLambda(load_project(write_project(tmp_path / "p")), log_sink=lambda data: None) as local:
+        server = start_invoke_server(local, port=0, route_providers=[front_door])
+        try:
+            base = f"http://{server.address}"
+            page = {"Origin": "http://example.com"}
+            assert requests.put(f"{base}/any/path?q=1", data=b"form", headers=page, timeout=10).text == \
+                "PUT /any/path form"
+            invoke = f"{base}/2015-03-31/functions/hello/invocations"
+            assert requests.post(invoke, data=b'{"echo": 5}', timeout=30).json() == 5
+            assert requests.post(invoke, data=b"{}", headers=page, timeout=10).status_code == 403
+            assert requests.get(invoke, timeout=10).status_code == 404  # the Invoke API's path, its answer
+        finally:
+            server.close()
+
+
+def test_a_table_that_keeps_header_pairs_sees_every_header_as_sent_and_the_client() -> None:
+    """Repeated headers, their case and their order reach a route of a table with keep_header_pairs (payload 1.0's
+    multiValueHeaders need them), and so does the client's address; other tables keep only the last value."""
+    seen: list[Request] = []
+
+    def record(request: Request) -> Reply:
+        seen.append(request)
+        return Reply(204)
+
+    loop = LambdaLoop(name="test-pairs")
+    tables = []
+    for keep in (True, False):
+        routes = Routes(max_body_bytes=1024, not_found=_not_found, method_not_allowed=_not_allowed)
+        routes.fallback(record)
+        routes.keep_header_pairs = keep
+        tables.append(loop.run(Listener(routes).start()))
+    try:
+        for listener in tables:
+            with socket.create_connection((listener.host, listener.port), timeout=10) as client:
+                client.sendall(b"GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Tag: one\r\nx-tag: Two\r\n"
+                               b"Connection: close\r\n\r\n")
+                assert client.recv(1024).startswith(b"HTTP/1.1 204")
+    finally:
+        for listener in tables:
+            loop.run(listener.close())
+        loop.stop()
+    kept, plain = seen
+    assert [pair for pair in kept.header_pairs if pair[0].lower() == b"x-tag"] == [(b"X-Tag", b"one"),
+                                                                                  (b"x-tag", b"Two")]
+    assert kept.client == "127.0.0.1" and kept.headers["X-Tag"] == "Two"
+    assert (plain.header_pairs, plain.client, plain.headers["x-tag"]) == ((), "", "Two")

@@ -161,11 +161,14 @@ def _error_summary(error_type: str, payload: bytes) -> str:
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 1000),
               help="Execution environments per function; more parallel invokes wait their turn.")
 @click.option("--allow-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
-              help="Answer requests from web pages of this origin, e.g. http://localhost:3000 (repeatable); "
-                   "requests carrying any other Origin header are refused with 403.")
+              help="Let web pages of this origin call the Invoke API, e.g. http://localhost:3000 (repeatable); "
+                   "Invoke API requests carrying any other Origin header are refused with 403.")
+@click.option("--watch", is_flag=True,
+              help="Reload on every change to the project's files, layers or serverless.yml: invocations in "
+                   "flight finish, then warm environments are retired, so the next invocation runs the new code.")
 def serve(project_dir: Path | None, config_file: Path | None, host: str, port: int, concurrency: int,
-          allowed_origins: tuple[str, ...]) -> None:
-    """Serve the project's functions as a local Lambda endpoint until Ctrl-C.
+          allowed_origins: tuple[str, ...], watch: bool) -> None:
+    """Serve the project's functions as a local Lambda endpoint, and its HTTP routes to browsers, until Ctrl-C.
 
     \b
     Callers use Lambda's Invoke API, so curl, the AWS CLI and SDKs work against it:
@@ -174,20 +177,32 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
     InvokeWithResponseStream (POST /2021-11-15/functions/NAME/response-streaming-invocations, boto3's
     invoke_with_response_stream) streams a function's response as the bootstrap sends it.
     Each function's bootstrap starts on its first invoke and stays warm; its logs go to stderr.
-    Web pages cannot call it (a request with an Origin header gets 403 unless --allow-origin names the
-    origin), nor can a request naming another host than a loopback address or --host (421).
+    Web pages cannot call the Invoke API (a request with an Origin header gets 403 unless --allow-origin
+    names the origin), nor can a request naming another host than a loopback address or --host (421).
+
+    \b
+    The project's httpApi and http (REST API) routes are served on the same port, for browsers, as API
+    Gateway would send them (REST API routes below /<stage>/); each `url: true` gets the next port
+    (--port 9000: 9001, 9002...). serve prints each route at start-up. These routes answer web pages;
+    they too refuse a foreign host name (421).
     """
     from runtime_scaffold.emulator import stream_invoke
     from runtime_scaffold.emulator.guard import is_loopback
     from runtime_scaffold.emulator.invoke_api import start_invoke_server
     from runtime_scaffold.emulator.local_lambda import LocalLambda
+    from runtime_scaffold.frontdoor.listeners import FrontDoor
+    from runtime_scaffold.frontdoor.reload import start_watching, watch_line
 
     project = open_project(project_dir, config_file=config_file)
     _allow_many_connections()
     with StopSignals() as signals, LocalLambda(project, concurrency=concurrency) as local:
+        front_door = FrontDoor(local, host=host, url_port=port + 1 if port else 0,
+                               log=lambda text: logs.stderr_sink(text.encode() + b"\n"))
         server = start_invoke_server(local, host=host, port=port, allowed_origins=allowed_origins,
-                                     route_providers=[stream_invoke.add_routes])
+                                     route_providers=[stream_invoke.add_routes, front_door.provide])
+        watcher = None
         try:
+            front_door.start()
             if not is_loopback(host):
                 click.echo(f"Warning: --host {host} is not a loopback address: anyone who can reach it can run "
                            "your functions, with your AWS credentials.", err=True)
@@ -195,14 +210,24 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
             for key in project.functions:
                 click.echo(f"  POST http://{server.address}/2015-03-31/functions/{key}/invocations")
                 click.echo(f"  POST http://{server.address}/2021-11-15/functions/{key}/response-streaming-invocations")
+            routes = front_door.lines(server.address)
+            if routes:
+                click.echo("HTTP routes, for browsers:")
+                click.echo("\n".join(routes))
+            if watch:
+                watcher = start_watching(project, local, front_door, say=_say)
+                click.echo(watch_line(watcher))
             click.echo("Press Ctrl-C to stop.")
             sys.stdout.flush()
             signals.wait()
         except KeyboardInterrupt:
             _say("Stopping.")
         finally:
+            if watcher is not None:
+                watcher.stop()
             local.close()  # first: invocations in flight end with Sandbox.Failure...
             server.close(drain_s=5.0)  # ...and their callers get that answer before the process exits
+            front_door.close(drain_s=1.0)
     logs.drain_stderr(timeout_s=_LOG_DRAIN_S)
 
 

@@ -20,6 +20,7 @@ from runtime_scaffold.emulator.messages import (
     Request,
     StreamReply,
     UnsafeHeader,
+    content_type_line,
     header_lines,
     reply_head,
     status_line,
@@ -69,6 +70,7 @@ class _Message:
     complete = False
     keep_alive = True
     stream: BodyStream | None = None
+    pairs: list[tuple[bytes, bytes]] = []  # noqa: RUF012  # replaced per message when kept, never mutated
     in_body = False  # the head is complete: more headers are trailers
 
     def __init__(self) -> None:
@@ -98,6 +100,8 @@ class Connection(asyncio.Protocol):
         self._closing = False
         self._paused = False
         self._can_write: asyncio.Future[None] | None = None
+        self._keep_pairs = listener.routes.keep_header_pairs
+        self._client = ""
 
     # -- transport events ----------------------------------------------------------------------------
 
@@ -108,6 +112,9 @@ class Connection(asyncio.Protocol):
         if sock is not None:  # Nagle plus delayed ACKs would add 40 ms to keep-alive round trips
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._keep_pairs:
+            peer = transport.get_extra_info("peername")
+            self._client = str(peer[0]) if peer else ""
         if self._listener.accept is not None:
             try:
                 verdict = self._listener.accept(transport)
@@ -207,6 +214,8 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._message = _Message()
+        if self._keep_pairs:
+            self._message.pairs = []
         self._url = b""
         self._head_bytes = 0
 
@@ -227,6 +236,8 @@ class Connection(asyncio.Protocol):
                 message.stream.trailers[name.decode("latin-1")] = value.decode("latin-1")
             return
         message.headers[name.lower()] = value
+        if self._keep_pairs:
+            message.pairs.append((name, value))
 
     def on_headers_complete(self) -> None:
         message = self._message
@@ -324,11 +335,14 @@ class Connection(asyncio.Protocol):
         body = parts[0] if len(parts) == 1 else b"".join(parts)
         request = Request(message.method, message.path, message.query, Headers(message.headers), body,
                           message.too_large, message.stream, message.params)
+        if self._keep_pairs:
+            request.header_pairs, request.client = message.pairs, self._client
         if self._refusal is not None:
             self._write(self._refusal, close=True)
             return
         screen = self._listener.screen
-        refused = screen(request) if screen is not None else None
+        route = message.route
+        refused = screen(request) if screen is not None and (route is None or route.screened) else None
         if refused is not None:
             self._write(refused, close=not message.keep_alive)
             return
@@ -398,8 +412,8 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         try:
-            head = b"".join((status_line(reply.status), b"Content-Type: ", reply.content_type.encode("latin-1"),
-                             b"\r\nTransfer-Encoding: chunked\r\n", header_lines(reply.headers),
+            head = b"".join((status_line(reply.status), content_type_line(reply.content_type),
+                             b"Transfer-Encoding: chunked\r\n", header_lines(reply.headers),
                              b"Connection: close\r\n\r\n" if close else b"\r\n"))
         except UnsafeHeader as error:
             head, whole = self._unsafe(error, close)

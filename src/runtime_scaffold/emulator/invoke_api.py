@@ -70,6 +70,7 @@ class InvokeApi:
     def __init__(self, local: LocalLambda) -> None:
         self.local = local
         self._functions: dict[str, tuple[Function, FunctionPool]] = {}
+        self._project = local.project  # the one _functions was filled from (live reload swaps it)
 
     def routes(self) -> Routes:
         routes = Routes(max_body_bytes=MAX_REQUEST_BYTES, not_found=self._unknown, method_not_allowed=self._unknown)
@@ -93,6 +94,9 @@ class InvokeApi:
         return service_error(404, "UnknownOperationException", f"no operation {request.method} {request.path}")
 
     def _resolve(self, name: str) -> tuple[Function, FunctionPool] | Reply:
+        if self._project is not self.local.project:
+            self._functions.clear()
+            self._project = self.local.project
         known = self._functions.get(name)
         if known is not None:
             return known

@@ -3,7 +3,8 @@
 Both ``scaffold invoke`` and ``scaffold serve`` (through :mod:`invoke_api`) use :class:`LocalLambda`; so can
 the conformance suite, which plugs its fault injection in through ``hooks``. A LocalLambda owns one event loop
 (:class:`~loop.LambdaLoop`, in a background thread) on which all its sandboxes and listeners run; its blocking
-methods may be called from any other thread.
+methods may be called from any other thread. :meth:`LocalLambda.recycle` is live reload's: the invocations in
+flight finish, every warm environment is then retired, and a re-read project can take the old one's place.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 from runtime_scaffold.emulator import logs
@@ -19,7 +20,7 @@ from runtime_scaffold.emulator.folders import sweep_stale_folders
 from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, MAX_REQUEST_BYTES, Invocation, InvocationResult
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.messages import UnsafeHeader, check_header_value
-from runtime_scaffold.emulator.pool import EVENT_QUEUE_SIZE, FunctionPool
+from runtime_scaffold.emulator.pool import EVENT_QUEUE_SIZE, FunctionPool, Recycled
 from runtime_scaffold.emulator.runtime_api import RuntimeHooks
 from runtime_scaffold.emulator.sandbox import RouteProvider, Sandbox
 from runtime_scaffold.emulator.server import Accept
@@ -62,6 +63,7 @@ class LocalLambda:
         self.runtime_routes = tuple(runtime_routes)  # more routes on every sandbox's Runtime API port
         self.loop = LambdaLoop(name=f"lambda-{project.service}")
         self._pools: dict[str, FunctionPool] = {}
+        self._former_pools: list[FunctionPool] = []  # of functions a reload removed: closed with the rest
         self._lock = threading.Lock()
         self._closed = False
         self._attached = 0  # listeners (the Invoke API) still using the loop after close()
@@ -95,15 +97,43 @@ class LocalLambda:
                 raise EmulatorError("the local Lambda is closed")
             pool = self._pools.get(function.key)
             if pool is None:
-                def factory(sandbox_id: str) -> Sandbox:
-                    return Sandbox(project=self.project, function=function, sandbox_id=sandbox_id,
-                                   loop=self.loop, hooks=self.hooks, log_sink=self.log_sink,
-                                   host_environment=self.host_environment, accept=self.accept,
-                                   route_providers=self.runtime_routes)
                 pool = self._pools[function.key] = FunctionPool(
-                    factory, name=function.key, concurrency=self.concurrency, loop=self.loop,
-                    event_queue_size=self.event_queue_size)
+                    self._factory(self.project, function), name=function.key, concurrency=self.concurrency,
+                    loop=self.loop, event_queue_size=self.event_queue_size)
             return pool
+
+    def _factory(self, project: Project, function: Function) -> Callable[[str], Sandbox]:
+        def factory(sandbox_id: str) -> Sandbox:
+            return Sandbox(project=project, function=function, sandbox_id=sandbox_id, loop=self.loop,
+                           hooks=self.hooks, log_sink=self.log_sink, host_environment=self.host_environment,
+                           accept=self.accept, route_providers=self.runtime_routes)
+
+        return factory
+
+    def recycle(self, project: Project | None = None) -> Recycled:
+        """Let the invocations in flight finish, then retire every warm environment, so that the next
+        invocation of each function starts cold (with the code as it is now); with ``project`` (its
+        serverless.yml re-read), functions are served as it declares them from now on. Returns how many
+        environments were retired at once and how many will be once their invocation ends."""
+        with self._lock:
+            if self._closed:
+                return Recycled()
+            if project is not None:
+                self.project = project
+            current = self.project
+            pools = list(self._pools.items())
+            removed = [pool for key, pool in pools if key not in current.functions]
+            self._pools = {key: pool for key, pool in pools if key in current.functions}
+            self._former_pools.extend(removed)
+
+        async def recycle_all() -> Recycled:
+            counts = await asyncio.gather(*(
+                pool.recycle_async(self._factory(current, current.functions[key])
+                                   if project is not None and key in current.functions else None)
+                for key, pool in pools))
+            return sum(counts, Recycled())
+
+        return self.loop.run(recycle_all(), timeout=_CLOSE_S)
 
     def new_invocation(self, function: Function, payload: bytes, *, client_context: str | None = None,
                        trace_id: str | None = None) -> Invocation:
@@ -154,7 +184,7 @@ class LocalLambda:
             if self._closed:
                 return
             self._closed = True
-            pools, self._pools = list(self._pools.values()), {}
+            pools, self._pools = [*self._pools.values(), *self._former_pools], {}
             stop = self._attached == 0
 
         async def close_pools() -> None:
