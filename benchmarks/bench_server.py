@@ -12,6 +12,18 @@ import queue
 import socket
 import threading
 import time
+from typing import Any
+
+
+def _read_chunked(rfile: Any) -> bytes:
+    """A chunked request body (trailers skipped)."""
+    parts = []
+    while size := int(rfile.readline().split(b";")[0], 16):
+        parts.append(rfile.read(size))
+        rfile.readline()
+    while rfile.readline() not in (b"\r\n", b"\n", b""):
+        pass
+    return b"".join(parts)
 
 
 class BenchServer:
@@ -82,7 +94,10 @@ class BenchServer:
                     continue
                 if headers.get(b"expect", b"").lower() == b"100-continue":
                     conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                body = rfile.read(int(headers.get(b"content-length", b"0")))
+                if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+                    body = _read_chunked(rfile)
+                else:
+                    body = rfile.read(int(headers.get(b"content-length", b"0")))
                 done = time.perf_counter_ns()
                 if target.endswith(b"/response"):
                     self.responses.put((self._sent_ns, done, body))

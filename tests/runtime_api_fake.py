@@ -1,21 +1,39 @@
 """A scripted Lambda Runtime API (2018-06-01) on 127.0.0.1 for testing bootstraps.
 
-It hands out queued events on GET /runtime/invocation/next and records every request and every POST body, so a
-test can run a real bootstrap process against it and check byte for byte what the bootstrap sent back.
+It hands out queued events on GET /runtime/invocation/next and records every request and every POST (headers, body,
+and for a chunked body each chunk as it arrived and the trailers), so a test can run a real bootstrap process against
+it and check byte for byte what the bootstrap sent back. Beyond the 2018 API it speaks what runtime-api.md §8 adds: a
+fresh Lambda-Runtime-Invocation-Id per event, an optional tenant id, 410 for a stale attempt, streamed responses, and
+any number of concurrent /next requests (one thread per connection).
+
+Every reply leaves in one write, as from Lambda's Go server. With ``nodelay=False`` the server keeps Nagle's algorithm
+on, and the fake counts the replies that Nagle held back (sent behind data the runtime had not acknowledged yet: the
+40 ms stall of a runtime that pipelines requests) and the requests that reached it in more than one TCP segment (a
+runtime that writes one request in pieces stalls the same way behind its own Nagle). Both counts come from the
+kernel's TCP_INFO, not from a clock.
 """
 
 from __future__ import annotations
 
+import base64
 import http.server
 import itertools
+import json
 import queue
 import socket
+import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 API_PREFIX = "/2018-06-01/runtime/"
+# struct tcp_info (linux/tcp.h): tcpi_notsent_bytes, tcpi_min_rtt, tcpi_data_segs_in, tcpi_data_segs_out.
+_TCP_INFO_TAIL = struct.Struct("IIII")
+_TCP_INFO_TAIL_OFFSET = 144
+# Requests larger than this may take several segments whatever the client does (loopback's MSS is about 64 KiB).
+SINGLE_SEGMENT_LIMIT = 32 * 1024
 
 
 @dataclass
@@ -30,37 +48,66 @@ class Event:
     chunked: bool = False
     delay: float = 0.0
     status: int = 200
+    invocation_id: str | None = None
+    tenant_id: str | None = None
+    client_context: str | None = None
+    cognito_identity: str | None = None
 
 
 @dataclass
 class Post:
-    """One POST a bootstrap made: resource after /runtime/, lower-cased headers, raw body."""
+    """One POST a bootstrap made: resource after /runtime/, lower-cased headers, raw (de-chunked) body; for a chunked
+    body also each chunk as it arrived, with the monotonic time it arrived, and the trailers (lower-cased names)."""
 
     resource: str
     headers: dict[str, str]
     body: bytes
     client_port: int
+    chunks: list[tuple[float, bytes]] = field(default_factory=list)
+    trailers: dict[str, str] = field(default_factory=dict)
+    received: float = 0.0
+
+    @property
+    def streamed(self) -> bool:
+        return self.headers.get("lambda-runtime-function-response-mode") == "streaming"
+
+    def error_trailer(self) -> dict[str, Any] | None:
+        """The decoded Lambda-Runtime-Function-Error-Body trailer, or None."""
+        body = self.trailers.get("lambda-runtime-function-error-body")
+        if body is None:
+            return None
+        decoded: dict[str, Any] = json.loads(base64.b64decode(body, validate=True))
+        return decoded
 
 
 @dataclass
 class Rules:
-    """How the fake answers POSTs: status by resource suffix, and request ids whose /response reply closes the
-    connection."""
+    """How the fake answers POSTs: status by resource suffix, request ids whose /response reply closes the
+    connection, and request ids whose attempt is over (every post for them gets 410, as after a timeout)."""
 
     status: dict[str, int] = field(default_factory=dict)
     close_after_response: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
 
 
 class FakeRuntimeAPI:
-    """Runtime API fake. Use as a context manager; `address` is the host:port for AWS_LAMBDA_RUNTIME_API."""
+    """Runtime API fake. Use as a context manager; `runtime_api` is the value for AWS_LAMBDA_RUNTIME_API."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, nodelay: bool = True, prefix: str = "") -> None:
         self.events: queue.Queue[Event] = queue.Queue()
         self.posts: list[Post] = []
         self.requests: list[tuple[str, str, int]] = []
         self.rules = Rules()
+        self.nodelay = nodelay
+        self.prefix = prefix.rstrip("/")
+        self.nagle_holds = 0
+        self.split_requests: list[str] = []
+        self.open_nexts = 0
+        self.max_open_nexts = 0
+        self.on_chunk: Callable[[Post, bytes], None] | None = None
+        self._barrier = 0
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._ids = itertools.count(1)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -73,6 +120,8 @@ class FakeRuntimeAPI:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
         self._server.shutdown()
         self._thread.join(timeout=10)
         self._server.server_close()
@@ -82,6 +131,10 @@ class FakeRuntimeAPI:
         host, port = self._server.server_address[:2]
         return f"{host!s}:{port}"
 
+    @property
+    def runtime_api(self) -> str:
+        return self.address + self.prefix
+
     def add(
         self,
         body: bytes,
@@ -90,12 +143,18 @@ class FakeRuntimeAPI:
         deadline_ms: int | None = None,
         chunked: bool = False,
         delay: float = 0.0,
+        tenant_id: str | None = None,
+        client_context: str | None = None,
+        cognito_identity: str | None = None,
+        invocation_id: str | None = "auto",
     ) -> str:
         """Queue an invocation; returns its request id."""
         n = next(self._ids)
         request_id = f"8476a536-e9f4-11e8-9739-{n:012d}"
         if trace_id == "auto":
             trace_id = f"Root=1-5bef4de7-ad49b0e87f6ef6c8{n:08x};Parent=9a9197af755a6419;Sampled=1"
+        if invocation_id == "auto":
+            invocation_id = f"inv-{n:04d}-5c1a7e"
         self.events.put(
             Event(
                 body=body,
@@ -105,6 +164,10 @@ class FakeRuntimeAPI:
                 arn="arn:aws:lambda:us-east-1:123456789012:function:conform",
                 chunked=chunked,
                 delay=delay,
+                invocation_id=invocation_id,
+                tenant_id=tenant_id,
+                client_context=client_context,
+                cognito_identity=cognito_identity,
             )
         )
         return request_id
@@ -112,6 +175,12 @@ class FakeRuntimeAPI:
     def add_status(self, status: int = 500) -> None:
         """Queue a GET /next that answers with an error status (500: the runtime must exit)."""
         self.events.put(Event(b"", "", None, 0, "", status=status))
+
+    def hold_events_until_open_nexts(self, count: int) -> None:
+        """Answer no /next until COUNT of them are open at once (a runtime serving fewer in parallel never gets
+        an event, so a test of concurrency needs no clock)."""
+        with self._lock:
+            self._barrier = count
 
     def posts_for(self, request_id: str) -> list[Post]:
         with self._lock:
@@ -121,6 +190,32 @@ class FakeRuntimeAPI:
         posts = self.posts_for(request_id)
         assert [p.resource for p in posts] == [f"invocation/{request_id}/response"], posts
         return posts[0].body
+
+    def _next_event(self) -> Event | None:
+        with self._lock:
+            self.open_nexts += 1
+            self.max_open_nexts = max(self.max_open_nexts, self.open_nexts)
+            self._lock.notify_all()
+            while self._barrier and self.open_nexts < self._barrier and not self._stop.is_set():
+                self._lock.wait(0.05)
+            self._barrier = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    return self.events.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+            return None
+        finally:
+            with self._lock:
+                self.open_nexts -= 1
+
+
+def tcp_info_tail(sock: socket.socket) -> tuple[int, int, int, int]:
+    """(notsent_bytes, min_rtt, data_segs_in, data_segs_out) of a connected TCP socket."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    values: tuple[int, int, int, int] = _TCP_INFO_TAIL.unpack_from(info, _TCP_INFO_TAIL_OFFSET)
+    return values
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -134,8 +229,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        # Like Lambda's own server (Go sets TCP_NODELAY): headers and body sent apart must not wait on Nagle.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.fake.nodelay:
+            # Like Lambda's own server (Go sets TCP_NODELAY): a reply never waits for the runtime's ACK.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._segments_seen = tcp_info_tail(self.connection)[2]
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -146,69 +243,115 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return fake
 
     def _record(self) -> str:
-        resource = self.path.removeprefix(API_PREFIX)
+        path = self.path
+        if self.fake.prefix:
+            if not path.startswith(self.fake.prefix + "/"):
+                return ""
+            path = path.removeprefix(self.fake.prefix)
+        resource = path.removeprefix(API_PREFIX) if path.startswith(API_PREFIX) else ""
         with self.fake._lock:
-            self.fake.requests.append((self.command, resource, self.client_address[1]))
+            self.fake.requests.append((self.command, resource or self.path, self.client_address[1]))
         return resource
 
+    def _request_read(self, size: int) -> None:
+        """Count the data segments this request took (a buffered rfile may have read ahead of it, so only when
+        nothing more than the request itself can have arrived: the runtime waits for our reply)."""
+        segments = tcp_info_tail(self.connection)[2]
+        if size <= SINGLE_SEGMENT_LIMIT and segments - self._segments_seen > 1:
+            with self.fake._lock:
+                self.fake.split_requests.append(f"{self.command} {self.path}: {segments - self._segments_seen}")
+        self._segments_seen = segments
+
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        lines.append(f"Content-Length: {len(body)}")
+        self._send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+    def _send(self, data: bytes) -> None:
+        self.wfile.write(data)
+        if not self.fake.nodelay and tcp_info_tail(self.connection)[0] > 0:
+            with self.fake._lock:
+                self.fake.nagle_holds += 1
 
     def do_GET(self) -> None:
         resource = self._record()
+        self._request_read(len(self.raw_requestline))
         if resource != "invocation/next":
             self._reply(404, b'{"errorMessage":"not found","errorType":"NotFound"}')
             return
-        while True:
-            if self.fake._stop.is_set():
-                self.close_connection = True
-                return
-            try:
-                event = self.fake.events.get(timeout=0.05)
-                break
-            except queue.Empty:
-                continue
+        event = self.fake._next_event()
+        if event is None:
+            self.close_connection = True
+            return
         if event.delay:
             time.sleep(event.delay)
         if event.status != 200:
             self._reply(event.status, b'{"errorMessage":"container error","errorType":"ContainerError"}')
             return
-        self.send_response(200)
-        self.send_header("Lambda-Runtime-Aws-Request-Id", event.request_id)
-        self.send_header("Lambda-Runtime-Deadline-Ms", str(event.deadline_ms))
-        self.send_header("Lambda-Runtime-Invoked-Function-Arn", event.arn)
-        if event.trace_id is not None:
-            self.send_header("Lambda-Runtime-Trace-Id", event.trace_id)
-        self.send_header("Content-Type", "application/json")
-        if event.chunked:
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for i in range(0, len(event.body), 1000):
-                chunk = event.body[i : i + 1000]
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.write(b"0\r\n\r\n")
-        else:
-            self.send_header("Content-Length", str(len(event.body)))
-            self.end_headers()
-            self.wfile.write(event.body)
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": event.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(event.deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": event.arn,
+        }
+        optional = {
+            "Lambda-Runtime-Trace-Id": event.trace_id,
+            "Lambda-Runtime-Invocation-Id": event.invocation_id,
+            "Lambda-Runtime-Aws-Tenant-Id": event.tenant_id,
+            "Lambda-Runtime-Client-Context": event.client_context,
+            "Lambda-Runtime-Cognito-Identity": event.cognito_identity,
+        }
+        headers.update({name: value for name, value in optional.items() if value is not None})
+        headers["Content-Type"] = "application/json"
+        if not event.chunked:
+            self._reply(200, event.body, headers)
+            return
+        head = ["HTTP/1.1 200 OK", *(f"{n}: {v}" for n, v in headers.items()), "Transfer-Encoding: chunked"]
+        parts = [("\r\n".join(head) + "\r\n\r\n").encode("latin-1")]
+        for i in range(0, len(event.body), 1000):
+            chunk = event.body[i : i + 1000]
+            parts.append(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        parts.append(b"0\r\n\r\n")
+        self._send(b"".join(parts))
+
+    def _read_chunked(self, post: Post) -> bytes:
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            size = int(line.split(b";")[0].strip(), 16)
+            if size == 0:
+                break
+            chunk = self.rfile.read(size)
+            assert self.rfile.read(2) == b"\r\n", "a chunk must end with CRLF"
+            post.chunks.append((time.monotonic(), chunk))
+            body += chunk
+            if self.fake.on_chunk is not None:
+                self.fake.on_chunk(post, chunk)
+        while (line := self.rfile.readline(65536)) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            post.trailers[name.strip().lower()] = value.strip()
+        return bytes(body)
 
     def do_POST(self) -> None:
         resource = self._record()
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
+        post = Post(resource, headers, b"", self.client_address[1])
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            post.body = self._read_chunked(post)
+        else:
+            post.body = self.rfile.read(int(headers.get("content-length", "0")))
+        post.received = time.monotonic()
+        self._request_read(len(post.body) + 1024)
         with self.fake._lock:
-            self.fake.posts.append(Post(resource, headers, body, self.client_address[1]))
+            self.fake.posts.append(post)
         rules = self.fake.rules
-        status = next((s for suffix, s in rules.status.items() if resource.endswith(suffix)), 202)
-        extra = {}
         parts = resource.split("/")
-        if resource.endswith("/response") and parts[1] in rules.close_after_response:
+        request_id = parts[1] if len(parts) > 1 else ""
+        status = next((s for suffix, s in rules.status.items() if resource.endswith(suffix)), 202)
+        if request_id in rules.gone:
+            status = 410
+        extra = {}
+        if resource.endswith("/response") and request_id in rules.close_after_response:
             extra["Connection"] = "close"
             self.close_connection = True
         if status == 202:
@@ -219,6 +362,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 b'{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).",'
                 b'"errorType":"RequestEntityTooLarge"}',
                 extra,
+            )
+        elif status == 410:
+            self._reply(
+                410, b'{"errorMessage":"Invoke timeout","errorType":"ErrorRuntimeInvokeTimeout"}', extra
             )
         else:
             self._reply(status, b'{"errorMessage":"scripted error","errorType":"Scripted"}', extra)
