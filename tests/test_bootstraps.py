@@ -6,28 +6,25 @@ which the bootstrap must obey by exiting (so every run also checks the 500 rule)
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from .bootstrap_run import (
+    LANGS,
+    PROJECT,
+    SAMPLE,
+    TEMPLATES,
+    error_post,
+    init_error,
+    run_bootstrap,
+    write_bash_handler,
+)
 from .runtime_api_fake import FakeRuntimeAPI
-
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = ROOT / "cookiecutters"
-SLUG = "{{cookiecutter.project_slug}}"
-PROJECT = {"bash": TEMPLATES / "bash" / SLUG, "php": TEMPLATES / "php" / SLUG}
-CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance"}
-SAMPLE = {"bash": "function.handler", "php": "src/hello.hello"}
-# Runs the host's php: marked slow, like every test that needs an external tool beyond bash.
-LANGS = ["bash", pytest.param("php", marks=pytest.mark.slow)]
 
 PAYLOADS: dict[str, bytes] = {
     "unicode": '{"text": "héllo wörld ✓ 日本語 😀 \u2028"}'.encode(),
@@ -54,84 +51,6 @@ def event_of(size: int) -> bytes:
     """A JSON object of exactly SIZE bytes with a recognisable, position-dependent filler."""
     filler = b"".join(b"%07d," % i for i in range(size // 8 + 1))
     return b'{"d":"' + filler[: size - 8] + b'"}'
-
-
-@dataclass
-class Run:
-    returncode: int
-    stderr: str
-
-
-def run_bootstrap(
-    lang: str,
-    api: FakeRuntimeAPI | str,
-    tmp_path: Path,
-    *,
-    handler: str | None = None,
-    task_root: Path | None = None,
-    timeout: float = 60,
-) -> Run:
-    """Run LANG's bootstrap until it exits; fail on a timeout or on anything left in its TMPDIR."""
-    tmpdir = tmp_path / "tmpdir"
-    tmpdir.mkdir(exist_ok=True)
-    bootstrap = PROJECT[lang] / "runtime" / "bootstrap"
-    # #!/opt/bin/php exists only in the layer on Lambda; here the host's php runs the same file.
-    argv = ["bash", str(bootstrap)] if lang == "bash" else ["php", str(bootstrap)]
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "HOME": str(tmp_path),
-        "TMPDIR": str(tmpdir),
-        "AWS_LAMBDA_RUNTIME_API": api if isinstance(api, str) else api.address,
-        "_HANDLER": handler or CONFORMANCE[lang],
-        "LAMBDA_TASK_ROOT": str(task_root or PROJECT[lang]),
-        "AWS_LAMBDA_FUNCTION_NAME": "conform",
-    }
-    proc = subprocess.Popen(
-        argv,
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"{lang} bootstrap still running after {timeout} s")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # anything the handler left running
-    assert list(tmpdir.iterdir()) == [], "the bootstrap left files in TMPDIR"
-    return Run(proc.returncode, stderr.decode(errors="replace"))
-
-
-def error_post(api: FakeRuntimeAPI, request_id: str) -> dict[str, object]:
-    """The single /error post for REQUEST_ID, checked for the header and the ErrorRequest shape."""
-    posts = api.posts_for(request_id)
-    assert [p.resource for p in posts] == [f"invocation/{request_id}/error"], posts
-    assert posts[0].headers.get("lambda-runtime-function-error-type", "").startswith("Function.")
-    body: dict[str, object] = json.loads(posts[0].body)
-    assert isinstance(body["errorMessage"], str)
-    assert isinstance(body["errorType"], str) and body["errorType"]
-    assert isinstance(body["stackTrace"], list)
-    assert all(isinstance(line, str) for line in body["stackTrace"])
-    return body
-
-
-def init_error(api: FakeRuntimeAPI, run: Run, error_type: str) -> dict[str, object]:
-    assert run.returncode != 0
-    assert [(m, r) for m, r, _ in api.requests] == [("POST", "init/error")], "nothing but init/error expected"
-    post = api.posts[0]
-    assert post.headers["lambda-runtime-function-error-type"] == error_type
-    body: dict[str, object] = json.loads(post.body)
-    assert body["errorType"] == error_type
-    assert isinstance(body["errorMessage"], str) and body["errorMessage"]
-    assert isinstance(body["stackTrace"], list)
-    return body
 
 
 @pytest.fixture
@@ -328,14 +247,94 @@ def test_exit_without_runtime_api(lang: str, tmp_path: Path) -> None:
     assert run.returncode != 0
 
 
+# ---- NUL bytes, path prefixes, Nagle ------------------------------------------------------------------------
+
+NUL_EVENTS: dict[str, bytes] = {
+    "only_nul": b"\0",
+    "nul_first": b"\0{}",
+    "nul_last": b"{}\0",
+    "nuls_together": b'{"a":"\0\0\0"}',
+    "nuls_apart": b"\0a\0\0b\0",
+    "just_under_2k": b"\0" + event_of(2046) + b"\0",
+    "at_2k": event_of(2047) + b"\0",
+    "just_over_2k": b"\0" * 2049,
+    "64k": event_of(65536)[:-10] + b"\0" * 10,
+    "200k": b"\0".join([event_of(1000)] * 200),
+}
+
+
+def echo_with_cat(lang: str, tmp_path: Path) -> dict[str, object]:
+    """A handler that echoes its stdin with cat, byte for byte, NULs included (bash); PHP's raw echo already is."""
+    if lang == "bash":
+        return {"handler": "h.handler", "task_root": write_bash_handler(tmp_path, "handler() { cat; }\n")}
+    return {}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_nul_bytes_in_events_and_responses_go_through_byte_for_byte(
+    lang: str, api: FakeRuntimeAPI, tmp_path: Path
+) -> None:
+    # Issue 15 item 11: the bash bootstrap waited for the handler's timeout on an event with a NUL byte.
+    ids = {name: api.add(body) for name, body in NUL_EVENTS.items()}
+    chunked = api.add(b"\0".join([event_of(700)] * 10), chunked=True)
+    after = api.add(b'"after"')
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path, timeout=30, **echo_with_cat(lang, tmp_path))
+    for name, body in NUL_EVENTS.items():
+        assert api.response(ids[name]) == body, name
+    assert api.response(chunked) == b"\0".join([event_of(700)] * 10)
+    assert api.response(after) == b'"after"'
+
+
+def test_bash_conformance_handler_echoes_nul_bytes(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    ids = {name: api.add(body) for name, body in NUL_EVENTS.items()}
+    api.add_status(500)
+    run_bootstrap("bash", api, tmp_path, timeout=30)
+    for name, body in NUL_EVENTS.items():
+        assert api.response(ids[name]) == body, name
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_runtime_api_with_a_path_prefix(lang: str, tmp_path: Path) -> None:
+    # cargo-lambda hands runtimes host:port/.rt/<function>; AWS's clients put /2018-06-01 after whatever is there.
+    with FakeRuntimeAPI(prefix="/.rt/hello") as api:
+        small = api.add(b'{"small": true}')
+        large = api.add(event_of(100_000))
+        failing = api.add(b'{"conform":"error","message":"boom"}')
+        api.add_status(500)
+        run = run_bootstrap(lang, api, tmp_path)
+        assert run.returncode != 0
+        assert all(path.startswith("invocation/") for _, path, _ in api.requests), api.requests
+        assert api.response(small) == b'{"small": true}'
+        assert api.response(large) == event_of(100_000)
+        assert error_post(api, failing)["errorMessage"] == "boom"
+    with FakeRuntimeAPI(prefix="/.rt/hello") as api:
+        run = run_bootstrap(lang, api, tmp_path, handler="nowhere.handler")
+        init_error(api, run, "Runtime.ImportModuleError")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_dependence_on_the_server_disabling_nagle(lang: str, tmp_path: Path) -> None:
+    # A server with Nagle's algorithm on holds a reply back while the runtime has not acknowledged the last one
+    # (40 ms with delayed ACKs: the old bash bootstrap pipelined GET /next behind each POST and paid it per event);
+    # a request written in pieces waits the same way behind the runtime's own Nagle. The fake counts both from the
+    # kernel's TCP_INFO, so this needs no clock.
+    with FakeRuntimeAPI(nodelay=False) as api:
+        for i in range(30):
+            api.add(b'{"n": %d}' % i)
+        api.add(b'{"conform":"error","message":"boom"}')
+        api.add(event_of(3000))
+        api.add(event_of(10_000))
+        api.add(b'{"conform":"output","bytes":3000}')
+        api.add(b'{"conform":"output","bytes":20000}')
+        api.add_status(500)
+        run_bootstrap(lang, api, tmp_path)
+        assert len(api.posts) == 35
+        assert api.nagle_holds == 0, "replies held back by the server's Nagle"
+        assert api.split_requests == [], "requests written in more than one piece"
+
+
 # ---- bash specifics ----------------------------------------------------------------------------------------
-
-
-def write_bash_handler(tmp_path: Path, body: str) -> Path:
-    task_root = tmp_path / "task"
-    task_root.mkdir()
-    (task_root / "h.sh").write_text(body)
-    return task_root
 
 
 def test_bash_handler_status_and_message(api: FakeRuntimeAPI, tmp_path: Path) -> None:
