@@ -95,6 +95,7 @@ class FakeRuntimeAPI:
 
     def __init__(self, *, nodelay: bool = True, prefix: str = "") -> None:
         self.events: queue.Queue[Event] = queue.Queue()
+        self.invocation_ids: dict[str, str | None] = {}
         self.posts: list[Post] = []
         self.requests: list[tuple[str, str, int]] = []
         self.rules = Rules()
@@ -155,6 +156,7 @@ class FakeRuntimeAPI:
             trace_id = f"Root=1-5bef4de7-ad49b0e87f6ef6c8{n:08x};Parent=9a9197af755a6419;Sampled=1"
         if invocation_id == "auto":
             invocation_id = f"inv-{n:04d}-5c1a7e"
+        self.invocation_ids[request_id] = invocation_id
         self.events.put(
             Event(
                 body=body,
