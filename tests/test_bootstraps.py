@@ -428,6 +428,88 @@ def test_php_fatal_error_is_reported(api: FakeRuntimeAPI, tmp_path: Path) -> Non
     assert run.returncode != 0
 
 
+@pytest.mark.slow
+def test_php_without_curl_says_what_to_install(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    # php -n loads no php.ini, so none of Debian's shared extensions: curl is missing, as on a bare PHP build.
+    run = run_bootstrap("php", api, tmp_path, php_options=("-n",))
+    body = init_error(api, run, "Runtime.MissingExtension")
+    message = str(body["errorMessage"])
+    assert "php-curl" in message and "brew install php" in message
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "php-curl" in run.stderr, run.stderr
+    assert "undefined function" not in run.stderr
+
+
+@pytest.mark.slow
+def test_php_concurrency_without_posix_serves_one_at_a_time(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    ids = [api.add(b'{"n": %d}' % i) for i in range(3)]
+    api.add_status(500)
+    run = run_bootstrap("php", api, tmp_path, php_options=("-n", "-d", "extension=curl"),
+                        env={"AWS_LAMBDA_MAX_CONCURRENCY": "4"})
+    assert [api.response(i) for i in ids] == [b'{"n": %d}' % i for i in range(3)]
+    assert run.stderr.count("pcntl and posix") == 1, run.stderr
+
+
+PHP_STREAMS = """<?php
+function fat(string $event, LambdaContext $context, LambdaResponseStream $stream): string
+{
+    if ($event === 'quiet') { return 'returned, not streamed'; }
+    $stream->write('one');
+    if ($event === 'exit') { exit(0); }
+    ini_set('memory_limit', '16M');
+    return str_repeat('x', 64 << 20);
+}
+function generated(string $event, LambdaContext $context): Generator
+{
+    yield 'a';
+    yield ['b' => 1];
+    yield '';
+    throw new DomainException('after two');
+}
+"""
+
+
+@pytest.mark.slow
+def test_php_streams_fatal_errors_and_generator_failures(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    (tmp_path / "s.php").write_text(PHP_STREAMS)
+    quiet = api.add(b"quiet")
+    fatal = api.add(b"{}")
+    never = api.add(b"{}")
+    run = run_bootstrap("php", api, tmp_path, handler="s.fat", task_root=tmp_path)
+    # Nothing written: the return value is an ordinary response.
+    assert api.response(quiet) == b"returned, not streamed"
+    assert "lambda-runtime-function-response-mode" not in api.posts_for(quiet)[0].headers
+    post = api.posts_for(fatal)[0]
+    assert post.body == b"one"
+    assert post.trailers["lambda-runtime-function-error-type"] == "Function.FatalError"
+    error = post.error_trailer()
+    assert error is not None and "memory" in error["errorMessage"]
+    assert run.returncode != 0 and api.posts_for(never) == []
+    with FakeRuntimeAPI() as again:
+        failing = again.add(b"{}")
+        after = again.add(b"{}")
+        again.add_status(500)
+        run_bootstrap("php", again, tmp_path, handler="s.generated", task_root=tmp_path)
+        post = again.posts_for(failing)[0]
+        assert [chunk for _, chunk in post.chunks] == [b"a", b'{"b":1}'], "an empty yield sends nothing"
+        assert post.trailers["lambda-runtime-function-error-type"] == "Function.DomainException"
+        assert again.posts_for(after)[0].body == b'a{"b":1}'
+
+
+@pytest.mark.slow
+def test_php_worker_replaced_after_a_fatal_exit(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    (tmp_path / "s.php").write_text(PHP_STREAMS)
+    exits = [api.add(b"exit") for _ in range(3)]
+    served = [api.add(b"quiet") for _ in range(3)]
+    api.add_status(500)
+    run_bootstrap("php", api, tmp_path, handler="s.fat", task_root=tmp_path,
+                  env={"AWS_LAMBDA_MAX_CONCURRENCY": "2"})
+    for request_id in exits:
+        post = api.posts_for(request_id)[0]
+        assert post.trailers["lambda-runtime-function-error-type"] == "Function.Exit"
+    assert [api.response(r) for r in served] == [b"returned, not streamed"] * 3
+
+
 # ---- static checks -----------------------------------------------------------------------------------------
 
 
@@ -443,6 +525,7 @@ def shell_files() -> list[Path]:
 def php_files() -> list[Path]:
     return [
         PROJECT["php"] / "runtime" / "bootstrap",
+        *sorted((PROJECT["php"] / "runtime" / "lambda-runtime").glob("*.php")),
         PROJECT["php"] / "src" / "hello.php",
         PROJECT["php"] / "src" / "conformance.php",
     ]
