@@ -516,6 +516,7 @@ def test_php_worker_replaced_after_a_fatal_exit(api: FakeRuntimeAPI, tmp_path: P
 def shell_files() -> list[Path]:
     return [
         PROJECT["bash"] / "runtime" / "bootstrap",
+        *sorted((PROJECT["bash"] / "runtime" / "bash-runtime").glob("*.sh")),
         PROJECT["bash"] / "function.sh",
         PROJECT["bash"] / "conformance.sh",
         PROJECT["php"] / "runtime" / "build-php.sh",
