@@ -40,6 +40,7 @@ class BenchServer:
         self._sent_ns = 0
         self._ids = 0
         self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
         self._accepter = threading.Thread(target=self._accept, daemon=True)
         self._accepter.start()
 
@@ -56,6 +57,9 @@ class BenchServer:
         self._stop.set()
         self._accepter.join(timeout=5)
         self._listener.close()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout=5)
 
@@ -72,15 +76,14 @@ class BenchServer:
             thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
+        # Blocking reads, no timeout: a runtime slowed by the machine's load must not lose its connection mid-body.
+        # close() shuts the connections down, which ends these reads.
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.settimeout(0.2)
+        self._conns.append(conn)
         rfile = conn.makefile("rb")
         try:
             while not self._stop.is_set():
-                try:
-                    line = rfile.readline()
-                except TimeoutError:
-                    continue
+                line = rfile.readline()
                 if not line:
                     return
                 method, target = line.split(b" ")[:2]

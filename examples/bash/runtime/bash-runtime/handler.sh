@@ -1,9 +1,13 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2154  # the runtime's globals are set in the bootstrap and the other files
-# The handler's process: forked before its event, fed its context and event, and what it reports back.
+# The handler's process: forked before its event, it reads the reply to GET /next itself (one process less to wake
+# when the event comes), gives the handler the event on stdin and the context in its variables. It tells the runtime
+# what came first on its stdout, as one NUL-ended record, C (request id, invocation id, connection state) before the
+# handler's output, or X/L when no event came (an error status, a lost connection); and the handler's status (S) on
+# the control pipe before its stdout closes.
 
-# Helpers for handlers, which run in a child of this shell: both write to the control pipe that the runtime reads
-# before it sends the response's headers (after the handler's first output when streaming) and after the handler.
+# Helpers for handlers, which run in this process: both write to the control pipe that the runtime reads before it
+# sends the response's headers (after the handler's first output when streaming) and after the handler.
 # shellcheck disable=SC2317  # called by handlers
 lambda_content_type() {
     printf 'T%s\0' "$1" >&"$_lr_cw"
@@ -23,58 +27,155 @@ _lr_pipe() {
     printf -v "$2" %s "$w"
 }
 
-# _lr_context: export the invocation's context from the record in _lr_ctx.
+# _lr_context: export the invocation's context, named by the header names (Lambda-Runtime-Aws-Request-Id ->
+# LAMBDA_RUNTIME_AWS_REQUEST_ID). _X_AMZN_TRACE_ID is set in this process only: under concurrency, each invocation
+# has its own.
 _lr_context() {
-    export LAMBDA_RUNTIME_AWS_REQUEST_ID="${_lr_ctx[0]-}" LAMBDA_RUNTIME_DEADLINE_MS="${_lr_ctx[1]-}" \
-        LAMBDA_RUNTIME_INVOKED_FUNCTION_ARN="${_lr_ctx[2]-}" LAMBDA_RUNTIME_TRACE_ID="${_lr_ctx[3]-}" \
-        LAMBDA_RUNTIME_CLIENT_CONTEXT="${_lr_ctx[4]-}" LAMBDA_RUNTIME_COGNITO_IDENTITY="${_lr_ctx[5]-}" \
-        LAMBDA_RUNTIME_AWS_TENANT_ID="${_lr_ctx[6]-}"
-    # Set in this process only: under concurrency, each invocation has its own.
-    if [[ -n ${_lr_ctx[3]-} ]]; then
-        export _X_AMZN_TRACE_ID="${_lr_ctx[3]}"
+    export LAMBDA_RUNTIME_AWS_REQUEST_ID="$_lr_h_id" LAMBDA_RUNTIME_DEADLINE_MS="$_lr_h_deadline" \
+        LAMBDA_RUNTIME_INVOKED_FUNCTION_ARN="$_lr_h_arn" LAMBDA_RUNTIME_TRACE_ID="$_lr_h_trace" \
+        LAMBDA_RUNTIME_CLIENT_CONTEXT="$_lr_h_client" LAMBDA_RUNTIME_COGNITO_IDENTITY="$_lr_h_cognito" \
+        LAMBDA_RUNTIME_AWS_TENANT_ID="$_lr_h_tenant"
+    if [[ -n $_lr_h_trace ]]; then
+        export _X_AMZN_TRACE_ID="$_lr_h_trace"
     else
         unset _X_AMZN_TRACE_ID
     fi
 }
 
-# The handler's process, until its event comes: everything that does not depend on the event is done first.
-_lr_child() {
-    local _lr_ctx=()
-    trap - PIPE TERM
-    exec {_lr_sock}<&- {_lr_rd}<&- {_lr_cr}<&- {_lr_pr}<&- {_lr_pw}>&-
+# _lr_feed W: the event into the pipe the handler reads as stdin, through its write end W. A small event is written
+# from _lr_segs (a pipe holds 64 KiB: this never blocks); a larger one is copied from the connection by dd in the
+# background (_lr_fpid), which reads all of it before it writes, so the connection is past it even if the handler
+# never reads it.
+_lr_feed() {
+    local line size
+    _lr_fpid=
+    if [[ $_lr_pending == 0 ]]; then
+        _lr_put_segs 1>&"$1"
+    elif [[ $_lr_pending == chunked ]]; then
+        (
+            while IFS= read -r -u "$_lr_rd" line; do
+                line=${line%$'\r'}
+                size=$(( 16#${line%%;*} ))
+                (( size == 0 )) && break
+                dd bs="$size" count=1 iflag=fullblock status=none <&"$_lr_rd" 2>/dev/null
+                IFS= read -r -u "$_lr_rd" line
+            done
+            while IFS= read -r -u "$_lr_rd" line && [[ -n ${line%$'\r'} ]]; do :; done
+        ) 1>&"$1" &
+        _lr_fpid=$!
+    else
+        dd bs="$_lr_pending" count=1 iflag=fullblock status=none <&"$_lr_rd" 1>&"$1" 2>/dev/null &
+        _lr_fpid=$!
+    fi
+}
+
+# _lr_done STATUS: the handler is over: the feeder must be past the event before the runtime uses the connection
+# again; the status goes to the control pipe, then stdout closes, before this process's own exit.
+# shellcheck disable=SC2317  # an EXIT trap
+_lr_done() {
+    set +eu  # the handler's options are on: whatever they are, report
+    if [[ -n $_lr_fpid ]]; then
+        exec 0<&-
+        wait "$_lr_fpid"
+    fi
+    printf 'S%d\0' "$1" >&"$_lr_cw"
+    exec 1>&-
+}
+
+# _lr_locale: the function's own locale, for the handler (the runtime works in C: lengths count bytes).
+_lr_locale() {
     if [[ -n $_lr_lc_all_set ]]; then LC_ALL=$_lr_lc_all; else unset LC_ALL; fi
-    # A forked process pays a page fault for each memory page it first writes to: writing the context variables
-    # once now makes that happen before the event, not after.
+}
+
+_lr_child() {
+    local _lr_w
+    trap - PIPE TERM
+    # A forked process pays a page fault and a copy for each page of memory it first writes to: the first change of
+    # locale in a new process costs ten times the next. Made now, before the event, and undone.
+    _lr_locale
+    LC_ALL=C
+    # Our stdin is a pipe from the runtime, which closed its end: opened again for writing, it carries the event.
+    exec {_lr_w}>/dev/fd/0
+    if ! _lr_recv; then
+        printf 'L\0'
+        exit 0
+    fi
+    if [[ $_lr_status != 200 || -z $_lr_h_id ]]; then
+        printf 'X\037%s\037%s\0' "$_lr_status" "$_lr_in"
+        exit 0
+    fi
+    printf 'C\037%s\037%s\037%s\0' "$_lr_h_id" "$_lr_h_invid" "$_lr_closed"
+    _lr_id=$_lr_h_id _lr_fpid=''
+    if [[ $_lr_pending == 0 && ${#_lr_segs[@]} == 1 ]]; then
+        printf '%s' "${_lr_segs[0]}" 1>&"$_lr_w"  # the usual event: small, no NUL byte
+    else
+        _lr_feed "$_lr_w"
+    fi
+    exec {_lr_w}>&-
+    trap '_lr_done "$?"' EXIT
     _lr_context
-    # The handler's status goes to the control pipe before its stdout closes: the runtime can answer at once,
-    # and the process's exit happens meanwhile. (A handler that sets its own EXIT trap is waited for instead.)
-    # shellcheck disable=SC2317  # an EXIT trap
-    trap 'printf "S%d\0" "$?" >&"$_lr_cw"; exec 1>&-' EXIT
-    # The context record: the Lambda-Runtime-* values in a fixed order, separated by \037, ended by a NUL.
-    IFS=$'\037' read -r -d '' -a _lr_ctx || { trap - EXIT; exit 0; }  # the runtime went away before an event came
-    _lr_context
-    unset _lr_ctx
+    exec {_lr_rd}<&-
+    _lr_locale
     [[ -n $_lr_replay ]] && eval "$_lr_replay"
     "$_lr_fn"
 }
 
-# _lr_spawn: fork the handler's process for the next event (a coprocess: its stdin and stdout are pipes to us). It
-# stays in the runtime's process group, so that whoever stops the runtime's group (Lambda, the emulator at a timeout)
-# stops it and everything it started. Its pipes are duplicated at once: bash closes a coprocess's own pipes when it
-# reaps it.
-_lr_spawn() {
-    local cin cout
-    if [[ -n $_lr_hpid ]]; then
-        wait "$_lr_hpid" 2>/dev/null  # the last handler's process, if it was not waited for yet
-    fi
-    coproc _LR_H { _lr_child; }
-    _lr_hpid=$_LR_H_PID
-    cin=${_LR_H[1]} cout=${_LR_H[0]}
-    exec {_lr_hin}>&"$cin" {_lr_hout}<&"$cout"
-    exec {cin}>&- {cout}<&-
+# The handlers' processes are forked by a spawner, itself forked once per connection, not by the runtime: a forked
+# process shares its parent's memory until either writes to it, and each write to a shared page costs a page fault and
+# a copy. The spawner does nothing while its child lives; the runtime, which works all through an invocation, shares
+# nothing with it. It acts on requests only (a process that ends at once, the connection being gone, is not forked
+# again and again): "n" forks the next process, once the runtime is done with the connection (the new process reads
+# the next reply on it at once), and is answered "P <pid> <fd>": the runtime opens the process's stdout as
+# /proc/<spawner>/fd/<fd>, the spawner's own read end of that pipe, which it keeps until the next fork (not the
+# process's fd 1: bash moves that fd while a builtin of the process writes elsewhere); "s" waits for the last one and
+# is answered "X <status>". The processes stay in the runtime's process group, so that whoever stops the runtime's group
+# (Lambda, the emulator at a timeout) stops them and everything they started.
+_lr_spawner() {
+    local request pid="" status cin cout=''
+    trap - TERM
+    exec {_lr_sock}<&- {_lr_cr}<&- {_lr_pr}<&- {_lr_pw}>&-
+    while IFS= read -r request; do  # end of input: the runtime is gone
+        if [[ -n $pid ]]; then
+            wait "$pid"
+            status=$?
+            [[ $request == s ]] && printf 'X %s\n' "$status"
+            pid=''
+        fi
+        [[ $request == n ]] || continue
+        [[ -n $cout ]] && exec {cout}<&-
+        coproc _LR_H { _lr_child; }
+        pid=$_LR_H_PID cin=${_LR_H[1]} cout=${_LR_H[0]}
+        exec {cin}>&-  # the process feeds its stdin itself
+        printf 'P %s %s\n' "$pid" "$cout"
+    done
 }
 
-# _lr_control: read what the handler sent on the control pipe (content type, error message) without waiting.
+# _lr_spawn: the handler's process for the next event (a spawner first, if this connection has none) and its stdout,
+# _lr_hout.
+_lr_spawn() {
+    local value cin cout
+    if [[ -z $_lr_spawner ]]; then
+        coproc _LR_SPAWNER { _lr_spawner; }
+        _lr_spawner=$_LR_SPAWNER_PID cin=${_LR_SPAWNER[1]} cout=${_LR_SPAWNER[0]}
+        exec {_lr_sreq}>&"$cin" {_lr_smsg}<&"$cout"
+        exec {cin}>&- {cout}<&-
+    fi
+    printf 'n\n' >&"$_lr_sreq"
+    IFS=' ' read -r -u "$_lr_smsg" _ _lr_hpid value
+    exec {_lr_hout}<"/proc/$_lr_spawner/fd/$value" || { _lr_log "cannot reach the handler's process"; exit 1; }
+}
+
+# _lr_stop_spawner: end the spawner and the process it forked last (they hold the connection's input).
+_lr_stop_spawner() {
+    if [[ -n $_lr_spawner ]]; then
+        kill "$_lr_spawner" ${_lr_hpid:+"$_lr_hpid"} 2>/dev/null
+        exec {_lr_sreq}>&- {_lr_smsg}<&-
+        wait "$_lr_spawner" 2>/dev/null
+    fi
+    _lr_spawner='' _lr_hpid='' _lr_sreq='' _lr_smsg=''
+}
+
+# _lr_control: read what the handler's process sent on the control pipe without waiting.
 _lr_control() {
     local record
     while read -r -t 0 -u "$_lr_cr"; do
@@ -87,53 +188,28 @@ _lr_control() {
     done
 }
 
-# _lr_feed: the context record, then the event, into the handler's stdin. A small event is written from _lr_segs
-# (a pipe holds 64 KiB: this never blocks); a larger one is copied from the socket by dd in the background (_lr_fpid),
-# which reads all of it before writing, so the socket is past it even if the handler never reads it.
-_lr_feed() {
-    local line size
-    _lr_fpid=
-    if [[ $_lr_pending == 0 ]]; then  # the usual case in one write: context record and small event
-        printf '%s\037%s\037%s\037%s\037%s\037%s\037%s\0%s' "$_lr_h_id" "$_lr_h_deadline" "$_lr_h_arn" \
-            "$_lr_h_trace" "$_lr_h_client" "$_lr_h_cognito" "$_lr_h_tenant" "${_lr_segs[0]}" 1>&"$_lr_hin"
-        (( ${#_lr_segs[@]} > 1 )) && printf '\0%s' "${_lr_segs[@]:1}" 1>&"$_lr_hin"
-        exec {_lr_hin}>&-
-        return 0
-    fi
-    printf '%s\037%s\037%s\037%s\037%s\037%s\037%s\0' "$_lr_h_id" "$_lr_h_deadline" "$_lr_h_arn" "$_lr_h_trace" \
-        "$_lr_h_client" "$_lr_h_cognito" "$_lr_h_tenant" 1>&"$_lr_hin"
-    if [[ $_lr_pending == chunked ]]; then
-        (
-            while IFS= read -r -u "$_lr_rd" line; do
-                line=${line%$'\r'}
-                size=$(( 16#${line%%;*} ))
-                (( size == 0 )) && break
-                dd bs="$size" count=1 iflag=fullblock status=none <&"$_lr_rd" 2>/dev/null
-                IFS= read -r -u "$_lr_rd" line
-            done
-            while IFS= read -r -u "$_lr_rd" line && [[ -n ${line%$'\r'} ]]; do :; done
-        ) >&"$_lr_hin" &
-        _lr_fpid=$!
-    else
-        dd bs="$_lr_pending" count=1 iflag=fullblock status=none <&"$_lr_rd" >&"$_lr_hin" 2>/dev/null &
-        _lr_fpid=$!
-    fi
-    exec {_lr_hin}>&-
+# _lr_first: the record the handler's process writes first on its stdout: C, and the invocation's request id,
+# invocation id and connection state; X, an error status; L, a lost connection (also when it ended without one).
+_lr_first() {
+    local closed
+    _lr_got=L
+    IFS=$'\037' read -r -d '' -u "$_lr_hout" _lr_got _lr_id _lr_h_invid closed || _lr_got=L
+    case $_lr_got in
+        C) [[ $closed == 1 ]] && _lr_closed=1 ;;
+        X) _lr_status=$_lr_id _lr_in=$_lr_h_invid _lr_id='' ;;
+    esac
 }
 
-# _lr_finish: once the handler's stdout has ended: its exit status into _lr_rc (from the control pipe, else by waiting
-# for its process), what else it sent there, and the feeder is done too, so the socket is ours again.
+# _lr_finish: once the handler's stdout has ended: its exit status into _lr_rc (from the control pipe, else from the
+# spawner, which waits for it), and what else it sent there. Without a status (the handler set an EXIT trap of its
+# own) a feeder of a large event may still be reading the connection: a fresh one is used from now on.
 _lr_finish() {
-    _lr_rc=
+    local value
     _lr_control
-    if [[ -z $_lr_rc ]]; then
-        wait "$_lr_hpid"
-        _lr_rc=$?
-        _lr_hpid=
-        _lr_control
-    fi
-    if [[ -n $_lr_fpid ]]; then
-        wait "$_lr_fpid"
-        _lr_fpid=
-    fi
+    [[ -n $_lr_rc ]] && return
+    printf 's\n' >&"$_lr_sreq"
+    IFS=' ' read -r -u "$_lr_smsg" _ value
+    _lr_rc=${value:-1}
+    _lr_control
+    _lr_closed=1
 }

@@ -4,6 +4,7 @@
 
 # _lr_disconnect: close the connection and stop its relay.
 _lr_disconnect() {
+    _lr_stop_spawner
     if [[ -n $_lr_sock ]]; then
         kill "$_lr_relay" 2>/dev/null
         exec {_lr_sock}<&- {_lr_rd}<&-
@@ -46,6 +47,9 @@ _lr_send() {
 # (when FD is empty: _lr_segs joined by NUL bytes). dd collects the whole request first (obs = its size).
 _lr_splice() {
     local w wpid
+    if (( _lr_closed )); then
+        _lr_connect || return 1
+    fi
     exec {w}> >(trap - PIPE; exec dd ibs=65536 obs="$(( ${#1} + ${#2} + $4 ))" status=none 2>/dev/null \
         1>&"$_lr_sock")
     wpid=$!
@@ -94,51 +98,52 @@ _lr_put_segs() {
 # dropped) for the API's own messages; for an event, in _lr_segs, or left in the socket (_lr_pending: its length, or
 # "chunked") when it is too large for bash.
 _lr_recv() {
-    local line name value len=0 chunked=0 size
+    local line name value len=0 chunked=0 ended=0 size seg
     IFS= read -r -u "$_lr_rd" line || return 1
-    line=${line%$'\r'}
-    [[ $line =~ ^HTTP/1\.([01])\ ([0-9]{3}) ]] || return 1
-    _lr_status=${BASH_REMATCH[2]}
-    _lr_closed=0
-    [[ ${BASH_REMATCH[1]} == 0 ]] && _lr_closed=1
+    case $line in
+        HTTP/1.1\ [0-9][0-9][0-9]*) _lr_closed=0 ;;
+        HTTP/1.0\ [0-9][0-9][0-9]*) _lr_closed=1 ;;
+        *) return 1 ;;
+    esac
+    _lr_status=${line:9:3}
     _lr_h_id='' _lr_h_deadline='' _lr_h_arn='' _lr_h_trace='' _lr_h_client='' _lr_h_cognito='' _lr_h_tenant=''
     _lr_h_invid='' _lr_pending=0 _lr_in='' _lr_segs=() _lr_nbytes=0
-    # Header names are matched without regard to case; only the ones used are taken apart.
+    # Two commands a line (an event's time goes here): read splits "Name: value" at the colon (the first one; the
+    # value keeps any others) and trims the whitespace and the CR around the value (but keeps a CR after a value that
+    # holds a colon, as an ARN does: hence the %CR); names are matched without regard to case.
     shopt -s nocasematch
-    while IFS= read -r -u "$_lr_rd" line; do
-        line=${line%$'\r'}
-        [[ -z $line ]] && break
-        case $line in
-            lambda-runtime-*:* | content-length:* | transfer-encoding:* | connection:*) ;;
-            *) continue ;;
-        esac
-        name=${line%%:*}
-        value=${line#*:}
-        while [[ $value == [$' \t']* ]]; do value=${value:1}; done
-        while [[ $value == *[$' \t'] ]]; do value=${value%?}; done
+    while IFS=$': \t\r' read -r -u "$_lr_rd" name value; do
         case $name in
-            content-length) len=$value ;;
+            '') ended=1; break ;;
+            lambda-runtime-aws-request-id) _lr_h_id=${value%$'\r'} ;;
+            lambda-runtime-deadline-ms) _lr_h_deadline=${value%$'\r'} ;;
+            lambda-runtime-invoked-function-arn) _lr_h_arn=${value%$'\r'} ;;
+            lambda-runtime-trace-id) _lr_h_trace=${value%$'\r'} ;;
+            lambda-runtime-invocation-id) _lr_h_invid=${value%$'\r'} ;;
+            lambda-runtime-aws-tenant-id) _lr_h_tenant=${value%$'\r'} ;;
+            lambda-runtime-client-context) _lr_h_client=${value%$'\r'} ;;
+            lambda-runtime-cognito-identity) _lr_h_cognito=${value%$'\r'} ;;
+            content-length) len=${value%$'\r'} ;;
             transfer-encoding) [[ $value == *chunked* ]] && chunked=1 ;;
             connection) [[ $value == *close* ]] && _lr_closed=1 ;;
-            lambda-runtime-aws-request-id) _lr_h_id=$value ;;
-            lambda-runtime-deadline-ms) _lr_h_deadline=$value ;;
-            lambda-runtime-invoked-function-arn) _lr_h_arn=$value ;;
-            lambda-runtime-trace-id) _lr_h_trace=$value ;;
-            lambda-runtime-client-context) _lr_h_client=$value ;;
-            lambda-runtime-cognito-identity) _lr_h_cognito=$value ;;
-            lambda-runtime-aws-tenant-id) _lr_h_tenant=$value ;;
-            lambda-runtime-invocation-id) _lr_h_invid=$value ;;
         esac
     done
     shopt -u nocasematch
-    [[ -z $line && $len =~ ^[0-9]+$ ]] || return 1
+    [[ $ended == 1 && -n $len && $len != *[!0-9]* ]] || return 1
     if [[ $_lr_status == 200 && -n $_lr_h_id ]]; then  # an event
         if (( chunked )); then
             _lr_pending=chunked
         elif (( len > _lr_small_event )); then
             _lr_pending=$len
+        elif IFS= read -r -d '' -n "$len" -u "$_lr_rd" seg; then
+            _lr_segs=("$seg") _lr_nbytes=${#seg}
+            if (( _lr_nbytes < len )); then  # stopped at a NUL byte: the rest, in segments
+                _lr_segs+=('')
+                (( _lr_nbytes++ ))
+                _lr_read_bytes "$_lr_rd" $(( len - _lr_nbytes )) || return 1
+            fi
         else
-            _lr_read_bytes "$_lr_rd" "$len" || return 1
+            return 1  # the connection ended
         fi
         return 0
     fi
@@ -147,7 +152,7 @@ _lr_recv() {
             IFS= read -r -u "$_lr_rd" line || return 1
             line=${line%$'\r'}
             line=${line%%;*}
-            [[ $line =~ ^[0-9a-fA-F]+$ ]] || return 1
+            [[ -n $line && $line != *[!0-9a-fA-F]* ]] || return 1
             size=$(( 16#$line ))
             (( size == 0 )) && break
             _lr_read_bytes "$_lr_rd" "$size" || return 1
