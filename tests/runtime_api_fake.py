@@ -107,6 +107,7 @@ class FakeRuntimeAPI:
         self.max_open_nexts = 0
         self.on_chunk: Callable[[Post, bytes], None] | None = None
         self._barrier = 0
+        self._held: list[Event] = []  # the events of the nexts held at the barrier, one each
         self._stop = threading.Event()
         self._lock = threading.Condition()
         self._ids = itertools.count(1)
@@ -198,9 +199,18 @@ class FakeRuntimeAPI:
             self.open_nexts += 1
             self.max_open_nexts = max(self.max_open_nexts, self.open_nexts)
             self._lock.notify_all()
-            while self._barrier and self.open_nexts < self._barrier and not self._stop.is_set():
+            held = bool(self._barrier)
+            if held and self.open_nexts >= self._barrier:
+                # Released: each held next gets one of the first events now, so that a fast worker's next /next,
+                # sent before a slow thread wakes, cannot take a second one.
+                while len(self._held) < self._barrier and not self.events.empty():
+                    self._held.append(self.events.get_nowait())
+                self._barrier = 0
+            while self._barrier and not self._stop.is_set():
                 self._lock.wait(0.05)
-            self._barrier = 0
+            if held and self._held:
+                self.open_nexts -= 1
+                return self._held.pop(0)
         try:
             while not self._stop.is_set():
                 try:
