@@ -4,9 +4,9 @@
 # when the event comes), gives the handler the event on stdin and the context in its variables. It tells the runtime
 # what came first on its stdout, as one NUL-ended record, C (request id, invocation id, connection state) before the
 # handler's output, or X/L when no event came (an error status, a lost connection); and the handler's status (S) on
-# the control pipe before its stdout closes.
+# the message pipe (see _lr_spawner) before its stdout closes.
 
-# Helpers for handlers, which run in this process: both write to the control pipe that the runtime reads before it
+# Helpers for handlers, which run in this process: both write to the message pipe that the runtime reads before it
 # sends the response's headers (after the handler's first output when streaming) and after the handler.
 # shellcheck disable=SC2317  # called by handlers
 lambda_content_type() {
@@ -70,7 +70,7 @@ _lr_feed() {
 }
 
 # _lr_done STATUS: the handler is over: the feeder must be past the event before the runtime uses the connection
-# again; the status goes to the control pipe, then stdout closes, before this process's own exit.
+# again; the status goes to the message pipe, then stdout closes, before this process's own exit.
 # shellcheck disable=SC2317  # an EXIT trap
 _lr_done() {
     set +eu  # the handler's options are on: whatever they are, report
@@ -90,6 +90,7 @@ _lr_locale() {
 _lr_child() {
     local _lr_w
     trap - PIPE TERM
+    IFS= read -r -N 1 _ || exit 0  # the spawner's go (see _lr_spawner)
     # A forked process pays a page fault and a copy for each page of memory it first writes to: the first change of
     # locale in a new process costs ten times the next. Made now, before the event, and undone.
     _lr_locale
@@ -124,67 +125,84 @@ _lr_child() {
 # process shares its parent's memory until either writes to it, and each write to a shared page costs a page fault and
 # a copy. The spawner does nothing while its child lives; the runtime, which works all through an invocation, shares
 # nothing with it. It acts on requests only (a process that ends at once, the connection being gone, is not forked
-# again and again): "n" forks the next process, once the runtime is done with the connection (the new process reads
-# the next reply on it at once), and is answered "P <pid> <fd>": the runtime opens the process's stdout as
-# /proc/<spawner>/fd/<fd>, the spawner's own read end of that pipe, which it keeps until the next fork (not the
-# process's fd 1: bash moves that fd while a builtin of the process writes elsewhere); "s" waits for the last one and
-# is answered "X <status>". The processes stay in the runtime's process group, so that whoever stops the runtime's group
-# (Lambda, the emulator at a timeout) stops them and everything they started.
+# again and again): "n" forks the next process, sent once the runtime is done reading the connection (the new
+# process reads the next reply on it at once), answered "P<pid> <fd>": the runtime opens the process's stdout as
+# /proc/<spawner>/fd/<fd>, the spawner's own read end of that pipe, kept until the next fork (not the process's fd 1:
+# bash moves that fd while a builtin of the process writes elsewhere); "s" waits for the last process, answered
+# "X<status>". The processes stay in the runtime's process group, so that whoever stops the runtime's group (Lambda,
+# the emulator at a timeout) stops them and everything they started.
+#
+# The spawner's answers and the processes' own records (T, E, S) share one pipe to the runtime, the message pipe:
+# NUL-ended records, the spawner's stdout, which the processes have as _lr_cw.
 _lr_spawner() {
     local request pid="" status cin cout=''
     trap - TERM
-    exec {_lr_sock}<&- {_lr_cr}<&- {_lr_pr}<&- {_lr_pw}>&-
+    exec {_lr_cw}>&1
+    [[ -n $_lr_sock ]] && exec {_lr_sock}<&-
+    [[ -n $_lr_pr ]] && exec {_lr_pr}<&- {_lr_pw}>&-
     while IFS= read -r request; do  # end of input: the runtime is gone
         if [[ -n $pid ]]; then
             wait "$pid"
             status=$?
-            [[ $request == s ]] && printf 'X %s\n' "$status"
+            [[ $request == s ]] && printf 'X%s\0' "$status"
             pid=''
         fi
         [[ $request == n ]] || continue
         [[ -n $cout ]] && exec {cout}<&-
         coproc _LR_H { _lr_child; }
         pid=$_LR_H_PID cin=${_LR_H[1]} cout=${_LR_H[0]}
+        # Bash forgets a coprocess's pipes once it has ended: this one waits for a byte before it does anything.
+        printf g >&"$cin"
         exec {cin}>&-  # the process feeds its stdin itself
-        printf 'P %s %s\n' "$pid" "$cout"
+        printf 'P%s %s\0' "$pid" "$cout"
     done
 }
 
 # _lr_spawn: the handler's process for the next event (a spawner first, if this connection has none) and its stdout,
 # _lr_hout.
 _lr_spawn() {
-    local value cin cout
+    local cin cout
     if [[ -z $_lr_spawner ]]; then
         coproc _LR_SPAWNER { _lr_spawner; }
         _lr_spawner=$_LR_SPAWNER_PID cin=${_LR_SPAWNER[1]} cout=${_LR_SPAWNER[0]}
-        exec {_lr_sreq}>&"$cin" {_lr_smsg}<&"$cout"
+        exec {_lr_sreq}>&"$cin" {_lr_cr}<&"$cout"
         exec {cin}>&- {cout}<&-
     fi
     printf 'n\n' >&"$_lr_sreq"
-    IFS=' ' read -r -u "$_lr_smsg" _ _lr_hpid value
-    exec {_lr_hout}<"/proc/$_lr_spawner/fd/$value" || { _lr_log "cannot reach the handler's process"; exit 1; }
+    _lr_forked=''
+    while [[ -z $_lr_forked ]] && _lr_record; do :; done
+    _lr_hpid=${_lr_forked% *}
+    exec {_lr_hout}<"/proc/$_lr_spawner/fd/${_lr_forked#* }" \
+        || { _lr_log "cannot reach the handler's process"; exit 1; }
 }
 
 # _lr_stop_spawner: end the spawner and the process it forked last (they hold the connection's input).
 _lr_stop_spawner() {
     if [[ -n $_lr_spawner ]]; then
         kill "$_lr_spawner" ${_lr_hpid:+"$_lr_hpid"} 2>/dev/null
-        exec {_lr_sreq}>&- {_lr_smsg}<&-
+        exec {_lr_sreq}>&- {_lr_cr}<&-
         wait "$_lr_spawner" 2>/dev/null
     fi
-    _lr_spawner='' _lr_hpid='' _lr_sreq='' _lr_smsg=''
+    _lr_spawner='' _lr_hpid='' _lr_sreq='' _lr_cr=''
 }
 
-# _lr_control: read what the handler's process sent on the control pipe without waiting.
-_lr_control() {
+# _lr_record: read one record from the message pipe (waiting for it) and take it in.
+_lr_record() {
     local record
-    while read -r -t 0 -u "$_lr_cr"; do
-        IFS= read -r -d '' -u "$_lr_cr" record || break
-        case $record in
-            T*) _lr_ctype=${record:1} ;;
-            E*) _lr_emsg=${record:1} ;;
-            S*) _lr_rc=${record:1} ;;
-        esac
+    IFS= read -r -d '' -u "$_lr_cr" record || return 1
+    case $record in
+        S*) _lr_rc=${record:1} ;;
+        T*) _lr_ctype=${record:1} ;;
+        E*) _lr_emsg=${record:1} ;;
+        P*) _lr_forked=${record:1} ;;
+        X*) _lr_exited=${record:1} ;;
+    esac
+}
+
+# _lr_control: take in the records already there, without waiting.
+_lr_control() {
+    while [[ -n $_lr_cr ]] && read -r -t 0 -u "$_lr_cr"; do
+        _lr_record || break
     done
 }
 
@@ -200,16 +218,15 @@ _lr_first() {
     esac
 }
 
-# _lr_finish: once the handler's stdout has ended: its exit status into _lr_rc (from the control pipe, else from the
-# spawner, which waits for it), and what else it sent there. Without a status (the handler set an EXIT trap of its
+# _lr_finish: once the handler's stdout has ended: its exit status into _lr_rc (from its S record, else from the
+# spawner, which waits for it), and what else it sent. Without a status (the handler set an EXIT trap of its
 # own) a feeder of a large event may still be reading the connection: a fresh one is used from now on.
 _lr_finish() {
-    local value
     _lr_control
     [[ -n $_lr_rc ]] && return
-    printf 's\n' >&"$_lr_sreq"
-    IFS=' ' read -r -u "$_lr_smsg" _ value
-    _lr_rc=${value:-1}
-    _lr_control
+    _lr_exited=''
+    [[ -n $_lr_sreq ]] && printf 's\n' >&"$_lr_sreq"
+    while [[ -z $_lr_exited ]] && _lr_record; do :; done
+    _lr_rc=${_lr_exited:-1}
     _lr_closed=1
 }

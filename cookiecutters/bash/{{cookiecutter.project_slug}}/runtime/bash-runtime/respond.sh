@@ -130,6 +130,7 @@ _lr_buffered_large() {
 # reported in the trailers, one before it through /error.
 _lr_stream() {
     local report n head started=0 sent b64 end
+    [[ -n $_lr_pr ]] || _lr_pipe _lr_pr _lr_pw  # each chunk passes through it
     _lr_first
     while [[ $_lr_got == C ]]; do
         report=$(exec dd bs=65536 count=1 <&"$_lr_hout" 2>&1 >&"$_lr_pw")
@@ -201,17 +202,16 @@ _lr_stream() {
 # before the event is asked for, so the fork is not part of the invocation's time, and it reads the event itself.
 _lr_serve() {
     _lr_misses=0  # connections found lost in a row
-    _lr_pipe _lr_cr _lr_cw
-    _lr_pipe _lr_pr _lr_pw
     while :; do
         _lr_control  # anything left over from an earlier invocation's background processes
         _lr_id='' _lr_h_invid='' _lr_got='' _lr_ctype='' _lr_emsg='' _lr_rc=''
         if (( _lr_closed )); then
             _lr_connect || _lr_lost "GET invocation/next"
         fi
-        _lr_spawn
+        # The request first: the reply waits in the relay's pipe for the process forked meanwhile.
         printf -v _lr_req 'GET %sinvocation/next HTTP/1.1\r\nHost: %s\r\n\r\n' "$_lr_base" "$_lr_hostport"
         _lr_send || _lr_disconnect  # the handler's process then finds the connection gone and says so
+        _lr_spawn
         if [[ ${SCAFFOLD_RESPONSE_STREAMING-} == 1 ]]; then
             _lr_stream
         else
