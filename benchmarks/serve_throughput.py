@@ -1,4 +1,10 @@
-"""Throughput and round trip of the local Lambda against the floor a bare Runtime API server sets.
+"""Throughput and round trip of the local Lambda: the PHP example behind `scaffold serve` under wrk, against
+today's main; and a minimal Python bootstrap against the floor a bare Runtime API server sets.
+
+PHP (needs wrk and php; skipped with a message without them): examples/php behind `scaffold serve` at
+--concurrency 1 and 4, driven by wrk (C) with 1 and 8 connections, this checkout's src and main's (git archive
+main src) taking turns, --php-rounds times; medians. Per invocation it prints the serve process's CPU (all its
+threads, from /proc) and the PHP bootstrap's own CPU per event, and their ratio.
 
 The same minimal keep-alive Python bootstrap is driven four ways in one run:
   floor       a bare Runtime API server (http.server, a queue, nothing else) fed from this process
@@ -8,6 +14,7 @@ The same minimal keep-alive Python bootstrap is driven four ways in one run:
 `library` compares with `floor`, `serve` with `floor-http` (same number of HTTP hops).
 
 Usage:  python benchmarks/serve_throughput.py [--invocations 2000] [--seconds 20] [--rounds 3]
+                                            [--php-seconds 5] [--php-rounds 3] [--only php|python]
 Each mode stops after --invocations or --seconds, whichever comes first; the best of --rounds is shown.
 Timings are wall clock on this machine; compare the ratios, not the absolute numbers.
 """
@@ -20,7 +27,9 @@ import http.client
 import json
 import os
 import queue
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,9 +39,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from wrk_load import Run, checkout_main_src, wrk_path, wrk_run
+
 from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.emulator.logs import discard_sink
+from runtime_scaffold.emulator.loop import loop_kind
 from runtime_scaffold.project import load_project
+
+REPO = Path(__file__).resolve().parent.parent
+PHP_CONFIGS = ((1, 1), (1, 8), (4, 1), (4, 8))  # (--concurrency, wrk connections)
 
 BOOTSTRAP = textwrap.dedent("""\
     import http.client, os
@@ -177,13 +192,63 @@ def serve(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
             process.wait(timeout=10)
 
 
+def _median_run(runs: list[Run]) -> Run:
+    def middle(values: list[float]) -> float:
+        return statistics.median(values)
+    return Run(middle([r.rate for r in runs]), middle([r.p50_ms for r in runs]),
+               middle([r.server_cpu_ms for r in runs]), middle([r.bootstrap_cpu_ms for r in runs]),
+               sum(r.errors for r in runs))
+
+
+def php(seconds: float, rounds: int) -> None:
+    missing = [tool for tool, found in (("wrk", wrk_path()), ("php", shutil.which("php"))) if not found]
+    if missing:
+        print(f"PHP behind scaffold serve: skipped, {' and '.join(missing)} not installed (apt-get install "
+              f"{' '.join('php-cli php-curl' if tool == 'php' else tool for tool in missing)})")
+        return
+    project = REPO / "examples" / "php"
+    with tempfile.TemporaryDirectory() as folder:
+        main_src = checkout_main_src(REPO, Path(folder))
+        sources = {"this": REPO / "src", **({"main": main_src} if main_src is not None else {})}
+        runs: dict[tuple[str, int, int], list[Run]] = {}
+        for _ in range(rounds):  # interleaved: load on the machine falls on both servers alike
+            for concurrency, connections in PHP_CONFIGS:
+                for name, src in sources.items():
+                    run = wrk_run(src, project, function="hello", concurrency=concurrency,
+                                  connections=connections, seconds=seconds)
+                    runs.setdefault((name, concurrency, connections), []).append(run)
+    table = {key: _median_run(value) for key, value in runs.items()}
+    print(f"PHP (examples/php) behind scaffold serve, wrk, medians of {rounds} interleaved runs of {seconds:.0f} s; "
+          f"this checkout's loop: {loop_kind()}")
+    print(f"{'conc':>4} {'conns':>5} {'inv/s':>8} {'p50 ms':>7} {'main inv/s':>10} {'x main':>7} "
+          f"{'server CPU/inv':>14} {'main CPU/inv':>12} {'PHP CPU/event':>13} {'server/PHP':>10}")
+    for concurrency, connections in PHP_CONFIGS:
+        ours = table[("this", concurrency, connections)]
+        theirs = table.get(("main", concurrency, connections))
+        print(f"{concurrency:4} {connections:5} {ours.rate:8.0f} {ours.p50_ms:7.3f} "
+              f"{theirs.rate if theirs else float('nan'):10.0f} "
+              f"{ours.rate / theirs.rate if theirs else float('nan'):6.2f}x "
+              f"{ours.server_cpu_ms:11.3f} ms {theirs.server_cpu_ms if theirs else float('nan'):9.3f} ms "
+              f"{ours.bootstrap_cpu_ms:10.3f} ms {ours.server_cpu_ms / ours.bootstrap_cpu_ms:9.2f}x"
+              + (f"  ({ours.errors} non-2xx)" if ours.errors else ""))
+    scaling = table[("this", 4, 8)].rate / table[("this", 1, 8)].rate
+    print(f"--concurrency 1 -> 4 with 8 connections: {scaling:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invocations", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--php-seconds", type=float, default=5.0)
+    parser.add_argument("--php-rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("php", "python"))
     options = parser.parse_args()
+    if options.only != "python":
+        php(options.php_seconds, options.php_rounds)
+    if options.only == "php":
+        return
     with tempfile.TemporaryDirectory() as folder:
         root = write_project(Path(folder) / "bench")
         rows = {}

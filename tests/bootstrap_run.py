@@ -17,15 +17,22 @@ from pathlib import Path
 
 import pytest
 
+from runtime_scaffold.templates import get_language
+
+from .conftest import NPM_LANGUAGES, interpreter
 from .runtime_api_fake import FakeRuntimeAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "cookiecutters"
 SLUG = "{{cookiecutter.project_slug}}"
-PROJECT = {"bash": TEMPLATES / "bash" / SLUG, "php": TEMPLATES / "php" / SLUG}
-CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance"}
-SAMPLE = {"bash": "function.handler", "php": "src/hello.hello"}
-# Runs the host's php: marked slow, like every test that needs an external tool beyond bash.
+PROJECT = {language: TEMPLATES / language / SLUG for language in ("bash", "php", *NPM_LANGUAGES)}
+CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance",
+               **dict.fromkeys(NPM_LANGUAGES, "src/conformance.handler")}
+SAMPLE = {"bash": "function.handler", "php": "src/hello.hello", **dict.fromkeys(NPM_LANGUAGES, "src/hello.handler")}
+# Runs the host's php, or the pinned bun, deno and node: marked slow, like every test that needs an external tool
+# beyond bash. ALL_LANGS for the Runtime API basics every runtime passes; LANGS for what the bash and PHP bootstraps
+# add (tests/test_javascript_runtime.py covers the others').
+ALL_LANGS = ["bash", *(pytest.param(language, marks=pytest.mark.slow) for language in ("php", *NPM_LANGUAGES))]
 LANGS = ["bash", pytest.param("php", marks=pytest.mark.slow)]
 
 
@@ -33,12 +40,19 @@ LANGS = ["bash", pytest.param("php", marks=pytest.mark.slow)]
 class Run:
     returncode: int
     stderr: str
+    stdout: str = ""
 
 
-def bootstrap_argv(lang: str, *, php_options: tuple[str, ...] = ()) -> list[str]:
+def runtime_argv(lang: str, *, php_options: tuple[str, ...] = ()) -> list[str]:
+    """How the host runs LANG's runtime, as its bootstrap does on Lambda with the layer's binary."""
     bootstrap = PROJECT[lang] / "runtime" / "bootstrap"
-    # #!/opt/bin/php exists only in the layer on Lambda; here the host's php runs the same file.
-    return ["bash", str(bootstrap)] if lang == "bash" else ["php", *php_options, str(bootstrap)]
+    if lang == "bash":
+        return ["bash", str(bootstrap)]
+    if lang == "php":
+        return ["php", *php_options, str(bootstrap)]  # #!/opt/bin/php exists only in the layer on Lambda
+    defaults = get_language(lang).defaults
+    return [interpreter(lang), *str(defaults["_interpreter_args"]).split(),
+            str(PROJECT[lang] / "runtime" / str(defaults["_runtime_entry"]))]
 
 
 def bootstrap_env(
@@ -48,7 +62,7 @@ def bootstrap_env(
     *,
     handler: str | None = None,
     task_root: Path | None = None,
-    env: dict[str, str] | None = None,
+    environment: dict[str, str] | None = None,
 ) -> dict[str, str]:
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir(exist_ok=True)
@@ -61,7 +75,7 @@ def bootstrap_env(
         "_HANDLER": handler or CONFORMANCE[lang],
         "LAMBDA_TASK_ROOT": str(task_root or PROJECT[lang]),
         "AWS_LAMBDA_FUNCTION_NAME": "conform",
-        **(env or {}),
+        **(environment or {}),
     }
 
 
@@ -76,7 +90,7 @@ def started(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A running bootstrap (in a session of its own); on the way out its process group is killed."""
     proc = subprocess.Popen(
-        bootstrap_argv(lang, php_options=php_options),
+        runtime_argv(lang, php_options=php_options),
         env=bootstrap_env(lang, api, tmp_path, **options),  # type: ignore[arg-type]
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
@@ -104,13 +118,13 @@ def run_bootstrap(
     """Run LANG's bootstrap until it exits; fail on a timeout or on anything left in its TMPDIR."""
     with started(lang, api, tmp_path, php_options=php_options, **options) as proc:
         try:
-            _, stderr = proc.communicate(timeout=timeout)
+            stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
             pytest.fail(f"{lang} bootstrap still running after {timeout} s")
     assert list((tmp_path / "tmpdir").iterdir()) == [], "the bootstrap left files in TMPDIR"
-    return Run(proc.returncode, stderr.decode(errors="replace"))
+    return Run(proc.returncode, stderr.decode(errors="replace"), stdout.decode(errors="replace"))
 
 
 def error_post(api: FakeRuntimeAPI, request_id: str) -> dict[str, object]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -11,7 +14,7 @@ from pathlib import Path
 #   {"fail": "msg"}    posts to /error          {"exit": N}         exits with status N mid-invocation
 #   {"size": N}        responds with N bytes    {"twice": true}     posts twice (and to a wrong id)
 #   {"env": true}      responds with its env    {"headers": true}   responds with the /next headers
-#   {"signal": N}      kills itself with signal N
+#   {"signal": N}      kills itself with signal N            {"log": N}          logs a line of N bytes first
 #   {"cut": "length"|"chunked"}  posts a response cut off mid-body (short Content-Length / no zero chunk), exits
 # INIT_FAIL in the environment makes it post /init/error and exit 1; INIT_SLEEP=S delays its first /next.
 PYTHON_BOOTSTRAP = textwrap.dedent('''\
@@ -39,6 +42,8 @@ PYTHON_BOOTSTRAP = textwrap.dedent('''\
         event = event if isinstance(event, dict) else {"echo": event}
         print("handling", rid, flush=True)
         out = None
+        if "log" in event:
+            print("x" * event["log"], flush=True)
         if "sleep" in event:
             time.sleep(event["sleep"])
         if "exit" in event:
@@ -79,7 +84,7 @@ PYTHON_BOOTSTRAP = textwrap.dedent('''\
             continue
         if event.get("env"):
             out = dict(os.environ)
-        elif event.get("headers"):
+        elif event.get("headers") is True:  # an HTTP event has headers of its own: it is echoed
             out = headers
         else:
             out = event.get("echo", event)
@@ -124,3 +129,63 @@ def write_project(
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     return root
+
+
+# Echoes each event byte for byte without parsing it (events Python's json would refuse: deep nesting, long
+# numbers); EXIT_AFTER_S=S makes it exit S seconds after each response, idle, as a crashing runtime would.
+RAW_ECHO_BOOTSTRAP = textwrap.dedent('''\
+    import http.client, os, sys, time
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    print("init", os.getpid(), flush=True)
+    while True:
+        conn.request("GET", "/2018-06-01/runtime/invocation/next")
+        reply = conn.getresponse()
+        body = reply.read()
+        rid = reply.getheader("Lambda-Runtime-Aws-Request-Id")
+        print("handling", rid, flush=True)
+        conn.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", body)
+        conn.getresponse().read()
+        if os.environ.get("EXIT_AFTER_S"):
+            time.sleep(float(os.environ["EXIT_AFTER_S"]))
+            sys.exit(0)
+''')
+
+
+class ServeProcess:
+    """`scaffold serve` as a user runs it, in a process group of its own; always killed and reaped on exit."""
+
+    def __init__(self, project: Path, *args: str, stderr: int | None = None, log: Path | None = None) -> None:
+        self.log = log
+        self._log_file = open(log, "wb") if log is not None else None  # noqa: SIM115  # closed in close()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runtime_scaffold", "serve", "--project", str(project), "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=self._log_file or stderr, start_new_session=True)
+        assert self.process.stdout is not None
+        line = ""
+        while "listening on http://" not in line:
+            line = self.process.stdout.readline().decode()
+            if not line:
+                self.close()
+                raise AssertionError("scaffold serve ended before it listened")
+        self.base = line.rsplit(" ", 1)[1].strip()
+        self.address = self.base.removeprefix("http://")
+
+    def url(self, function: str = "hello") -> str:
+        return f"{self.base}/2015-03-31/functions/{function}/invocations"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log is not None else ""
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        if self._log_file is not None:
+            self._log_file.close()
+
+    def __enter__(self) -> ServeProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -6,6 +6,10 @@ it and check byte for byte what the bootstrap sent back. Beyond the 2018 API it 
 fresh Lambda-Runtime-Invocation-Id per event, an optional tenant id, 410 for a stale attempt, streamed responses, and
 any number of concurrent /next requests (one thread per connection).
 
+A handler under test also has two side doors on the same port, so that a test proves streaming and concurrency by
+what happened, not by timing: GET /test/seen/<request id>/<n> answers once that invocation's streamed response has
+delivered n chunks, and GET /test/barrier/<n> answers once n callers wait there, the last to come first.
+
 Every reply leaves in one write, as from Lambda's Go server. With ``nodelay=False`` the server keeps Nagle's algorithm
 on, and the fake counts the replies that Nagle held back (sent behind data the runtime had not acknowledged yet: the
 40 ms stall of a runtime that pipelines requests) and the requests that reached it in more than one TCP segment (a
@@ -57,13 +61,13 @@ class Event:
 @dataclass
 class Post:
     """One POST a bootstrap made: resource after /runtime/, lower-cased headers, raw (de-chunked) body; for a chunked
-    body also each chunk as it arrived, with the monotonic time it arrived, and the trailers (lower-cased names)."""
+    body also each chunk as framed, in order, and the trailers (lower-cased names)."""
 
     resource: str
     headers: dict[str, str]
     body: bytes
     client_port: int
-    chunks: list[tuple[float, bytes]] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
     trailers: dict[str, str] = field(default_factory=dict)
     received: float = 0.0
 
@@ -106,10 +110,14 @@ class FakeRuntimeAPI:
         self.open_nexts = 0
         self.max_open_nexts = 0
         self.on_chunk: Callable[[Post, bytes], None] | None = None
-        self._barrier = 0
-        self._held: list[Event] = []  # the events of the nexts held at the barrier, one each
+        self._hold = 0  # see hold_events_until_open_nexts
+        self._held: list[Event] = []  # the events of the nexts held there, one each
         self._stop = threading.Event()
         self._lock = threading.Condition()
+        self._changed = self._lock  # notified on every new post, chunk and /next
+        self.streamed: dict[str, list[bytes]] = {}  # request id -> chunks received so far
+        self._barrier: list[threading.Event] = []  # the callers waiting at /test/barrier
+        self.barrier_order: list[int] = []  # the arrival number of each caller, in the order released
         self._ids = itertools.count(1)
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -156,7 +164,7 @@ class FakeRuntimeAPI:
         if trace_id == "auto":
             trace_id = f"Root=1-5bef4de7-ad49b0e87f6ef6c8{n:08x};Parent=9a9197af755a6419;Sampled=1"
         if invocation_id == "auto":
-            invocation_id = f"inv-{n:04d}-5c1a7e"
+            invocation_id = f"attempt-{n}"
         self.invocation_ids[request_id] = invocation_id
         self.events.put(
             Event(
@@ -183,7 +191,16 @@ class FakeRuntimeAPI:
         """Answer no /next until COUNT of them are open at once (a runtime serving fewer in parallel never gets
         an event, so a test of concurrency needs no clock)."""
         with self._lock:
-            self._barrier = count
+            self._hold = count
+
+    def wait_for_waiting_next(self, count: int, timeout: float = 30.0) -> bool:
+        """Whether ``count`` GET /next requests were open at the same moment within ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.max_open_nexts >= count, timeout)
+
+    def wait_for_posts(self, count: int, timeout: float = 30.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self.posts) >= count, timeout)
 
     def posts_for(self, request_id: str) -> list[Post]:
         with self._lock:
@@ -199,14 +216,14 @@ class FakeRuntimeAPI:
             self.open_nexts += 1
             self.max_open_nexts = max(self.max_open_nexts, self.open_nexts)
             self._lock.notify_all()
-            held = bool(self._barrier)
-            if held and self.open_nexts >= self._barrier:
+            held = bool(self._hold)
+            if held and self.open_nexts >= self._hold:
                 # Released: each held next gets one of the first events now, so that a fast worker's next /next,
                 # sent before a slow thread wakes, cannot take a second one.
-                while len(self._held) < self._barrier and not self.events.empty():
+                while len(self._held) < self._hold and not self.events.empty():
                     self._held.append(self.events.get_nowait())
-                self._barrier = 0
-            while self._barrier and not self._stop.is_set():
+                self._hold = 0
+            while self._hold and not self._stop.is_set():
                 self._lock.wait(0.05)
             if held and self._held:
                 self.open_nexts -= 1
@@ -286,9 +303,49 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             with self.fake._lock:
                 self.fake.nagle_holds += 1
 
+    def _side_door(self) -> bool:
+        parts = self.path.split("/")
+        if self.path.startswith("/test/seen/") and len(parts) == 5:
+            request_id, count = parts[3], int(parts[4])
+            with self.fake._changed:
+                seen = self.fake._changed.wait_for(lambda: len(self.fake.streamed.get(request_id, [])) >= count, 20)
+            self._reply(200 if seen else 408, b"seen" if seen else b"not seen")
+            return True
+        if self.path.startswith("/test/barrier/") and len(parts) == 4:
+            self._wait_at_barrier(int(parts[3]))
+            return True
+        return False
+
+    def _wait_at_barrier(self, count: int) -> None:
+        fake = self.fake
+        mine = threading.Event()
+        with fake._changed:
+            number = len(fake._barrier)
+            fake._barrier.append(mine)
+            if len(fake._barrier) == count:
+                # Released last come, first served: the invocations answer in another order than they began.
+                threading.Thread(target=self._release, args=(list(fake._barrier),), daemon=True).start()
+        released = mine.wait(20)
+        with fake._changed:
+            if released:
+                fake.barrier_order.append(number)
+        self._reply(200 if released else 408, b"released" if released else b"barrier not reached")
+
+    def _release(self, waiting: list[threading.Event]) -> None:
+        fake = self.fake
+        with fake._changed:
+            answered = len(fake.posts)
+        for event in reversed(waiting):
+            event.set()
+            answered += 1
+            with fake._changed:  # the next one goes once this one's invocation has answered
+                fake._changed.wait_for(lambda goal=answered: len(fake.posts) >= goal, 20)
+
     def do_GET(self) -> None:
         resource = self._record()
         self._request_read(len(self.raw_requestline))
+        if self._side_door():
+            return
         if resource != "invocation/next":
             self._reply(404, b'{"errorMessage":"not found","errorType":"NotFound"}')
             return
@@ -335,8 +392,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 break
             chunk = self.rfile.read(size)
             assert self.rfile.read(2) == b"\r\n", "a chunk must end with CRLF"
-            post.chunks.append((time.monotonic(), chunk))
+            post.chunks.append(chunk)
             body += chunk
+            with self.fake._changed:
+                self.fake.streamed.setdefault(post.resource.split("/")[1], []).append(chunk)
+                self.fake._changed.notify_all()
             if self.fake.on_chunk is not None:
                 self.fake.on_chunk(post, chunk)
         while (line := self.rfile.readline(65536)) not in (b"\r\n", b"\n", b""):
@@ -354,8 +414,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             post.body = self.rfile.read(int(headers.get("content-length", "0")))
         post.received = time.monotonic()
         self._request_read(len(post.body) + 1024)
-        with self.fake._lock:
+        with self.fake._changed:
             self.fake.posts.append(post)
+            self.fake._changed.notify_all()
         rules = self.fake.rules
         parts = resource.split("/")
         request_id = parts[1] if len(parts) > 1 else ""

@@ -170,11 +170,11 @@ def stepwise(lang: str, tmp_path: Path, style: str) -> dict[str, object]:
     go.mkdir()
     if lang == "bash":
         root = write_bash_handler(tmp_path, BASH_STEPWISE)
-        return {"handler": "h.handler", "task_root": root, "env": {**STREAMING, "GO_DIR": str(go)}}
+        return {"handler": "h.handler", "task_root": root, "environment": {**STREAMING, "GO_DIR": str(go)}}
     root = tmp_path / "task"
     root.mkdir()
     (root / "h.php").write_text(PHP_STEPWISE)
-    return {"handler": f"h.{style}", "task_root": root, "env": {"GO_DIR": str(go)}}
+    return {"handler": f"h.{style}", "task_root": root, "environment": {"GO_DIR": str(go)}}
 
 
 def assert_streamed(post: Post) -> None:
@@ -202,7 +202,7 @@ def test_each_write_is_sent_as_one_chunk_while_the_handler_runs(
     for request_id in (streamed, after):
         post = api.posts_for(request_id)[0]
         assert_streamed(post)
-        assert [chunk for _, chunk in post.chunks] == [b"one", b"two", b"three"]
+        assert post.chunks == [b"one", b"two", b"three"]
         assert post.trailers == {}, "no error"
     if style == "writer":
         assert api.posts_for(streamed)[0].headers["content-type"] == "text/plain"
@@ -214,7 +214,7 @@ def test_a_failure_mid_stream_goes_in_the_trailers(lang: str, api: FakeRuntimeAP
     before = api.add(b'{"conform":"stream-error","chunks":[],"message":"early"}')
     after = api.add(b'{"conform":"stream","chunks":["fine"],"delayMs":0}')
     api.add_status(500)
-    run_bootstrap(lang, api, tmp_path, env=STREAMING)
+    run_bootstrap(lang, api, tmp_path, environment=STREAMING)
     post = api.posts_for(mid)[0]
     assert [p.resource for p in api.posts_for(mid)] == [f"invocation/{mid}/response"], "no /error after a byte"
     assert_streamed(post)
@@ -240,7 +240,7 @@ def test_streamed_bytes_and_content_type_arrive_intact(lang: str, api: FakeRunti
     big = bytes(range(256)) * 300
     large = api.add(b'{"conform":"stream-bytes","base64":"%s"}' % base64.b64encode(big))
     api.add_status(500)
-    run_bootstrap(lang, api, tmp_path, env=STREAMING)
+    run_bootstrap(lang, api, tmp_path, environment=STREAMING)
     post = api.posts_for(request_id)[0]
     assert_streamed(post)
     assert post.body == prelude
@@ -269,7 +269,7 @@ def test_concurrent_invocations_each_with_its_own_context(lang: str, api: FakeRu
     gone = api.add(b'{"late": 1}')
     api.rules.gone.add(gone)
     env = {"AWS_LAMBDA_MAX_CONCURRENCY": "4", "AWS_LAMBDA_LOG_FORMAT": "JSON"}
-    with started(lang, api, tmp_path, env=env) as proc:
+    with started(lang, api, tmp_path, environment=env) as proc:
         wait_for(lambda: len(api.posts) == 9, "the nine answers")
         api.add_status(500)  # only now: a 500 ends the runtime, invocations in flight with it
         _, stderr = proc.communicate(timeout=30)
@@ -325,7 +325,7 @@ def test_sigterm_ends_the_runtime_with_its_handler_processes(
     api.add(b"{}")
     env = {"PIDS": str(pids), "AWS_LAMBDA_MAX_CONCURRENCY": concurrency}
     with started(lang, api, tmp_path, handler="h.h" if lang == "php" else "h.handler", task_root=root,
-                 env=env) as proc:
+                 environment=env) as proc:
         wait_for(pids.exists, "the handler to start")
         wait_for(lambda: api.open_nexts >= int(concurrency) - 1, "the idle workers' /next")
         handler_pid, child_pid = map(int, pids.read_text().split())

@@ -1,4 +1,4 @@
-"""The bash and PHP bootstraps, run for real against a fake Runtime API.
+"""The bash, PHP, Bun, Deno and Node runtimes, run for real against a fake Runtime API.
 
 Every run gets an empty TMPDIR that must still be empty afterwards, and ends with a GET /next answered 500,
 which the bootstrap must obey by exiting (so every run also checks the 500 rule).
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .bootstrap_run import (
+    ALL_LANGS,
     LANGS,
     PROJECT,
     SAMPLE,
@@ -62,7 +63,7 @@ def api() -> Iterator[FakeRuntimeAPI]:
 # ---- responses ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_echoes_tricky_payloads_byte_for_byte(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     ids = {name: api.add(body) for name, body in PAYLOADS.items()}
     api.add_status(500)
@@ -72,7 +73,7 @@ def test_echoes_tricky_payloads_byte_for_byte(lang: str, api: FakeRuntimeAPI, tm
         assert api.response(ids[name]) == body, name
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_echoes_just_under_6_mb(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     body = b'"' + b"0123456789abcdef" * ((6 * 1024 * 1024 - 1000) // 16) + b'"'
     request_id = api.add(body)
@@ -81,7 +82,7 @@ def test_echoes_just_under_6_mb(lang: str, api: FakeRuntimeAPI, tmp_path: Path) 
     assert api.response(request_id) == body
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_echoes_sizes_around_the_bash_thresholds(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     # bash: up to 4 KiB the runtime writes the event itself; above, dd copies it from the socket (or, chunked,
     # a child prints it); up to 64 KiB the conformance handler echoes in bash, above it hands over to cat.
@@ -96,7 +97,7 @@ def test_echoes_sizes_around_the_bash_thresholds(lang: str, api: FakeRuntimeAPI,
         assert api.response(request_id) == event_of(n), n
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_chunked_event_and_delayed_next(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     chunked = api.add(PAYLOADS["one_mb"][:25_000], chunked=True)
     # Several seconds without an event must not break the bootstrap: it has no client timeout on /next.
@@ -107,7 +108,7 @@ def test_chunked_event_and_delayed_next(lang: str, api: FakeRuntimeAPI, tmp_path
     assert api.response(delayed) == b'{"late": true}'
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_sample_handler_greets(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     ok = api.add(b'{"name": "World"}')
     bad = api.add(b'{"nom": "World"}')
@@ -117,7 +118,7 @@ def test_sample_handler_greets(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -
     assert "name" in str(error_post(api, bad)["errorMessage"])
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_one_connection_many_invocations_no_temp_files(
     lang: str, api: FakeRuntimeAPI, tmp_path: Path
 ) -> None:
@@ -130,7 +131,7 @@ def test_one_connection_many_invocations_no_temp_files(
     )
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_reconnects_when_the_api_closes_the_connection(
     lang: str, api: FakeRuntimeAPI, tmp_path: Path
 ) -> None:
@@ -146,7 +147,7 @@ def test_reconnects_when_the_api_closes_the_connection(
 # ---- context -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_trace_id_and_context_per_event(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     ask = b'{"conform":"context"}'
     first = api.add(ask, deadline_ms=4_102_444_800_000)
@@ -170,7 +171,7 @@ def test_trace_id_and_context_per_event(lang: str, api: FakeRuntimeAPI, tmp_path
 # ---- errors ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_handler_error_posts_header_and_json_then_carries_on(
     lang: str, api: FakeRuntimeAPI, tmp_path: Path
 ) -> None:
@@ -182,7 +183,7 @@ def test_handler_error_posts_header_and_json_then_carries_on(
     assert api.response(after) == b'"still alive"'
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_no_error_post_after_413(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     too_big = api.add(b'{"conform":"output","bytes":7000000}')
     after = api.add(b'"next"')
@@ -195,7 +196,7 @@ def test_no_error_post_after_413(lang: str, api: FakeRuntimeAPI, tmp_path: Path)
     assert [p.resource for p in api.posts_for(after)] == [f"invocation/{after}/response"]
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 @pytest.mark.parametrize("resource", ["/response", "/error"])
 def test_exits_on_500_from_a_post(lang: str, resource: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     api.add(b'{"conform":"error","message":"x"}' if resource == "/error" else b'"x"')
@@ -210,36 +211,38 @@ def test_exits_on_500_from_a_post(lang: str, resource: str, api: FakeRuntimeAPI,
     assert api.posts_for(never) == []
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_init_error_missing_handler_file(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     run = run_bootstrap(lang, api, tmp_path, handler="nowhere.handler")
     assert "nowhere" in str(init_error(api, run, "Runtime.ImportModuleError")["errorMessage"])
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_init_error_missing_function(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
-    handler = {"bash": "function.nope", "php": "src/hello.nope"}[lang]
+    handler = {"bash": "function.nope", "php": "src/hello.nope"}.get(lang, "src/hello.nope")
     run = run_bootstrap(lang, api, tmp_path, handler=handler)
     assert "nope" in str(init_error(api, run, "Runtime.HandlerNotFound")["errorMessage"])
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_init_error_malformed_handler(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     run = run_bootstrap(lang, api, tmp_path, handler="nodot")
     init_error(api, run, "Runtime.MalformedHandlerName")
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_init_error_when_loading_fails(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     if lang == "bash":
         (tmp_path / "broken.sh").write_text("handler() { :; }\necho 'loading' >&2\nexit 3\n")
-    else:
+    elif lang == "php":
         (tmp_path / "broken.php").write_text("<?php\nthrow new LogicException('cannot start');\n")
+    else:
+        (tmp_path / "broken.mjs").write_text('export const handler = () => 1;\nthrow new Error("cannot start");\n')
     run = run_bootstrap(lang, api, tmp_path, handler="broken.handler", task_root=tmp_path)
     init_error(api, run, "Runtime.ImportModuleError")
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_exit_without_runtime_api(lang: str, tmp_path: Path) -> None:
     with FakeRuntimeAPI() as api:
         address = api.address  # closed once the block ends: nothing listens there any more
@@ -445,7 +448,7 @@ def test_php_concurrency_without_posix_serves_one_at_a_time(api: FakeRuntimeAPI,
     ids = [api.add(b'{"n": %d}' % i) for i in range(3)]
     api.add_status(500)
     run = run_bootstrap("php", api, tmp_path, php_options=("-n", "-d", "extension=curl"),
-                        env={"AWS_LAMBDA_MAX_CONCURRENCY": "4"})
+                        environment={"AWS_LAMBDA_MAX_CONCURRENCY": "4"})
     assert [api.response(i) for i in ids] == [b'{"n": %d}' % i for i in range(3)]
     assert run.stderr.count("pcntl and posix") == 1, run.stderr
 
@@ -491,7 +494,7 @@ def test_php_streams_fatal_errors_and_generator_failures(api: FakeRuntimeAPI, tm
         again.add_status(500)
         run_bootstrap("php", again, tmp_path, handler="s.generated", task_root=tmp_path)
         post = again.posts_for(failing)[0]
-        assert [chunk for _, chunk in post.chunks] == [b"a", b'{"b":1}'], "an empty yield sends nothing"
+        assert post.chunks == [b"a", b'{"b":1}'], "an empty yield sends nothing"
         assert post.trailers["lambda-runtime-function-error-type"] == "Function.DomainException"
         assert again.posts_for(after)[0].body == b'a{"b":1}'
 
@@ -503,7 +506,7 @@ def test_php_worker_replaced_after_a_fatal_exit(api: FakeRuntimeAPI, tmp_path: P
     served = [api.add(b"quiet") for _ in range(3)]
     api.add_status(500)
     run_bootstrap("php", api, tmp_path, handler="s.fat", task_root=tmp_path,
-                  env={"AWS_LAMBDA_MAX_CONCURRENCY": "2"})
+                  environment={"AWS_LAMBDA_MAX_CONCURRENCY": "2"})
     for request_id in exits:
         post = api.posts_for(request_id)[0]
         assert post.trailers["lambda-runtime-function-error-type"] == "Function.Exit"
@@ -547,7 +550,8 @@ def test_php_lint(path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("lang", LANGS)
+# The others' bootstrap is rendered from a template: test_javascript_runtime checks it.
+@pytest.mark.parametrize("lang", ["bash", "php"])
 def test_bootstrap_is_executable_with_shebang(lang: str) -> None:
     bootstrap = PROJECT[lang] / "runtime" / "bootstrap"
     assert bootstrap.stat().st_mode & 0o777 == 0o755

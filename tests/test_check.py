@@ -148,6 +148,10 @@ def shebang_php_not_in_layer(root: Path) -> None:
     write(root / "runtime" / "bootstrap", "#!/opt/bin/php\n<?php\necho 1;\n", 0o755)
 
 
+def exec_of_a_binary_not_in_layer(root: Path) -> None:
+    write(root / "runtime" / "bootstrap", "#!/bin/sh\nexec /opt/bin/bun /opt/lambda-runtime/index.ts\n", 0o755)
+
+
 def shebang_env_php_not_in_layer(root: Path) -> None:
     write(root / "runtime" / "bootstrap", "#!/usr/bin/env php\n<?php\necho 1;\n", 0o755)
 
@@ -225,6 +229,18 @@ def function_memory_too_large(root: Path) -> None:
     edit_config(root, lambda c: hello(c).update(memorySize=99999))
 
 
+def provider_environment_sets_aws_region(root: Path) -> None:
+    edit_config(root, lambda c: c["provider"].update(environment={"STAGE": "dev", "AWS_REGION": "eu-west-1"}))
+
+
+def function_environment_sets_handler(root: Path) -> None:
+    edit_config(root, lambda c: hello(c).update(environment={"_HANDLER": "other.handler"}))
+
+
+def function_environment_sets_default_region(root: Path) -> None:
+    edit_config(root, lambda c: hello(c).update(environment={"AWS_DEFAULT_REGION": "eu-west-1"}))
+
+
 def handler_file_missing(root: Path) -> None:
     (root / "function.sh").unlink()
 
@@ -290,6 +306,8 @@ VARIANTS: list[tuple[Callable[[Path], None], str, Severity, str, tuple[str, ...]
     (shebang_php_not_in_layer, "shebang-interpreter-missing", E, "runtime/bootstrap",
      ("/opt/bin/php is in none of the function's layers",)),
     (shebang_env_php_not_in_layer, "shebang-interpreter-missing", E, "runtime/bootstrap", ("'php'", "PATH")),
+    (exec_of_a_binary_not_in_layer, "bootstrap-program-missing", E, "runtime/bootstrap",
+     ("execs /opt/bin/bun", "/opt/bin/bun is in none of the function's layers", "exit status 127")),
     (elf_for_arm, "elf-architecture", E, "runtime/bin/jq", ("runtime/bin/jq (arm64)", "x86_64")),
     (elf_for_x86_on_arm, "elf-architecture", E, "runtime/bin/jq", ("runtime/bin/jq (x86_64)", "arm64")),
     (bootstrap_with_bom, "bootstrap-format", E, "runtime/bootstrap", ("byte order mark",)),
@@ -313,6 +331,12 @@ VARIANTS: list[tuple[Callable[[Path], None], str, Severity, str, tuple[str, ...]
     (provider_memory_too_small, "memory-out-of-range", E, "serverless.yml",
      ("provider.memorySize is 64", "128 to 10240 MB")),
     (function_memory_too_large, "memory-out-of-range", E, "serverless.yml", ("functions.hello.memorySize is 99999",)),
+    (provider_environment_sets_aws_region, "environment-reserved", E, "serverless.yml",
+     ("provider.environment sets AWS_REGION", "remove AWS_REGION from provider.environment", "APP_AWS_REGION")),
+    (function_environment_sets_handler, "environment-reserved", E, "serverless.yml",
+     ("functions.hello.environment sets _HANDLER", "APP_HANDLER")),
+    (function_environment_sets_default_region, "environment-reserved", E, "serverless.yml",
+     ("functions.hello.environment sets AWS_DEFAULT_REGION",)),
     (handler_file_missing, "handler-file-missing", E, "serverless.yml", ("function.*", "/var/task")),
     (handler_file_excluded, "handler-file-missing", E, "function.sh", ("package.patterns",)),
     (handler_without_dot, "handler-undeterminable", W, "serverless.yml", ("<file>.<method>",)),
@@ -366,11 +390,49 @@ def test_every_rule_has_a_variant() -> None:
 # --- what must NOT be reported ----------------------------------------------------------------------------
 
 
+def test_variables_a_function_may_set_are_not_reported(project: Path) -> None:
+    """Lambda lets a function set these (LANG, PATH, LD_LIBRARY_PATH, TZ are unreserved); keys are case-sensitive."""
+    unreserved = {"LANG": "C.UTF-8", "PATH": "/opt/bin:/usr/bin", "LD_LIBRARY_PATH": "/opt/lib", "TZ": "Europe/Paris",
+                  "aws_region": "x", "AWS_REGION_NAME": "x", "APP_HANDLER": "x"}
+    edit_config(project, lambda c: hello(c).update(environment=unreserved))
+    assert findings_of(project) == []
+
+
+def test_a_reserved_key_in_provider_environment_is_reported_once(project: Path) -> None:
+    def change(config: dict[str, Any]) -> None:
+        config["provider"]["environment"] = {"AWS_LAMBDA_FUNCTION_NAME": "x"}
+        config["functions"]["other"] = dict(hello(config), environment={"LAMBDA_TASK_ROOT": "/srv"})
+
+    edit_config(project, change)
+    findings = findings_of(project)
+    assert [(f.rule, f.message.split(",")[0]) for f in findings] == [
+        ("environment-reserved", "provider.environment sets AWS_LAMBDA_FUNCTION_NAME"),
+        ("environment-reserved", "functions.other.environment sets LAMBDA_TASK_ROOT"),
+    ]
+
+
+def test_reserved_keys_are_lambdas_list() -> None:
+    """The one list the check (and later the emulator) reads: AWS's reserved keys, TZ not among them."""
+    from runtime_scaffold.lambda_limits import RESERVED_ENVIRONMENT_VARIABLES
+
+    assert {"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
+            "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+            "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+            "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+            "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"} == RESERVED_ENVIRONMENT_VARIABLES
+
+
 def test_interpreters_shipped_in_the_layer_are_found(project: Path) -> None:
     write(project / "runtime" / "bin" / "php", elf_header(62), 0o755)
     write(project / "runtime" / "bootstrap", "#!/opt/bin/php\n<?php\n", 0o755)
     write(project / "runtime" / "helper", "#!/usr/bin/env php\n<?php\n", 0o755)
     write(project / "runtime" / "tool", "#!/usr/bin/env -S bash -eu\n", 0o755)
+    assert findings_of(project) == []
+
+
+def test_a_binary_a_shell_bootstrap_execs_is_found_in_the_layer(project: Path) -> None:
+    write(project / "runtime" / "bin" / "bun", elf_header(62), 0o755)
+    write(project / "runtime" / "bootstrap", "#!/bin/sh\nexec /opt/bin/bun /opt/lambda-runtime/index.ts\n", 0o755)
     assert findings_of(project) == []
 
 

@@ -45,11 +45,11 @@ def test_no_layer_is_an_empty_opt(tmp_path: Path) -> None:
 
 def test_task_root_first_then_opt(tmp_path: Path) -> None:
     task_root, opt = tmp_path / "task", tmp_path / "opt"
-    make_layer(opt, {"bootstrap": "#!/bin/sh\n"})
+    make_layer(opt, {"bootstrap": "#!/bin/bash\n"})
     (opt / "bootstrap").chmod(0o755)
     task_root.mkdir()
     assert find_entrypoint(task_root, opt, host_path="").bootstrap == opt / "bootstrap"
-    make_layer(task_root, {"bootstrap": "#!/bin/sh\n"})
+    make_layer(task_root, {"bootstrap": "#!/bin/bash\n"})
     (task_root / "bootstrap").chmod(0o755)
     entrypoint = find_entrypoint(task_root, opt, host_path="")
     assert entrypoint.bootstrap == task_root / "bootstrap"
@@ -73,3 +73,17 @@ def test_opt_shebang_keeps_its_argument(tmp_path: Path) -> None:
     (opt / "bin" / "php").chmod(0o755)
     entrypoint = find_entrypoint(tmp_path, opt, host_path="")
     assert entrypoint.argv == [str(opt / "bin" / "php"), "-d memory_limit=-1", str(opt / "bootstrap")]
+
+
+def test_a_bin_sh_bootstrap_runs_with_bash_as_on_amazon_linux(tmp_path: Path) -> None:
+    """Amazon Linux 2023's /bin/sh is bash: where the host's is not (dash on Debian, Ubuntu), bash runs it."""
+    import shutil
+
+    make_layer(tmp_path, {"bootstrap": "#!/bin/sh -e\n"})
+    (tmp_path / "bootstrap").chmod(0o755)
+    entrypoint = find_entrypoint(tmp_path, tmp_path / "opt", host_path="")
+    if Path("/bin/sh").resolve().name == "bash":
+        assert entrypoint.argv == [str(tmp_path / "bootstrap")]
+    else:
+        bash = shutil.which("bash", path=os.defpath + ":/usr/local/bin")
+        assert entrypoint.argv == [bash, "--posix", "-e", str(tmp_path / "bootstrap")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from email.message import Message
 
@@ -21,6 +22,18 @@ def request(method: str, path: str, body: bytes = b"", headers: dict[str, str] |
     return Request(method, BASE + path, "", message, body, too_large)  # type: ignore[arg-type]
 
 
+def answer(api: RuntimeApi, request: Request) -> Reply:
+    """The reply to one request, waited for on a loop as the server would (hooks run on their own thread)."""
+    async def run() -> Reply:
+        outcome = api.handle(request)
+        reply = outcome if isinstance(outcome, Reply) else await outcome
+        if api.hook_runner is not None:
+            await api.hook_runner.barrier()  # what the hooks observed is there to look at
+        return reply
+
+    return asyncio.run(run())
+
+
 def queued(api: RuntimeApi, payload: bytes = b'{"a": 1}') -> Invocation:
     invocation = Invocation(payload=payload, function_arn=ARN, timeout_s=3.0)
     invocation.start_clock()
@@ -37,7 +50,7 @@ def body(reply: Reply) -> dict[str, object]:
 def test_next_delivers_the_event_with_every_header() -> None:
     api = RuntimeApi(sandbox_id="s")
     invocation = queued(api)
-    reply = api.handle(request("GET", "invocation/next"))
+    reply = answer(api, request("GET", "invocation/next"))
     assert reply.status == 200
     assert reply.body == b'{"a": 1}'
     assert reply.headers["Lambda-Runtime-Aws-Request-Id"] == invocation.request_id
@@ -49,15 +62,15 @@ def test_next_delivers_the_event_with_every_header() -> None:
 def test_response_then_second_post_then_wrong_id() -> None:
     api = RuntimeApi(sandbox_id="s")
     invocation = queued(api)
-    api.handle(request("GET", "invocation/next"))
-    first = api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"ok"'))
+    answer(api, request("GET", "invocation/next"))
+    first = answer(api, request("POST", f"invocation/{invocation.request_id}/response", b'"ok"'))
     assert first.status == 202
     assert invocation.result is not None and invocation.result.payload == b'"ok"'
-    second = api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"again"'))
+    second = answer(api, request("POST", f"invocation/{invocation.request_id}/response", b'"again"'))
     assert (second.status, body(second)["errorType"]) == (403, "InvalidStateTransition")
-    error = api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"{}"))
+    error = answer(api, request("POST", f"invocation/{invocation.request_id}/error", b"{}"))
     assert error.status == 403
-    wrong = api.handle(request("POST", "invocation/nope/response", b'"x"'))
+    wrong = answer(api, request("POST", "invocation/nope/response", b'"x"'))
     assert wrong.status == 400
     assert body(wrong) == {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
     assert invocation.result.payload == b'"ok"'  # the first answer stands
@@ -66,7 +79,7 @@ def test_response_then_second_post_then_wrong_id() -> None:
 def test_post_before_next_is_a_wrong_id() -> None:
     api = RuntimeApi(sandbox_id="s")
     invocation = queued(api)
-    reply = api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"early"'))
+    reply = answer(api, request("POST", f"invocation/{invocation.request_id}/response", b'"early"'))
     assert reply.status == 400
     assert not invocation.done
 
@@ -74,11 +87,11 @@ def test_post_before_next_is_a_wrong_id() -> None:
 def test_error_post_passes_the_json_through_with_the_header_type() -> None:
     api = RuntimeApi(sandbox_id="s")
     invocation = queued(api)
-    api.handle(request("GET", "invocation/next"))
+    answer(api, request("GET", "invocation/next"))
     error = {"errorMessage": "no", "errorType": "Handler.Bad", "stackTrace": ["a"]}
     header = {"Lambda-Runtime-Function-Error-Type": "Runtime.Custom"}
     path = f"invocation/{invocation.request_id}/error"
-    reply = api.handle(request("POST", path, json.dumps(error).encode(), header))
+    reply = answer(api, request("POST", path, json.dumps(error).encode(), header))
     assert reply.status == 202
     assert invocation.result is not None
     assert json.loads(invocation.result.payload) == error
@@ -89,8 +102,8 @@ def test_error_post_passes_the_json_through_with_the_header_type() -> None:
 def test_error_post_without_a_json_body_is_built_from_the_header() -> None:
     api = RuntimeApi(sandbox_id="s")
     invocation = queued(api)
-    api.handle(request("GET", "invocation/next"))
-    api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"",
+    answer(api, request("GET", "invocation/next"))
+    answer(api, request("POST", f"invocation/{invocation.request_id}/error", b"",
                        {"Lambda-Runtime-Function-Error-Type": "Runtime.NoSuchHandler"}))
     assert invocation.result is not None
     assert json.loads(invocation.result.payload)["errorType"] == "Runtime.NoSuchHandler"
@@ -99,13 +112,13 @@ def test_error_post_without_a_json_body_is_built_from_the_header() -> None:
 def test_oversized_response_is_413_and_fails_the_invocation() -> None:
     api = RuntimeApi(sandbox_id="s")
     invocation = queued(api)
-    api.handle(request("GET", "invocation/next"))
-    reply = api.handle(request("POST", f"invocation/{invocation.request_id}/response", too_large=True))
+    answer(api, request("GET", "invocation/next"))
+    reply = answer(api, request("POST", f"invocation/{invocation.request_id}/response", too_large=True))
     assert reply.status == 413
     message = f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
     assert body(reply) == {"errorType": "RequestEntityTooLarge", "errorMessage": message}
     assert invocation.result is not None and invocation.result.error_type == "Function.ResponseSizeTooLarge"
-    after = api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"{}"))
+    after = answer(api, request("POST", f"invocation/{invocation.request_id}/error", b"{}"))
     assert after.status == 403
 
 
@@ -114,32 +127,32 @@ def test_init_error_answers_the_waiting_invocation_once() -> None:
     invocation = queued(api)
     error = b'{"errorMessage": "bad config", "errorType": "Runtime.ConfigInvalid"}'
     header = {"Lambda-Runtime-Function-Error-Type": "Runtime.X"}
-    reply = api.handle(request("POST", "init/error", error, header))
+    reply = answer(api, request("POST", "init/error", error, header))
     assert reply.status == 202
     assert invocation.result is not None
     assert invocation.result.payload == error and invocation.result.error_type == "Runtime.X"
-    assert api.handle(request("POST", "init/error", error)).status == 403
+    assert answer(api, request("POST", "init/error", error)).status == 403
 
 
 def test_init_error_after_init_is_forbidden() -> None:
     api = RuntimeApi(sandbox_id="s")
     invocation = queued(api)
-    api.handle(request("GET", "invocation/next"))
-    assert api.handle(request("POST", "init/error", b"{}")).status == 403
+    answer(api, request("GET", "invocation/next"))
+    assert answer(api, request("POST", "init/error", b"{}")).status == 403
     assert not invocation.done
 
 
 def test_next_while_an_invocation_is_unanswered_is_forbidden() -> None:
     api = RuntimeApi(sandbox_id="s")
     queued(api)
-    api.handle(request("GET", "invocation/next"))
-    assert api.handle(request("GET", "invocation/next")).status == 403
+    answer(api, request("GET", "invocation/next"))
+    assert answer(api, request("GET", "invocation/next")).status == 403
 
 
 def test_platform_failure_reaches_the_caller_and_init_error_wins() -> None:
     api = RuntimeApi(sandbox_id="s")
     invocation = queued(api)
-    api.handle(request("GET", "invocation/next"))
+    answer(api, request("GET", "invocation/next"))
     api.fail("Runtime.ExitError", "Runtime exited with error: exit status 2")
     assert invocation.result is not None
     assert json.loads(invocation.result.payload) == {
@@ -149,9 +162,9 @@ def test_platform_failure_reaches_the_caller_and_init_error_wins() -> None:
 
 def test_unknown_paths_and_methods() -> None:
     api = RuntimeApi(sandbox_id="s")
-    assert api.handle(request("GET", "nope")).status == 404
-    assert api.handle(request("POST", "invocation/next")).status == 405
-    assert api.handle(request("GET", "init/error")).status == 405
+    assert answer(api, request("GET", "nope")).status == 404
+    assert answer(api, request("POST", "invocation/next")).status == 405
+    assert answer(api, request("GET", "init/error")).status == 405
 
 
 def test_hooks_can_fail_next_and_observe_every_call() -> None:
@@ -171,10 +184,10 @@ def test_hooks_can_fail_next_and_observe_every_call() -> None:
 
     api = RuntimeApi(sandbox_id="s", hooks=FailFirstNext())
     invocation = queued(api)
-    assert api.handle(request("GET", "invocation/next")).status == 500
+    assert answer(api, request("GET", "invocation/next")).status == 500
     assert not invocation.done  # the event stays queued
-    assert api.handle(request("GET", "invocation/next")).status == 200
-    api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"r"'))
+    assert answer(api, request("GET", "invocation/next")).status == 200
+    answer(api, request("POST", f"invocation/{invocation.request_id}/response", b'"r"'))
     assert [(c.kind, c.status) for c in calls] == [("next", 500), ("next", 200), ("response", 202)]
     assert calls[-1].body == b'"r"' and calls[-1].request_id == invocation.request_id
 
@@ -193,8 +206,8 @@ def test_hooks_can_refuse_a_post_which_is_then_ignored() -> None:
 
     api = RuntimeApi(sandbox_id="s", hooks=FailResponses())
     invocation = queued(api)
-    api.handle(request("GET", "invocation/next"))
-    assert api.handle(request("POST", f"invocation/{invocation.request_id}/response", b'"r"')).status == 500
+    answer(api, request("GET", "invocation/next"))
+    assert answer(api, request("POST", f"invocation/{invocation.request_id}/response", b'"r"')).status == 500
     assert not invocation.done  # still open: the bootstrap should now exit
-    assert api.handle(request("POST", f"invocation/{invocation.request_id}/error", b"{}")).status == 202
+    assert answer(api, request("POST", f"invocation/{invocation.request_id}/error", b"{}")).status == 202
     assert invocation.result is not None and invocation.result.error_type == "Unhandled"

@@ -170,12 +170,38 @@ def _resolve(value: Any, document: Mapping[str, Any], options: Mapping[str, str]
     return _VARIABLE.sub(lambda m: str(lookup(m.group(1))), value)
 
 
-def find_config(root: Path) -> Path:
+def _config_in(folder: Path) -> Path | None:
     for name in CONFIG_NAMES:
-        candidate = root / name
+        candidate = folder / name
         if candidate.is_file():
             return candidate
-    raise ProjectError(f"no serverless.yml in {root}: run this in a generated project or pass --project DIR")
+    return None
+
+
+def find_config(root: Path) -> Path:
+    found = _config_in(root)
+    if found is None:
+        raise ProjectError(f"no serverless.yml in {root}: run this in a generated project or pass --project DIR")
+    return found
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder holding serverless.yml (or .yaml), from ``start`` upwards, as git finds ``.git``: the
+    search stops at the filesystem root, and at the edge of ``start``'s filesystem (git's default too), so a
+    mounted project folder never picks up a serverless.yml of the machine's own."""
+    start = start.resolve()
+    device = start.stat().st_dev
+    for folder in (start, *start.parents):
+        try:
+            if folder.stat().st_dev != device:
+                break
+        except OSError:
+            break
+        if _config_in(folder) is not None:
+            return folder
+    raise ProjectError(
+        f"no serverless.yml in {start} or any folder above it: run this in a generated project or pass --project DIR"
+    )
 
 
 def _as_int(value: Any, what: str, default: int) -> int:

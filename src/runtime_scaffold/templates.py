@@ -6,22 +6,24 @@ one rename, so a failure midway (a bad answer, a hook that refuses, a full disk)
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import json
 import logging
 import os
 import shutil
 import stat
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runtime_scaffold import answers
 from runtime_scaffold.errors import InvalidInput, TemplateError
-from runtime_scaffold.lambda_limits import MEMORY_RANGE_MB, TIMEOUT_RANGE_S
-from runtime_scaffold.naming import service_name_problem
-
 
 
 def _templates_dir() -> Path:
@@ -36,8 +38,26 @@ def _templates_dir() -> Path:
 
 TEMPLATES_DIR = _templates_dir()
 ARCHITECTURES = ("x86_64", "arm64")
-# A value outside Lambda's limits deploys nowhere, so refuse it before writing a project.
-LIMITS = {"timeout": (*TIMEOUT_RANGE_S, "seconds"), "memory_size": (*MEMORY_RANGE_MB, "MB")}
+# The templates' Jinja filters, loaded through `"_extensions": ["scaffold_escapes.Escapes"]` in each cookiecutter.json.
+ESCAPES_MODULE = "scaffold_escapes"
+
+
+class _EscapesFinder(importlib.abc.MetaPathFinder):
+    """Finds the templates' filter module for a Jinja environment built in this process outside cookiecutter's
+    own rendering (which puts the template folder on sys.path): a template's context names the extension, and
+    whoever renders with that context (scaffold new, the tests, an overlay) gets the same filters. Last on
+    sys.meta_path, so it never shadows a module found the usual way."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: object = None) -> importlib.machinery.ModuleSpec | None:
+        module = TEMPLATES_DIR / "_shared" / f"{ESCAPES_MODULE}.py"
+        if fullname != ESCAPES_MODULE or not module.is_file():
+            return None
+        return importlib.util.spec_from_file_location(fullname, module)
+
+
+if not any(isinstance(finder, _EscapesFinder) for finder in sys.meta_path):
+    sys.meta_path.append(_EscapesFinder())
 
 
 @dataclass(frozen=True)
@@ -91,30 +111,6 @@ def parse_extra_context(items: Iterable[str]) -> dict[str, str]:
             raise InvalidInput(f"--extra-context takes KEY=VALUE, not {item!r}")
         context[key.strip()] = value
     return context
-
-
-def _check_context(language: Language, context: Mapping[str, str]) -> None:
-    for key in context:
-        if key not in language.defaults or key.startswith("_"):
-            valid = ", ".join(language.variables)
-            raise InvalidInput(f"{key!r} is not a variable of the {language.name} template (variables: {valid})")
-    architecture = context.get("architecture")
-    if architecture is not None and architecture not in ARCHITECTURES:
-        raise InvalidInput(f"unknown architecture {architecture!r}: choose one of {', '.join(ARCHITECTURES)}")
-    for key, (low, high, unit) in LIMITS.items():
-        value = context.get(key)
-        if value is not None and not (value.strip().isdigit() and low <= int(value) <= high):
-            raise InvalidInput(f"{key} must be a whole number from {low} to {high} ({unit}), not {value!r}")
-    slug = context.get("project_slug")
-    if slug is not None:
-        problem = service_name_problem(slug)
-        if problem:
-            raise InvalidInput(f"bad project_slug: {problem}")
-
-
-def _slug(name: str) -> str:
-    """The folder and service name cookiecutter.json derives from a project name (same filters)."""
-    return name.lower().replace(" ", "-").replace("_", "-")
 
 
 def _first_missing(folder: Path) -> Path | None:
@@ -175,11 +171,42 @@ def _check_target(target: Path, *, force: bool) -> None:
             raise TemplateError(f"{target} already exists; use --force to replace it")
 
 
+def move_into_place(finished: Path, target: Path, *, staging: Path) -> None:
+    """Rename ``finished`` to ``target`` in one step; an existing ``target`` (``--force``) is set aside in
+    ``staging`` first and put back if the new one cannot land, so a failure never loses the old one."""
+    replaced = staging / "replaced"
+    if target.exists():
+        target.rename(replaced)
+    try:
+        finished.rename(target)
+    except OSError:
+        if replaced.exists():
+            replaced.rename(target)
+        raise
+
+
 def _make_bootstraps_executable(project: Path) -> None:
     # Lambda refuses a bootstrap without its executable bit, and Serverless zips the mode found on disk.
     for bootstrap in project.rglob("bootstrap"):
         mode = bootstrap.stat().st_mode
         bootstrap.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def sample_invocation(project: Path) -> tuple[str, str] | None:
+    """A function of a rendered project and a sample event for it (a path relative to the project), to show
+    the first command worth running; None when the project has neither."""
+    import yaml  # cookiecutter has loaded it already when this runs after a render
+
+    try:
+        functions = yaml.safe_load((project / "serverless.yml").read_text(encoding="utf-8")).get("functions")
+        events = sorted((project / "events").glob("*.json"))
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return None
+    if not isinstance(functions, dict) or not functions or not events:
+        return None
+    function = next(iter(functions))
+    event = next((path for path in events if path.stem == function), events[0])
+    return str(function), str(event.relative_to(project))
 
 
 def render_project(
@@ -189,43 +216,47 @@ def render_project(
     name: str | None = None,
     architecture: str | None = None,
     extra_context: Mapping[str, str] | None = None,
-    no_input: bool = True,
     force: bool = False,
 ) -> Path:
-    """Render ``language``'s template into ``output_dir`` and return the new project's folder."""
+    """Render ``language``'s template into ``output_dir`` and return the new project's folder.
+
+    ``extra_context`` holds the answers to any of the template's variables (``name`` and ``architecture`` are
+    short for project_name and architecture); the others take their defaults. Each is checked first
+    (answers.check_answer) and written as given; a bad one is refused before anything is written."""
     template = get_language(language)
-    context = dict(extra_context or {})
+    given = dict(extra_context or {})
     if name is not None:
-        context["project_name"] = name
+        given["project_name"] = name
     if architecture is not None:
-        context["architecture"] = architecture
-    _check_context(template, context)
-    if no_input:
-        slug = context.get("project_slug") or _slug(
-            context.get("project_name", str(template.defaults["project_name"])))
-        problem = service_name_problem(slug)
-        if problem:
-            raise InvalidInput(f"bad project name: {problem}")
+        given["architecture"] = architecture
+    values = answers.complete(template, given)
     created = _first_missing(output_dir.absolute())
     output_dir = _writable_dir(output_dir)
     try:
-        if no_input:
-            _check_target(output_dir / slug, force=force)
-        return _render(template, context, output_dir=output_dir, no_input=no_input, force=force)
+        _check_target(output_dir / values["project_slug"], force=force)
+        return _render(template, values, output_dir=output_dir, force=force)
     except BaseException:
-        # A refusal, a failure or an abort (Ctrl-C, Ctrl-D at a prompt) leaves no folder we made behind.
+        # A refusal, a failure or an abort (Ctrl-C) leaves no folder we made behind.
         _remove_created(output_dir, created and created.resolve())
         raise
 
 
-def _render(template: Language, context: dict[str, str], *, output_dir: Path, no_input: bool, force: bool) -> Path:
+def _staging_dir(output_dir: Path) -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix=".scaffold-", dir=output_dir))
+    except OSError as error:  # /proc, /sys, a read-only mount: the folder exists, but nothing can be made in it
+        raise TemplateError(f"cannot write to output folder {output_dir}: {error.strerror}") from None
+
+
+def _render(template: Language, values: Mapping[str, str], *, output_dir: Path, force: bool) -> Path:
     # Imported here, not at the top: cookiecutter brings requests and more (about 0.4 s), which every other
     # command (scaffold invoke above all) would pay at start-up for nothing.
     from cookiecutter.exceptions import CookiecutterException, FailedHookException
     from cookiecutter.main import cookiecutter
+    from jinja2 import TemplateError as JinjaError
 
     language = template.name
-    staging = Path(tempfile.mkdtemp(prefix=".scaffold-", dir=output_dir))
+    staging = _staging_dir(output_dir)
     try:
         # A private config keeps cookiecutter's replay files and clones out of the user's home folder.
         config = staging / "cookiecutter-config.yaml"
@@ -236,8 +267,8 @@ def _render(template: Language, context: dict[str, str], *, output_dir: Path, no
             rendered = Path(
                 cookiecutter(
                     str(template.path),
-                    no_input=no_input,
-                    extra_context=context,
+                    no_input=True,
+                    extra_context=answers.for_cookiecutter(template, values),
                     output_dir=str(rendered_dir),
                     config_file=str(config),
                 )
@@ -245,19 +276,11 @@ def _render(template: Language, context: dict[str, str], *, output_dir: Path, no
         _make_bootstraps_executable(rendered)
         target = output_dir / rendered.name
         _check_target(target, force=force)
-        replaced = staging / "replaced"
-        if target.exists():
-            target.rename(replaced)
-        try:
-            rendered.rename(target)
-        except OSError:
-            if replaced.exists():
-                replaced.rename(target)  # --force must not lose the old project when the new one cannot land
-            raise
+        move_into_place(rendered, target, staging=staging)
         return target
     except FailedHookException:
         raise TemplateError("the template refused these answers (see the message above); nothing was written") from None
-    except CookiecutterException as error:
+    except (CookiecutterException, JinjaError, ValueError) as error:
         raise TemplateError(f"rendering the {language} template failed: {error}; nothing was written") from None
     except OSError as error:
         raise TemplateError(f"writing the project failed: {error}; nothing was written") from None

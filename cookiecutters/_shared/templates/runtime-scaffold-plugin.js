@@ -20,30 +20,72 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
+// No release is on PyPI yet (a package of that name there would not be this one): install from the repository.
 const INSTALL_HINT =
-  "runtime-scaffold's `scaffold` command was not found: install it with `pip install runtime-scaffold` " +
-  '(or set SCAFFOLD_BIN to its path)';
+  "runtime-scaffold's `scaffold` command was not found: install runtime-scaffold from its repository " +
+  '(in a checkout: `python3 -m venv .venv && .venv/bin/pip install .`) and put its .venv/bin on PATH, ' +
+  'or set SCAFFOLD_BIN to that scaffold';
+const UPGRADE_HINT = 'upgrade runtime-scaffold (in its checkout: `git pull && .venv/bin/pip install .`)';
 const USAGE_ERROR = 2; // click's usage error; but scaffold also exits 2 on invalid input, so check the words too
+const CHECK_FOUND_ERRORS = 7; // scaffold check's status when it ran and found errors (not when it could not run)
 const CLICK_UNKNOWN_ARGUMENT = /No such option|No such command/i;
 const STDERR_KEPT = 16 * 1024; // click's usage error is the last lines; a chatty function's logs need not stay
+// scaffold ends a failure with one `Error: <message>` line on stderr (click's format).
+const SCAFFOLD_ERROR_LINE = /^Error: (.*)\n?$/s;
 
-function spawnShowingStderr(executable, argv) {
+// Run scaffold with its output shown live, except the `Error: ...` line it ends a failure with: that line is held
+// back (a line that turns out not to be the last is shown when the next one comes) so that the caller says the
+// failure once, in the Framework's way. stdout is passed on byte for byte, ended with a newline if it lacked one,
+// so that a response printed as is never runs into the error line that follows it.
+function spawnScaffold(executable, argv) {
   return new Promise((resolve) => {
-    const child = childProcess.spawn(executable, argv, { stdio: ['inherit', 'inherit', 'pipe'] });
+    const child = childProcess.spawn(executable, argv, { stdio: ['inherit', 'pipe', 'pipe'] });
     let tail = '';
-    child.stderr.on('data', (chunk) => {
-      process.stderr.write(chunk);
-      tail = (tail + chunk.toString()).slice(-STDERR_KEPT);
+    let partial = '';
+    let held = null;
+    let stdoutBytes = 0;
+    let stdoutEndsLine = true;
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      stdoutBytes += chunk.length;
+      stdoutEndsLine = chunk[chunk.length - 1] === 0x0a;
     });
-    child.on('error', (error) => resolve({ error, status: null, stderr: tail }));
-    child.on('close', (status) => resolve({ status, stderr: tail }));
+    const showOrHold = (line) => {
+      if (held !== null) process.stderr.write(held);
+      held = SCAFFOLD_ERROR_LINE.test(line) ? line : null;
+      if (held === null) process.stderr.write(line);
+    };
+    child.stderr.setEncoding('utf8'); // a character split between two chunks stays whole
+    child.stderr.on('data', (text) => {
+      tail = (tail + text).slice(-STDERR_KEPT);
+      const lines = (partial + text).split(/(?<=\n)/);
+      partial = lines[lines.length - 1].endsWith('\n') ? '' : lines.pop();
+      lines.forEach(showOrHold);
+    });
+    let finished = false;
+    const finish = (result) => {
+      if (finished) return; // a child that could not start reports 'error', and may report 'close' too
+      finished = true;
+      if (stdoutBytes > 0 && !stdoutEndsLine) process.stdout.write('\n');
+      if (partial) showOrHold(partial);
+      if (held !== null && result.status === 0) {
+        process.stderr.write(held); // a success's last line is no failure to report
+        held = null;
+      }
+      const errorMessage = held === null ? null : held.replace(SCAFFOLD_ERROR_LINE, '$1').trim();
+      resolve({ stderr: tail, stdoutBytes, errorMessage, ...result });
+    };
+    child.on('error', (error) => finish({ error, status: null }));
+    child.on('close', (status) => finish({ status }));
   });
 }
 
 class RuntimeScaffoldPlugin {
-  constructor(serverless, options) {
+  // Serverless v3, osls and Serverless v4 pass their writers as the third argument; older versions pass nothing.
+  constructor(serverless, options, { log } = {}) {
     this.serverless = serverless;
     this.options = options || {};
+    this.log = log;
     this.commands = {
       scaffold: {
         usage: 'runtime-scaffold: run and check custom-runtime functions locally',
@@ -124,17 +166,18 @@ class RuntimeScaffoldPlugin {
     return { file, remove: () => fs.rmSync(folder, { recursive: true, force: true }) };
   }
 
-  // Run `scaffold`, its stderr shown live and its tail kept: the one way to tell click's usage error (an older
+  // Run `scaffold` (see spawnScaffold), its stderr's tail kept: the one way to tell click's usage error (an older
   // scaffold that does not know an argument this plugin passes) from scaffold's own exit 2 (invalid input).
-  // `serve` runs until Ctrl-C, so it keeps the terminal's stderr as is (passThrough).
+  // `serve` runs until Ctrl-C, so it keeps the terminal as is (passThrough).
   async runScaffold(args, extraEnvironment, { passThrough = false } = {}) {
     const executable = process.env.SCAFFOLD_BIN || 'scaffold';
     const config = this.writeTemporary('serverless.json', JSON.stringify(this.resolvedConfig(extraEnvironment)));
     const argv = [...args, '--project', this.serverless.serviceDir, '--config', config.file];
+    if (this.log) this.log.verbose(`runtime-scaffold: ${executable} ${args.join(' ')}`);
     try {
       const result = passThrough
         ? childProcess.spawnSync(executable, argv, { stdio: 'inherit' })
-        : await spawnShowingStderr(executable, argv);
+        : await spawnScaffold(executable, argv);
       if (result.error && result.error.code === 'ENOENT') {
         const tried = process.env.SCAFFOLD_BIN ? ` (tried SCAFFOLD_BIN=${executable})` : '';
         throw new this.serverless.classes.Error(INSTALL_HINT + tried, 'RUNTIME_SCAFFOLD_NOT_INSTALLED');
@@ -142,16 +185,22 @@ class RuntimeScaffoldPlugin {
       if (result.error) throw result.error;
       if (result.status === USAGE_ERROR && CLICK_UNKNOWN_ARGUMENT.test(String(result.stderr || ''))) {
         // This file was generated with a newer runtime-scaffold than the one installed now.
+        const said = result.errorMessage ? ` (${result.errorMessage})` : ' (see above)';
         throw new this.serverless.classes.Error(
-          `\`scaffold ${args[0]}\` rejected the arguments this plugin passes (see above): upgrade runtime-scaffold ` +
-            '(`pip install -U runtime-scaffold`)',
+          `\`scaffold ${args[0]}\` rejected the arguments this plugin passes${said}: ${UPGRADE_HINT}`,
           'RUNTIME_SCAFFOLD_TOO_OLD'
         );
       }
-      return result.status === null ? 1 : result.status;
+      return { ...result, status: result.status === null ? 1 : result.status };
     } finally {
       config.remove();
     }
+  }
+
+  // scaffold's own words for a failure it could not get past, said once as the Framework's error.
+  scaffoldFailed(prefix, result, code) {
+    const reason = result.errorMessage || `it exited with status ${result.status}`;
+    return new this.serverless.classes.Error(`${prefix}: ${reason}`, code);
   }
 
   parseEnvOptions(values) {
@@ -170,16 +219,19 @@ class RuntimeScaffoldPlugin {
     const event = JSON.stringify(data === undefined || data === '' ? {} : data);
     const eventFile = this.writeTemporary('event.json', event);
     try {
-      const status = await this.runScaffold(
+      const result = await this.runScaffold(
         ['invoke', this.options.function, '--path', eventFile.file],
         this.parseEnvOptions(this.options.env)
       );
-      if (status !== 0) {
-        throw new this.serverless.classes.Error(
-          `The function ${this.options.function} failed (scaffold invoke exited with ${status}); see above`,
-          'RUNTIME_SCAFFOLD_INVOKE_FAILED'
-        );
+      if (result.status === 0) return;
+      if (result.stdoutBytes === 0) {
+        throw this.scaffoldFailed(`scaffold invoke could not run ${this.options.function}`, result,
+          'RUNTIME_SCAFFOLD_INVOKE_FAILED');
       }
+      // The function failed, and its error JSON is on stdout: end as the Framework ends a Node handler's
+      // failure (the error, exit status 1, nothing more), with scaffold's one-line summary.
+      if (result.errorMessage) process.stderr.write(`Error: ${result.errorMessage}\n`);
+      process.exitCode = 1;
     } finally {
       eventFile.remove();
     }
@@ -188,13 +240,16 @@ class RuntimeScaffoldPlugin {
   async check() {
     // Packaging a project whose layer is still to be built is fine; deploying it is not.
     const command = (this.serverless.processedInput.commands || [])[0];
-    const status = await this.runScaffold(['check', '--before', command === 'deploy' ? 'deploy' : 'package']);
-    if (status !== 0) {
-      throw new this.serverless.classes.Error(
-        'scaffold check found errors that would fail the deploy (listed above); fix them and run this again',
-        'RUNTIME_SCAFFOLD_CHECK_FAILED'
-      );
+    const result = await this.runScaffold(['check', '--before', command === 'deploy' ? 'deploy' : 'package']);
+    if (result.status === 0) return;
+    if (result.status !== CHECK_FOUND_ERRORS) {
+      throw this.scaffoldFailed('scaffold check could not check this service', result,
+        'RUNTIME_SCAFFOLD_CHECK_FAILED');
     }
+    throw new this.serverless.classes.Error(
+      'scaffold check found errors that would fail the deploy (listed above); fix them and run this again',
+      'RUNTIME_SCAFFOLD_CHECK_FAILED'
+    );
   }
 
   async serve() {

@@ -30,6 +30,7 @@ def check_project(project: Project, *, before: Stage = Stage.DEPLOY) -> list[Fin
         environment = builder.environment(function)
         findings += config_rules.check_runtime(project, environment)
         findings += config_rules.check_limits(project, environment)
+        findings += config_rules.check_environment(project, environment)
         findings += config_rules.check_layer_references(project, environment)
         findings += config_rules.check_layer_lists(project, environment)
         if not config_rules.expects_bootstrap(environment):

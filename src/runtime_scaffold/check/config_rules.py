@@ -1,4 +1,5 @@
-"""Rules on serverless.yml itself: runtime id, layer references, layer counts, timeout and memory limits."""
+"""Rules on serverless.yml itself: runtime id, layer references, layer counts, timeout and memory limits,
+reserved environment variables."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any
 
 from runtime_scaffold.check.execution_environment import ExecutionEnvironment, config_name, shown
 from runtime_scaffold.check.findings import Finding, Severity
-from runtime_scaffold.lambda_limits import MAX_LAYERS, MEMORY_RANGE_MB, TIMEOUT_RANGE_S
+from runtime_scaffold.lambda_limits import (
+    MAX_LAYERS,
+    MEMORY_RANGE_MB,
+    RESERVED_ENVIRONMENT_VARIABLES,
+    TIMEOUT_RANGE_S,
+)
 from runtime_scaffold.project import Project
 
 RECOMMENDED_RUNTIME = "provided.al2023"
@@ -109,6 +115,32 @@ def check_limits(project: Project, environment: ExecutionEnvironment) -> Iterato
             f"{setting} is {value}, outside Lambda's {what} range of {low} to {high} {unit}: the deploy fails",
             f"set {setting} to a value from {low} to {high}",
         )
+
+
+def check_environment(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:
+    """Reserved keys set in provider.environment or the function's own environment. Read from the configuration
+    (not the merged Function.environment) so that each finding names the block the key is written in; a key in
+    provider.environment is the same finding for every function, and check_project reports it once."""
+    function = environment.function
+    blocks = (
+        ("provider.environment", _provider(project).get("environment")),
+        (f"functions.{function.key}.environment", _function_spec(project, function.key).get("environment")),
+    )
+    for where, variables in blocks:
+        if not isinstance(variables, dict):
+            continue
+        for key in variables:
+            if str(key) not in RESERVED_ENVIRONMENT_VARIABLES:
+                continue
+            yield Finding(
+                "environment-reserved",
+                Severity.ERROR,
+                config_name(project),
+                f"{where} sets {key}, a variable Lambda reserves and sets itself: the deploy fails "
+                "(Lambda refuses to configure reserved keys)",
+                f"remove {key} from {where}; Lambda sets it itself (for a value of your own, use another "
+                f"name, e.g. APP_{str(key).lstrip('_')})",
+            )
 
 
 def check_layer_references(project: Project, environment: ExecutionEnvironment) -> Iterator[Finding]:

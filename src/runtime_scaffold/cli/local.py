@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import click
 
-from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, interrupt_on_signals
-from runtime_scaffold.emulator import LocalLambda, start_invoke_server
+from runtime_scaffold.cli.invoke_options import apply as apply_invoke_options
+from runtime_scaffold.cli.invoke_options import invoke_options
+from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, open_project
+from runtime_scaffold.cli.signals import StopSignals
+from runtime_scaffold.emulator import logs
 from runtime_scaffold.errors import FunctionError, InvalidInput
-from runtime_scaffold.project import load_project
+
+# The emulator (the event loop, the server, the JSON checker) is imported by the commands that run it, so
+# that `scaffold --help` and `scaffold new` do not pay for it.
 
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped with Ctrl-C
+# Before a command's own last words (and at Ctrl-C), the bootstrap's log lines still waiting get this long.
+_LOG_DRAIN_S = 1.0
+
+
+def _say(text: str) -> None:
+    """A line on stderr that cannot block: it queues behind the log lines, whatever reads (or not) stderr."""
+    logs.stderr_sink(text.encode() + b"\n")
+    logs.drain_stderr(timeout_s=_LOG_DRAIN_S)
 
 
 def _read_event(data: str | None, path: Path | None) -> bytes:
@@ -31,10 +45,11 @@ def _read_event(data: str | None, path: Path | None) -> bytes:
         payload, source = data.encode(), "--data"
     else:
         return b"{}"
-    try:
-        json.loads(payload)
-    except ValueError as error:
-        raise InvalidInput(f"the event in {source} is not valid JSON: {error}") from None
+    from runtime_scaffold.emulator.json_check import json_error
+
+    problem = json_error(payload)
+    if problem is not None:
+        raise InvalidInput(f"the event in {source} is not valid JSON: {problem}")
     return payload
 
 
@@ -45,10 +60,11 @@ def _read_event(data: str | None, path: Path | None) -> bytes:
 @click.option("-d", "--data", metavar="JSON", help="The event, as JSON text.")
 @click.option("-p", "--path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="A file holding the event JSON ('-' reads standard input).")
+@invoke_options
 @PROJECT_OPTION
 @CONFIG_OPTION
 def invoke(function: str | None, function_option: str | None, data: str | None, path: Path | None,
-           project_dir: Path, config_file: Path | None) -> None:
+           project_dir: Path | None, config_file: Path | None, **conveniences: Any) -> None:
     """Run a function's real bootstrap once, locally, without Docker, and print its response.
 
     \b
@@ -62,18 +78,25 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     Examples:
       scaffold invoke hello --path events/hello.json
       scaffold invoke --data '{"name": "Ada"}'
+      scaffold invoke web --event-type api --http-path '/?name=Ada' --env GREETING=Hi
     """
     if function and function_option and function != function_option:
         raise InvalidInput(f"two different functions named: {function!r} and {function_option!r}")
+    from runtime_scaffold.emulator.local_lambda import LocalLambda
+
     payload = _read_event(data, path)
-    project = load_project(project_dir, config_file=config_file)
+    project = open_project(project_dir, config_file=config_file)
+    project, payload = apply_invoke_options(project, function or function_option, **conveniences,
+                                            file_event=payload, file_event_given=data is not None or path is not None)
     try:
         # Leaving the with-block on Ctrl-C (or kill) stops and reaps the bootstrap.
-        with interrupt_on_signals(), LocalLambda(project) as local:
-            result = local.invoke(function or function_option, payload)
+        with StopSignals() as signals, LocalLambda(project) as local:
+            result = signals.wait(local.loop.submit(local.invoke_async(function or function_option, payload)))
     except KeyboardInterrupt:
-        click.echo("Interrupted; the bootstrap was stopped.", err=True)
+        _say("Interrupted; the bootstrap was stopped.")
         raise click.exceptions.Exit(INTERRUPTED) from None
+    assert result is not None
+    logs.drain_stderr(timeout_s=_LOG_DRAIN_S)  # the log, then the payload and the summary
     sys.stdout.buffer.write(result.payload)
     if sys.stdout.isatty():
         sys.stdout.buffer.write(b"\n")
@@ -104,7 +127,11 @@ def _error_summary(error_type: str, payload: bytes) -> str:
               help="The port to listen on (0 picks a free one).")
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 1000),
               help="Execution environments per function; more parallel invokes wait their turn.")
-def serve(project_dir: Path, config_file: Path | None, host: str, port: int, concurrency: int) -> None:
+@click.option("--allow-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
+              help="Answer requests from web pages of this origin, e.g. http://localhost:3000 (repeatable); "
+                   "requests carrying any other Origin header are refused with 403.")
+def serve(project_dir: Path | None, config_file: Path | None, host: str, port: int, concurrency: int,
+          allowed_origins: tuple[str, ...]) -> None:
     """Serve the project's functions as a local Lambda endpoint until Ctrl-C.
 
     \b
@@ -112,23 +139,43 @@ def serve(project_dir: Path, config_file: Path | None, host: str, port: int, con
       curl -XPOST http://127.0.0.1:9000/2015-03-31/functions/hello/invocations -d '{}'
       aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name hello out.json
     Each function's bootstrap starts on its first invoke and stays warm; its logs go to stderr.
+    Web pages cannot call it (a request with an Origin header gets 403 unless --allow-origin names the
+    origin), nor can a request naming another host than a loopback address or --host (421).
     """
-    project = load_project(project_dir, config_file=config_file)
-    with LocalLambda(project, concurrency=concurrency) as local:
-        server = start_invoke_server(local, host=host, port=port)
+    from runtime_scaffold.emulator.guard import is_loopback
+    from runtime_scaffold.emulator.invoke_api import start_invoke_server
+    from runtime_scaffold.emulator.local_lambda import LocalLambda
+
+    project = open_project(project_dir, config_file=config_file)
+    _allow_many_connections()
+    with StopSignals() as signals, LocalLambda(project, concurrency=concurrency) as local:
+        server = start_invoke_server(local, host=host, port=port, allowed_origins=allowed_origins)
         try:
+            if not is_loopback(host):
+                click.echo(f"Warning: --host {host} is not a loopback address: anyone who can reach it can run "
+                           "your functions, with your AWS credentials.", err=True)
             click.echo(f"Local Lambda for {project.service} listening on http://{server.address}")
             for key in project.functions:
                 click.echo(f"  POST http://{server.address}/2015-03-31/functions/{key}/invocations")
             click.echo("Press Ctrl-C to stop.")
             sys.stdout.flush()
-            with interrupt_on_signals():
-                while True:
-                    time.sleep(3600)
+            signals.wait()
         except KeyboardInterrupt:
-            click.echo("Stopping.", err=True)
+            _say("Stopping.")
         finally:
             local.close()  # first: invocations in flight end with Sandbox.Failure...
             server.close(drain_s=5.0)  # ...and their callers get that answer before the process exits
+    logs.drain_stderr(timeout_s=_LOG_DRAIN_S)
 
 
+def _allow_many_connections() -> None:
+    """A thousand simultaneous callers need a thousand descriptors: raise the soft limit to the hard one."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from runtime_scaffold.errors import ProjectError
+
+if TYPE_CHECKING:  # reading a project needs YAML, which `scaffold new` and `--help` need not import
+    from runtime_scaffold.project import Project
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -17,8 +20,9 @@ def plural(count: int, noun: str) -> str:
 
 
 PROJECT_OPTION = click.option(
-    "--project", "project_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("."),
-    show_default="current folder", help="The project folder holding serverless.yml.")
+    "--project", "project_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="The project folder holding serverless.yml [default: the nearest folder holding one, from the current "
+    "folder upwards, as git finds .git].")
 
 # Every command the Serverless plugin runs (check, and invoke / serve) takes the Framework's resolved
 # configuration this way: `--project DIR --config RESOLVED.json`.
@@ -31,19 +35,17 @@ CONFIG_OPTION = click.option(
 )
 
 
+def open_project(project_dir: Path | None, *, config_file: Path | None) -> Project:
+    """The project a command works on: ``--project DIR`` as given, else the one found from the current folder
+    upwards, which is then named on stderr (one line: the user did not name it)."""
+    from runtime_scaffold.project import find_project_root, load_project
 
-@contextlib.contextmanager
-def interrupt_on_signals() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C so `kill` also reaps every bootstrap; SIGINT is set too, since a shell starts
-    background jobs with it ignored."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    if project_dir is not None:
+        return load_project(project_dir, config_file=config_file)
     try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
+        here = Path.cwd()
+    except OSError as error:  # the current folder was removed under the shell
+        raise ProjectError(f"cannot tell the current folder ({error.strerror}): pass --project DIR") from None
+    project = load_project(find_project_root(here), config_file=config_file)
+    click.echo(f"Using project {project.service} ({project.root})", err=True)
+    return project

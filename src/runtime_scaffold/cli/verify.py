@@ -1,25 +1,15 @@
-"""`scaffold check` and `scaffold conform`: what would fail at deploy, and what breaks the contract."""
+"""`scaffold check`: what would fail at deploy. (`scaffold conform` is in cli/conform.py, so that `check` does not
+import the emulator and the conformance suite.)"""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
 
 from runtime_scaffold.check import RULES, Stage, check_project
-from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, plural
-from runtime_scaffold.conformance import (
-    DEFAULT_TMP_INVOCATIONS,
-    SCENARIOS,
-    ScenarioResult,
-    find_conformance_handler,
-    run_conformance,
-    select_scenarios,
-)
-from runtime_scaffold.emulator import logs as logs_module
-from runtime_scaffold.errors import CheckFailure, ConformanceFailure, ExitCode
-from runtime_scaffold.project import load_project
+from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, open_project, plural
+from runtime_scaffold.errors import CheckFailure, ExitCode
 
 
 @click.command(
@@ -49,7 +39,7 @@ from runtime_scaffold.project import load_project
     "(an interpreter under /opt, e.g. #!/opt/bin/php before build-php.sh) is a warning; before `deploy`, an "
     "error. The Serverless plugin passes the command it runs before.",
 )
-def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...], before: str) -> None:
+def check(project_dir: Path | None, config_file: Path | None, ignored: tuple[str, ...], before: str) -> None:
     """Find what would make a deploy or the first invoke fail, before deploying.
 
     Reads serverless.yml and the files each function would get in Lambda (its package in /var/task, its
@@ -62,7 +52,7 @@ def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...],
     (the PHP template's #!/opt/bin/php): `--before package` lets it package and warns, the default
     `--before deploy` stops on it.
     """
-    project = load_project(project_dir, config_file=config_file)
+    project = open_project(project_dir, config_file=config_file)
     findings = [
         finding for finding in check_project(project, before=Stage(before)) if finding.rule not in ignored
     ]
@@ -79,69 +69,3 @@ def check(project_dir: Path, config_file: Path | None, ignored: tuple[str, ...],
     click.echo(f"{project.root}: {counts} ({functions} checked)")
     if errors:
         raise CheckFailure(f"{plural(errors, 'error')} found: fix them before deploying")
-
-_SCENARIO_WIDTH = max(len(scenario.name) for scenario in SCENARIOS)
-
-
-@click.command(
-    short_help="Check a runtime's bootstrap against the Runtime API contract.",
-    epilog="\b\nScenarios:\n"
-    + "\n".join(f"  {scenario.name:<{_SCENARIO_WIDTH}}  {scenario.summary}" for scenario in SCENARIOS)
-    + "\n\n\b\nThe conformance handler echoes every event byte for byte, except events starting with\n"
-    '{"conform":"error"|"context"|"sleep"|"output", ...}; its protocol is in the project README\n'
-    "(section \"Conformance handler\") and in the README of runtime-scaffold.\n"
-    f"\n\b\nExit status: {ExitCode.OK} every scenario passed, {ExitCode.CONFORMANCE} at least one failed,\n"
-    f"{ExitCode.PROJECT} project unreadable or no conformance handler found.",
-)
-@click.argument("function", required=False)
-@PROJECT_OPTION
-@CONFIG_OPTION
-@click.option("--handler", metavar="HANDLER",
-              help="The _HANDLER of the conformance handler [default: found from the project's conformance.* "
-                   "file, e.g. conformance.handler].")
-@click.option("--only", multiple=True, metavar="NAME",
-              help="Run only this scenario (repeatable; shell-style patterns such as 'echo-*' work).")
-@click.option("--tmp-invocations", default=DEFAULT_TMP_INVOCATIONS, show_default=True,
-              type=click.IntRange(1, 1_000_000), help="Invocations the tmp-clean scenario runs before it looks "
-              "at TMPDIR.")
-@click.option("-v", "--verbose", is_flag=True, help="Also say what each passing scenario checked.")
-@click.option("--logs", is_flag=True, help="Pass the bootstraps' output (and Lambda's START/END/REPORT lines) "
-              "to stderr.")
-def conform(function: str | None, project_dir: Path, config_file: Path | None, handler: str | None,
-            only: tuple[str, ...], tmp_invocations: int, verbose: bool, logs: bool) -> None:
-    """Run the conformance suite against a function's real bootstrap, locally, without Docker.
-
-    \b
-    Each scenario starts the bootstrap afresh in the local Lambda (as `scaffold invoke` does) with the
-    project's conformance handler as _HANDLER, sends events or injects a fault, and checks what the
-    runtime does through the Runtime API. One line per scenario as it runs, then a summary:
-      PASS echo-unicode  (12 ms)
-      FAIL echo-1mb  (40 ms): expected the 1 MiB event back, got Runtime.ExitError (...)
-    FUNCTION is a key under `functions:`; it may be left out when there is only one. Its bootstrap
-    and layers are used; its handler is replaced by the conformance handler and its timeout by the
-    scenario's.
-    """
-    select_scenarios(only)  # a misspelt --only fails before anything starts
-    project = load_project(project_dir, config_file=config_file)
-    started = time.monotonic()
-
-    def progress(result: ScenarioResult) -> None:
-        line = f"{'PASS' if result.passed else 'FAIL'} {result.name}  ({result.duration_ms:.0f} ms)"
-        if not result.passed or verbose:
-            line += f": {result.reason}"
-        click.echo(line)
-
-    fn = project.function(function)
-    handler = handler or find_conformance_handler(project, fn)
-    click.echo(f"Conformance of {project.service} function {fn.key} ({project.root}), _HANDLER={handler}")
-    report = run_conformance(project, function=fn.key, handler=handler, only=only,
-                             tmp_invocations=tmp_invocations, progress=progress,
-                             log_sink=logs_module.stderr_sink if logs else None)
-    failed = report.failed
-    click.echo(f"{plural(len(report.results) - len(failed), 'scenario')} passed, {len(failed)} failed "
-               f"in {time.monotonic() - started:.1f} s")
-    if failed:
-        names = ", ".join(result.name for result in failed)
-        raise ConformanceFailure(f"{len(failed)} of {len(report.results)} scenarios failed: {names}")
-
-

@@ -12,6 +12,7 @@ from runtime_scaffold.conformance.runner import (
     SCENARIOS,
     ConformanceReport,
     ScenarioResult,
+    conformance_function,
     run_conformance,
     select_scenarios,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "ConformanceReport",
     "Scenario",
     "ScenarioResult",
+    "conformance_function",
     "find_conformance_handler",
     "run_conformance",
     "select_scenarios",

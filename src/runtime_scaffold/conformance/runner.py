@@ -15,7 +15,7 @@ from runtime_scaffold.conformance.harness import Aborted, Failed, Harness
 from runtime_scaffold.conformance.scenario import Scenario
 from runtime_scaffold.emulator.logs import LogSink
 from runtime_scaffold.errors import InvalidInput
-from runtime_scaffold.project import Project
+from runtime_scaffold.project import Function, Project
 
 SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS)
 DEFAULT_TMP_INVOCATIONS = 1000
@@ -93,6 +93,18 @@ def run_scenario(scenario: Scenario, harness: Harness) -> ScenarioResult:
     return ScenarioResult(scenario.name, passed, one_line, (time.monotonic() - started) * 1000)
 
 
+def conformance_function(project: Project, name: str | None) -> Function:
+    """The function whose bootstrap is checked: ``name``, else the only one, else the first when every function
+    runs the same bootstrap (same runtime, same layers: the handler is replaced anyway), as the templates' do."""
+    functions = list(project.functions.values())
+    if name is None and len(functions) > 1:
+        first = functions[0]
+        runtimes = {(f.runtime, f.architecture, tuple(project.function_layers(f))) for f in functions}
+        if len(runtimes) == 1:
+            return first
+    return project.function(name)
+
+
 def run_conformance(
     project: Project,
     *,
@@ -109,7 +121,7 @@ def run_conformance(
     if tmp_invocations < 1:
         raise InvalidInput(f"the temp-file check needs at least 1 invocation, not {tmp_invocations}")
     scenarios = select_scenarios(only)
-    resolved = project.function(function)
+    resolved = conformance_function(project, function)
     handler = handler or find_conformance_handler(project, resolved)
     report = ConformanceReport(project.root, resolved.key, handler)
     for scenario in scenarios:

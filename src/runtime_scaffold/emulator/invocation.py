@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Lambda's synchronous payload limit for the caller's request (the Invoke API refuses more with 413).
@@ -26,10 +25,17 @@ def error_body(error_type: str, message: str) -> bytes:
 
 def new_trace_id() -> str:
     """An X-Ray trace header in the form Lambda sends (epoch seconds in hex, then 96 random bits)."""
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
+    random = os.urandom(20).hex()
+    return f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:]};Sampled=0"
 
 
-@dataclass
+def new_request_id() -> str:
+    """A random (version 4) UUID, as Lambda's request ids are; without the uuid module's per-call overhead."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+@dataclass(slots=True)
 class InvocationResult:
     """What the caller of one invocation gets back, plus the facts of the REPORT line."""
 
@@ -47,22 +53,27 @@ class InvocationResult:
         return "Unhandled" if self.error_type is not None else None
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
 class Invocation:
-    """An event waiting for, or being handled by, a sandbox."""
+    """An event waiting for, or being handled by, a sandbox.
+
+    Its outcome is set once, by :meth:`finish`, on the emulator's loop; whoever waits for it registers a
+    callback with :meth:`on_finish` (the sandbox turns it into a future of its loop).
+    """
 
     payload: bytes
     function_arn: str
     timeout_s: float
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=new_request_id)
     trace_id: str = field(default_factory=new_trace_id)
     client_context: str | None = None  # decoded JSON, passed to the bootstrap as is
     cognito_identity: str | None = None
     deadline_ms: int = 0  # epoch milliseconds; fixed when a sandbox takes the invocation
     started: float = 0.0  # time.monotonic() when a sandbox took it
     delivered: float = 0.0  # time.monotonic() when the bootstrap received it from /next
-    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    offered: bool = False  # a /next took it (even if a hook then answered instead): it belongs to that bootstrap
     _result: InvocationResult | None = field(default=None, repr=False)
+    _callbacks: list[Callable[[InvocationResult], None]] = field(default_factory=list, repr=False)
 
     def start_clock(self) -> None:
         """Start the timeout: Lambda counts init time against it, so this runs before a cold start."""
@@ -75,20 +86,25 @@ class Invocation:
 
     def finish(self, result: InvocationResult) -> bool:
         """Record the outcome once; later outcomes (a post after a timeout, say) are ignored."""
-        if self._done.is_set():
+        if self._result is not None:
             return False
         self._result = result
-        self._done.set()
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(result)
         return True
+
+    def on_finish(self, callback: Callable[[InvocationResult], None]) -> None:
+        """Call ``callback`` with the outcome once there is one (at once if there is already)."""
+        if self._result is not None:
+            callback(self._result)
+        else:
+            self._callbacks.append(callback)
 
     @property
     def done(self) -> bool:
-        return self._done.is_set()
+        return self._result is not None
 
     @property
     def result(self) -> InvocationResult | None:
-        return self._result
-
-    def wait(self, timeout: float | None = None) -> InvocationResult | None:
-        self._done.wait(timeout)
         return self._result

@@ -2,25 +2,36 @@
 
 Answers as AWS does (docs/runtime-api.md §5): a function error is still 200 with ``X-Amz-Function-Error``;
 service errors carry ``x-amzn-ErrorType`` and a ``{"Type", "Message"}`` body, which is what botocore reads.
+What a caller sends is checked before it goes anywhere: the payload must be JSON (any depth, any number
+length), ``X-Amz-Client-Context`` base64 of a JSON object of at most 3,583 bytes encoded, and a trace id
+header-safe; ``Event`` invocations are refused with 429 when their function's queue is full.
+
+:meth:`InvokeApi.routes` is the listener's table: response streaming
+(``/2021-11-15/functions/{name}/response-streaming-invocations``) and plain-HTTP routes for browsers add theirs.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
-import re
-import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import unquote
 
+from runtime_scaffold.emulator.guard import is_loopback, request_screen
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION, MAX_REQUEST_BYTES, Invocation
+from runtime_scaffold.emulator.json_check import json_error
 from runtime_scaffold.emulator.local_lambda import LocalLambda
-from runtime_scaffold.emulator.server import LoopbackServer, Reply, Request
+from runtime_scaffold.emulator.messages import Reply, Request, UnsafeHeader, check_header_value
+from runtime_scaffold.emulator.pool import FunctionPool
+from runtime_scaffold.emulator.routes import Routes
+from runtime_scaffold.emulator.server import Listener
 from runtime_scaffold.errors import EmulatorError, ProjectError
+from runtime_scaffold.project import Function
 
-_INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
+INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
+# Lambda's limit on ClientContext: 3,583 bytes, base64-encoded.
+MAX_CLIENT_CONTEXT_BYTES = 3583
 
 
 def service_error(status: int, error_type: str, message: str) -> Reply:
@@ -28,73 +39,178 @@ def service_error(status: int, error_type: str, message: str) -> Reply:
     return Reply(status, body, {"x-amzn-ErrorType": error_type})
 
 
+class _BadRequest(Exception):
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+
+def _invalid_content(message: str) -> _BadRequest:
+    return _BadRequest(service_error(400, "InvalidRequestContentException", message))
+
+
+def client_context(encoded: str) -> str:
+    """The JSON object a caller's ``X-Amz-Client-Context`` holds, as the bootstrap's header will carry it."""
+    if len(encoded) > MAX_CLIENT_CONTEXT_BYTES:
+        raise _invalid_content(f"Client context must be at most {MAX_CLIENT_CONTEXT_BYTES} bytes, base64-encoded")
+    try:
+        decoded = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid_content("X-Amz-Client-Context must be base64-encoded JSON") from None
+    if json_error(decoded) is not None or not decoded.lstrip(b" \t\r\n").startswith(b"{"):
+        raise _invalid_content("X-Amz-Client-Context must be base64 of a JSON object")
+    # Valid JSON holds CR and LF only as whitespace between tokens (never inside a string), so spaces stand in
+    # for them without changing the document; NUL cannot be in valid JSON at all.
+    return decoded.decode("utf-8").replace("\r", " ").replace("\n", " ")
+
+
 class InvokeApi:
-    """The HTTP application for ``scaffold serve``; Event invocations run on background threads."""
+    """The HTTP application for ``scaffold serve``, on the local Lambda's loop."""
 
     def __init__(self, local: LocalLambda) -> None:
         self.local = local
+        self._functions: dict[str, tuple[Function, FunctionPool]] = {}
 
-    def handle(self, request: Request) -> Reply:
-        match = _INVOKE_PATH.fullmatch(request.path)
-        if match is None or request.method != "POST":
-            return service_error(404, "UnknownOperationException",
-                                 f"no operation {request.method} {request.path}")
-        name = unquote(match.group(1))
+    def routes(self) -> Routes:
+        routes = Routes(max_body_bytes=MAX_REQUEST_BYTES, not_found=self._unknown, method_not_allowed=self._unknown)
+        routes.add("POST", INVOKE_PATH, self.invoke)
+        return routes
+
+    @staticmethod
+    def _unknown(request: Request) -> Reply:
+        return service_error(404, "UnknownOperationException", f"no operation {request.method} {request.path}")
+
+    def _resolve(self, name: str) -> tuple[Function, FunctionPool] | Reply:
+        known = self._functions.get(name)
+        if known is not None:
+            return known
         try:
-            function = self.local.function(name)
+            function = self.local.function(unquote(name))
         except ProjectError:
-            arn = name if name.startswith("arn:") else (
-                f"arn:aws:lambda:{self.local.project.region}:{self.local.account_id}:function:{name}")
+            unquoted = unquote(name)
+            arn = unquoted if unquoted.startswith("arn:") else (
+                f"arn:aws:lambda:{self.local.project.region}:{self.local.account_id}:function:{unquoted}")
             return service_error(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        try:
+            pool = self.local.pool(function)
+        except EmulatorError as error:
+            return service_error(503, "ServiceException", error.message)
+        if len(self._functions) < 1024:
+            self._functions[name] = (function, pool)
+        return function, pool
+
+    def invoke(self, request: Request) -> Reply | Awaitable[Reply]:
+        resolved = self._resolve(request.params["name"])
+        if isinstance(resolved, Reply):
+            return resolved
+        function, pool = resolved
         if request.too_large:
             return service_error(413, "RequestTooLargeException",
                                  f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the "
                                  "InvokeFunction operation")
-        payload = request.body or b"{}"  # an invoke without a payload hands the function an empty object
-        try:
-            json.loads(payload)
-        except ValueError as error:
-            return service_error(400, "InvalidRequestContentException",
-                                 f"Could not parse request body into json: {error}")
-        client_context = request.headers.get("X-Amz-Client-Context")
-        if client_context:
-            try:
-                client_context = base64.b64decode(client_context, validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return service_error(400, "InvalidRequestContentException",
-                                     "X-Amz-Client-Context must be base64-encoded JSON")
         invocation_type = request.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
-        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
-            return service_error(400, "InvalidParameterValueException",
-                                 f"Invalid invocation type: {invocation_type}")
-        invocation = self.local.new_invocation(function, payload, client_context=client_context or None,
-                                               trace_id=request.headers.get("X-Amzn-Trace-Id"))
+        try:
+            invocation = self._invocation(function, request, invocation_type)
+        except _BadRequest as bad:
+            return bad.reply
         headers = {"x-amzn-RequestId": invocation.request_id, "X-Amz-Executed-Version": FUNCTION_VERSION}
         if invocation_type == "DryRun":
             return Reply(204, b"", headers)
-        pool = self.local.pool(function)
         if invocation_type == "Event":
-            thread = threading.Thread(target=self._run_event, args=(pool.invoke, invocation), daemon=True,
-                                      name=f"event-{invocation.request_id}")
-            thread.start()
+            try:
+                queued = pool.submit_event(invocation)
+            except EmulatorError as error:
+                return service_error(503, "ServiceException", error.message)
+            if not queued:
+                return service_error(429, "TooManyRequestsException", "Rate Exceeded.")
             return Reply(202, b"", headers)
+        return self._run(pool, invocation, request, headers)
+
+    def _invocation(self, function: Function, request: Request, invocation_type: str) -> Invocation:
+        payload = request.body or b"{}"  # an invoke without a payload hands the function an empty object
+        error = json_error(payload)
+        if error is not None:
+            raise _invalid_content(f"Could not parse request body into json: {error}")
+        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            raise _BadRequest(service_error(400, "InvalidParameterValueException",
+                                            f"Invalid invocation type: {invocation_type}"))
+        context = request.headers.get("X-Amz-Client-Context")
+        trace_id = request.headers.get("X-Amzn-Trace-Id")
+        if trace_id:
+            try:
+                check_header_value(trace_id)
+            except UnsafeHeader:
+                raise _invalid_content("X-Amzn-Trace-Id holds a control character") from None
+        invocation = Invocation(payload=payload, function_arn=self.local.function_arn(function),
+                                timeout_s=float(function.timeout),
+                                client_context=client_context(context) if context else None)
+        if trace_id:
+            invocation.trace_id = trace_id
+        return invocation
+
+    async def _run(self, pool: FunctionPool, invocation: Invocation, request: Request,
+                   headers: dict[str, str]) -> Reply:
+        waiting = pool.acquire()
+        request.on_gone.append(waiting.cancel)  # a caller gone before its turn gives up its place
         try:
-            result = pool.invoke(invocation)
+            sandbox = await waiting
         except EmulatorError as error:
             return service_error(503, "ServiceException", error.message)
+        try:
+            result = await sandbox.invoke_async(invocation)
+        finally:
+            pool.release(sandbox)
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         if (request.headers.get("X-Amz-Log-Type") or "").lower() == "tail":
             headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail).decode()
         return Reply(200, result.payload, headers)
 
-    @staticmethod
-    def _run_event(run: Callable[[Invocation], object], invocation: Invocation) -> None:
-        with contextlib.suppress(EmulatorError):  # shutting down: an Event invocation has no caller to tell
-            run(invocation)
+
+class InvokeServer:
+    """The Invoke API listening on the local Lambda's loop; :meth:`close` stops it."""
+
+    def __init__(self, local: LocalLambda, listener: Listener) -> None:
+        self._local = local
+        self._listener = listener
+        self._closed = False
+
+    @property
+    def address(self) -> str:
+        return self._listener.address
+
+    def close(self, *, drain_s: float = 0.0) -> None:
+        """Stop accepting; with ``drain_s``, first give the replies being answered that long to go out."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._local.loop.run(self._listener.close(drain_s=drain_s), timeout=drain_s + 5)
+        finally:
+            self._local.detach()
 
 
-def start_invoke_server(local: LocalLambda, *, host: str = "127.0.0.1", port: int = 9000) -> LoopbackServer:
-    """Serve ``local`` over the Invoke API from a background thread; :meth:`LoopbackServer.close` stops it."""
-    server = LoopbackServer(InvokeApi(local).handle, host=host, port=port, max_body_bytes=MAX_REQUEST_BYTES)
-    return server.start()
+def start_invoke_server(local: LocalLambda, *, host: str = "127.0.0.1", port: int = 9000,
+                        allowed_origins: Iterable[str] = (),
+                        route_providers: Iterable[Callable[[Routes, InvokeApi], None]] = ()) -> InvokeServer:
+    """Serve ``local`` over the Invoke API on its loop; :meth:`InvokeServer.close` stops it.
+
+    Requests from web pages (an ``Origin`` header) are refused unless their origin is in ``allowed_origins``,
+    and so are requests naming a host other than a loopback address or ``host`` (DNS rebinding).
+    Each of ``route_providers`` adds routes to the listener's table (response streaming, a browser front door).
+    """
+    screen = request_screen(listen_host=host, allowed_origins=allowed_origins, refuse=service_error)
+    api = InvokeApi(local)
+    routes = api.routes()
+    for provide in route_providers:
+        provide(routes, api)
+    listener = Listener(routes, screen=screen)
+    local.attach()
+    try:
+        local.loop.run(listener.start(host=host, port=port), timeout=10)
+    except BaseException:
+        local.detach()
+        raise
+    return InvokeServer(local, listener)
+
+
+__all__ = ["InvokeApi", "InvokeServer", "is_loopback", "service_error", "start_invoke_server"]

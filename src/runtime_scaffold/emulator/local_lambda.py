@@ -1,85 +1,32 @@
 """The library entry point: a project's functions, each backed by up to N sandboxes, invoked in-process.
 
 Both ``scaffold invoke`` and ``scaffold serve`` (through :mod:`invoke_api`) use :class:`LocalLambda`; so can
-the conformance suite, which plugs its fault injection in through ``hooks``.
+the conformance suite, which plugs its fault injection in through ``hooks``. A LocalLambda owns one event loop
+(:class:`~loop.LambdaLoop`, in a background thread) on which all its sandboxes and listeners run; its blocking
+methods may be called from any other thread.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from runtime_scaffold.emulator import logs
-from runtime_scaffold.emulator.invocation import (
-    DEFAULT_ACCOUNT_ID,
-    MAX_REQUEST_BYTES,
-    Invocation,
-    InvocationResult,
-)
+from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, MAX_REQUEST_BYTES, Invocation, InvocationResult
+from runtime_scaffold.emulator.loop import LambdaLoop
+from runtime_scaffold.emulator.messages import UnsafeHeader, check_header_value
+from runtime_scaffold.emulator.pool import EVENT_QUEUE_SIZE, FunctionPool
 from runtime_scaffold.emulator.runtime_api import RuntimeHooks
-from runtime_scaffold.emulator.sandbox import Sandbox
+from runtime_scaffold.emulator.sandbox import RouteProvider, Sandbox
+from runtime_scaffold.emulator.server import Accept
 from runtime_scaffold.errors import EmulatorError, InvalidInput
 from runtime_scaffold.project import Function, Project
 
-
-class FunctionPool:
-    """Up to ``concurrency`` sandboxes of one function; an invocation waits for a free one."""
-
-    def __init__(self, factory: Callable[[str], Sandbox], *, name: str, concurrency: int) -> None:
-        self._factory = factory
-        self._name = name
-        self._concurrency = concurrency
-        self._lock = threading.Condition()
-        self._idle: list[Sandbox] = []
-        self._all: list[Sandbox] = []
-        self._closed = False
-        self._numbers = itertools.count(1)
-
-    def _acquire(self) -> Sandbox:
-        with self._lock:
-            while not self._closed:
-                if self._idle:
-                    return self._idle.pop()  # the most recently used one is the warmest
-                if len(self._all) < self._concurrency:
-                    sandbox = self._factory(f"{self._name}-{next(self._numbers)}")
-                    self._all.append(sandbox)
-                    return sandbox
-                self._lock.wait()
-        raise EmulatorError("the local Lambda is shutting down")
-
-    def _release(self, sandbox: Sandbox) -> None:
-        with self._lock:
-            if not self._closed:
-                self._idle.append(sandbox)
-                self._lock.notify()
-                return
-        sandbox.close()
-
-    def invoke(self, invocation: Invocation) -> InvocationResult:
-        sandbox = self._acquire()
-        try:
-            return sandbox.invoke(invocation)
-        finally:
-            self._release(sandbox)
-
-    @property
-    def sandboxes(self) -> list[Sandbox]:
-        with self._lock:
-            return list(self._all)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._idle = []
-            sandboxes = list(self._all)
-            self._lock.notify_all()
-        # Busy ones too: their invocations end with Sandbox.Failure, and their folders must not wait for the
-        # invoker's release, which a process exiting after Ctrl-C may never run (its threads are daemons).
-        for sandbox in sandboxes:
-            sandbox.close()
+# The shutdown of every sandbox (kill, reap, remove folders) is given this long before close() returns anyway.
+_CLOSE_S = 15.0
 
 
 class LocalLambda:
@@ -97,6 +44,9 @@ class LocalLambda:
         log_sink: logs.LogSink = logs.stderr_sink,
         account_id: str = DEFAULT_ACCOUNT_ID,
         host_environment: Mapping[str, str] | None = None,
+        event_queue_size: int = EVENT_QUEUE_SIZE,
+        accept: Accept | None = None,
+        runtime_routes: Sequence[RouteProvider] = (),
     ) -> None:
         if concurrency < 1:
             raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
@@ -106,9 +56,14 @@ class LocalLambda:
         self.log_sink = log_sink
         self.account_id = account_id
         self.host_environment = dict(os.environ if host_environment is None else host_environment)
+        self.event_queue_size = event_queue_size
+        self.accept = accept  # each Runtime API connection, before any request: a reply refuses it
+        self.runtime_routes = tuple(runtime_routes)  # more routes on every sandbox's Runtime API port
+        self.loop = LambdaLoop(name=f"lambda-{project.service}")
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._attached = 0  # listeners (the Invoke API) still using the loop after close()
 
     def __enter__(self) -> LocalLambda:
         return self
@@ -140,16 +95,25 @@ class LocalLambda:
             if pool is None:
                 def factory(sandbox_id: str) -> Sandbox:
                     return Sandbox(project=self.project, function=function, sandbox_id=sandbox_id,
-                                   hooks=self.hooks, log_sink=self.log_sink,
-                                   host_environment=self.host_environment)
-                pool = self._pools[function.key] = FunctionPool(factory, name=function.key,
-                                                                concurrency=self.concurrency)
+                                   loop=self.loop, hooks=self.hooks, log_sink=self.log_sink,
+                                   host_environment=self.host_environment, accept=self.accept,
+                                   route_providers=self.runtime_routes)
+                pool = self._pools[function.key] = FunctionPool(
+                    factory, name=function.key, concurrency=self.concurrency, loop=self.loop,
+                    event_queue_size=self.event_queue_size)
             return pool
 
     def new_invocation(self, function: Function, payload: bytes, *, client_context: str | None = None,
                        trace_id: str | None = None) -> Invocation:
+        """An invocation of ``function``; a value that would reach a header of the event must be header-safe."""
         if len(payload) > MAX_REQUEST_BYTES:
             raise InvalidInput(f"the event is {len(payload)} bytes, over Lambda's {MAX_REQUEST_BYTES}")
+        try:
+            for value in (client_context, trace_id):
+                if value:
+                    check_header_value(value)
+        except UnsafeHeader:
+            raise InvalidInput("a client context or trace id holds CR, LF or NUL") from None
         invocation = Invocation(payload=payload, function_arn=self.function_arn(function),
                                 timeout_s=float(function.timeout), client_context=client_context)
         if trace_id:
@@ -161,13 +125,43 @@ class LocalLambda:
         """Invoke synchronously (RequestResponse); the wait is bounded by the function's timeout."""
         resolved = self.function(function)
         invocation = self.new_invocation(resolved, payload, client_context=client_context, trace_id=trace_id)
-        return self.pool(resolved).invoke(invocation)
+        return self.loop.run(self.pool(resolved).invoke_async(invocation))
+
+    async def invoke_async(self, function: str | None, payload: bytes, *, client_context: str | None = None,
+                           trace_id: str | None = None) -> InvocationResult:
+        """:meth:`invoke`, on the loop (submit it with ``self.loop.submit`` from another thread)."""
+        resolved = self.function(function)
+        invocation = self.new_invocation(resolved, payload, client_context=client_context, trace_id=trace_id)
+        return await self.pool(resolved).invoke_async(invocation)
+
+    def attach(self) -> None:
+        """A listener serving this local Lambda starts: the loop must outlive close() until it detaches."""
+        with self._lock:
+            self._attached += 1
+
+    def detach(self) -> None:
+        with self._lock:
+            self._attached -= 1
+            stop = self._closed and self._attached == 0
+        if stop:
+            self.loop.stop()
 
     def close(self) -> None:
-        """Stop every sandbox and reap every bootstrap."""
+        """Stop every sandbox and reap every bootstrap; invocations still running end with Sandbox.Failure."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.close()
+            stop = self._attached == 0
 
+        async def close_pools() -> None:
+            await asyncio.gather(*(pool.close_async() for pool in pools))
+
+        try:
+            self.loop.run(close_pools(), timeout=_CLOSE_S)
+        except TimeoutError:  # a bootstrap that would not die: the interpreter's exit kills its group anyway
+            pass
+        finally:
+            if stop:
+                self.loop.stop()

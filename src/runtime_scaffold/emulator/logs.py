@@ -1,29 +1,32 @@
-"""A bootstrap's log stream: forwarded line by line to the terminal, with Lambda's START/END/REPORT lines and
-the last 4 KB of each invocation kept for ``X-Amz-Log-Type: Tail``."""
+"""A bootstrap's log stream and where it goes: Lambda's START/END/REPORT lines, the last 4 KB of each invocation
+kept for ``X-Amz-Log-Type: Tail``, and a sink that never blocks the loop.
+
+A :data:`LogSink` is called on the emulator's event loop with whole lines, so it must return at once; an
+in-memory collector does. A terminal or a pipe may not (``scaffold serve 2>&1 | less`` stops reading): a
+:class:`StreamWriter` puts such a destination behind a bounded buffer and a writer thread of its own, drops
+lines when the destination does not keep up, and says how many once it takes lines again. :func:`stderr_sink`
+is that, for this process's stderr; ``scaffold invoke`` and ``scaffold serve`` log through it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import os
-import select
-import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
+from typing import BinaryIO
 
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION, LOG_TAIL_BYTES, InvocationResult
 
 LogSink = Callable[[bytes], None]
 _MAX_LINE_BYTES = 1 << 16
-_STDERR_LOCK = threading.Lock()
-
-
-def stderr_sink(data: bytes) -> None:
-    """Write whole lines to our stderr; one lock keeps lines of parallel sandboxes from interleaving."""
-    with _STDERR_LOCK:
-        sys.stderr.buffer.write(data)
-        sys.stderr.buffer.flush()
+_READ_BYTES = 1 << 16
+# How much one readable event of a log pipe takes in: all a bootstrap wrote before posting its answer, so that
+# its lines come before END, without letting a flood starve the loop.
+_READ_PER_EVENT = 1 << 22
 
 
 def discard_sink(data: bytes) -> None:
@@ -40,24 +43,20 @@ def end_line(request_id: str) -> str:
 
 def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | None = None) -> str:
     """Lambda's REPORT line: Init Duration only after a cold start, Status only when it failed hard."""
-    parts = [
-        f"REPORT RequestId: {result.request_id}",
-        f"Duration: {result.duration_ms:.2f} ms",
-        # custom runtimes (provided.*) are billed for their init too
-        f"Billed Duration: {math.ceil(result.duration_ms + (result.init_duration_ms or 0))} ms",
-        f"Memory Size: {memory_size_mb} MB",
-        f"Max Memory Used: {result.max_memory_used_mb} MB",
-    ]
-    if result.init_duration_ms is not None:
-        parts.append(f"Init Duration: {result.init_duration_ms:.2f} ms")
+    init = result.init_duration_ms
+    line = (f"REPORT RequestId: {result.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
+            # custom runtimes (provided.*) are billed for their init too
+            f"Billed Duration: {math.ceil(result.duration_ms + (init or 0))} ms\t"
+            f"Memory Size: {memory_size_mb} MB\tMax Memory Used: {result.max_memory_used_mb} MB")
+    if init is not None:
+        line += f"\tInit Duration: {init:.2f} ms"
     if status:
-        parts.append(f"Status: {status}")
-    return "\t".join(parts)
+        line += f"\tStatus: {status}"
+    return line
 
 
 def peak_memory_mb(pid: int) -> int | None:
     """The process's peak resident set (VmHWM) in MB, from /proc; None without /proc or process."""
-    # Raw os calls: this runs once per invocation, and pathlib plus text decoding cost more than the read.
     try:
         fd = os.open(f"/proc/{pid}/status", os.O_RDONLY)
         try:
@@ -70,76 +69,54 @@ def peak_memory_mb(pid: int) -> int | None:
         return None
 
 
-def wait_sampling(process: subprocess.Popen[bytes], sample: Callable[[], None], *, every_s: float) -> int:
-    """Wait for ``process`` to end, calling ``sample`` every ``every_s`` while it runs; its exit is seen at once
-    (a pidfd), so a crash is reported as soon as without sampling."""
-    try:
-        pidfd: int | None = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):  # not Linux >= 5.3, or already reaped
-        pidfd = None
-    try:
-        while True:
-            sample()
-            if pidfd is not None:
-                if select.select([pidfd], [], [], every_s)[0]:
-                    return process.wait()
-                continue
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                return process.wait(every_s)
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-
-
 class LogStream:
-    """Reads one bootstrap's merged stdout and stderr from a pipe."""
+    """One bootstrap's merged stdout and stderr, read from a pipe by the loop, passed on line by line.
 
-    def __init__(self, fd: int, sink: LogSink) -> None:
+    All of it runs on the loop thread; ``add_reader``/``remove_reader`` are the loop's (any asyncio loop).
+    """
+
+    def __init__(self, fd: int, sink: LogSink, *, add_reader: Callable[..., object],
+                 remove_reader: Callable[[int], object]) -> None:
         self._fd = fd
         os.set_blocking(fd, False)
         self._sink = sink
-        self._lock = threading.Lock()
+        self._remove_reader = remove_reader
         self._partial = b""
         self._tail = bytearray()
         self._eof = False
-        self._thread = threading.Thread(target=self._pump, name=f"logs-{fd}", daemon=True)
-        self._thread.start()
+        add_reader(fd, self._readable)
 
-    def _pump(self) -> None:
-        while not self._eof:
+    def _readable(self) -> None:
+        taken = 0
+        while not self._eof and taken < _READ_PER_EVENT:
             try:
-                readable, _, _ = select.select([self._fd], [], [], 0.5)
-            except (OSError, ValueError):  # the fd was closed under us
-                return
-            if readable:
-                with self._lock:
-                    self._read_available(once=True)
-
-    def _read_available(self, *, once: bool = False) -> None:
-        """Consume what the pipe holds now; caller holds the lock, so the pump and sync never split a read."""
-        while not self._eof:
-            try:
-                data = os.read(self._fd, 1 << 16)
+                data = os.read(self._fd, _READ_BYTES)
             except BlockingIOError:
                 return
             except OSError:
                 data = b""
             if not data:
-                self._eof = True
-                self._flush_partial()
+                self._end()
                 return
+            taken += len(data)
             self._consume(data)
-            if once:
+            if len(data) < _READ_BYTES:  # the pipe is drained: spare the read that would say so
                 return
 
+    def _end(self) -> None:
+        self._eof = True
+        self._remove_reader(self._fd)
+        self._flush_partial()
+
     def _consume(self, data: bytes) -> None:
-        data = self._partial + data
+        if self._partial:
+            data = self._partial + data
         cut = data.rfind(b"\n") + 1
         if len(data) - cut > _MAX_LINE_BYTES:  # a runaway line without newline is passed on, not hoarded
             cut = len(data)
         self._partial = data[cut:]
         if cut:
-            self._write(data[:cut])
+            self._write(data[:cut] if cut < len(data) else data)
 
     def _flush_partial(self) -> None:
         if self._partial:
@@ -147,38 +124,145 @@ class LogStream:
             self._write(partial + b"\n")
 
     def _write(self, data: bytes) -> None:
-        self._tail += data
-        if len(self._tail) > 2 * LOG_TAIL_BYTES:
-            del self._tail[:-LOG_TAIL_BYTES]
+        tail = self._tail
+        tail += data
+        if len(tail) > 2 * LOG_TAIL_BYTES:
+            del tail[:-LOG_TAIL_BYTES]
         self._sink(data)
-
-    def sync(self) -> None:
-        """Take in all the bootstrap wrote so far: it logged before posting, so END comes after its lines."""
-        with self._lock:
-            self._read_available()
-            self._flush_partial()
 
     def line(self, text: str) -> None:
         """Add one of the platform's own lines (START, END, REPORT, timeouts) to the stream."""
-        with self._lock:
-            self._write(text.encode() + b"\n")
+        self._write(text.encode() + b"\n")
+
+    def lines(self, *texts: str) -> None:
+        """Several platform lines at once (END and REPORT): one write to the sink."""
+        self._write("".join([f"{text}\n" for text in texts]).encode())
 
     def start_invocation(self, *, keep: bool) -> None:
         """Begin a new tail; a cold start keeps what init printed so the caller sees why init failed."""
-        with self._lock:
-            if not keep:
-                self._tail.clear()
+        self._flush_partial()
+        if not keep:
+            self._tail.clear()
 
     def tail(self) -> bytes:
-        with self._lock:
-            return bytes(self._tail[-LOG_TAIL_BYTES:])
+        return bytes(memoryview(self._tail)[-LOG_TAIL_BYTES:])
 
-    def close(self, *, timeout: float = 2.0) -> None:
-        """After the bootstrap exited: read to the end, then stop the reader."""
-        self._thread.join(timeout)
-        with self._lock:
-            self._read_available()
-            self._flush_partial()
-            self._eof = True
+    def close(self) -> None:
+        """After the bootstrap exited: take in what the pipe still holds, then stop reading it."""
+        if not self._eof:
+            self._readable()
+            if not self._eof:
+                self._end()
         with contextlib.suppress(OSError):
             os.close(self._fd)
+
+
+class StreamWriter:
+    """A log sink that never blocks its caller: lines wait in a buffer of at most ``limit_bytes`` for a writer
+    thread; lines that find it full are dropped and counted, and the count is written once lines flow again.
+
+    ``target`` is asked, at each write, where to write: a file descriptor (written with ``os.write``, so a
+    writer stuck on a full pipe holds no lock of Python's) or a binary file.
+    """
+
+    def __init__(self, target: Callable[[], int | BinaryIO], *, limit_bytes: int = 1 << 20,
+                 gather_s: float = 0.005) -> None:
+        self._target = target
+        self._limit = limit_bytes
+        self._gather_s = gather_s
+        # A plain lock for the buffer (taken on the loop for every line: no Python-level Condition there), and
+        # a condition only to wake the writer when it waits, and drain() when the buffer empties.
+        self._buffer_lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._dropped = 0
+        self._idle = True  # the writer thread waits for lines (nothing taken and unwritten)
+        self._broken = False  # the destination is gone (EPIPE): lines are discarded
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, data: bytes) -> None:
+        with self._buffer_lock:
+            if self._broken:
+                return
+            if self._pending_bytes + len(data) > self._limit:
+                self._dropped += data.count(b"\n") or 1
+                return
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+            wake = self._idle
+        if wake:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+                    self._thread.start()
+                self._lock.notify_all()  # the writer, and a drain() waiting with it
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while True:
+                    with self._buffer_lock:
+                        chunks, self._pending, self._pending_bytes = self._pending, [], 0
+                        self._idle = not chunks
+                    if chunks:
+                        break
+                    self._lock.notify_all()  # for drain()
+                    self._lock.wait()
+            self._write(b"".join(chunks))
+            with self._buffer_lock:
+                dropped, self._dropped = self._dropped, 0
+            if dropped:
+                self._write(f"scaffold: {dropped} log line{'s' if dropped != 1 else ''} dropped: the log's "
+                            "reader did not keep up\n".encode())
+            time.sleep(self._gather_s)  # let the next lines gather: one write for many invocations
+
+    def _write(self, data: bytes) -> None:
+        try:
+            target = self._target()
+            if isinstance(target, int):
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(target, view):]
+            else:
+                target.write(data)
+                target.flush()
+        except (OSError, ValueError):  # a closed pipe or file: nobody reads the log any more
+            with self._buffer_lock:
+                self._broken = True
+                self._pending, self._pending_bytes = [], 0
+
+    def drain(self, *, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for every line so far to be written; False if the destination is too slow."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while (self._pending or not self._idle) and not self._broken:
+                if self._thread is None:
+                    return not self._pending
+                self._lock.notify_all()  # a writer that waits with lines pending takes them
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+        return True
+
+
+def _stderr() -> int | BinaryIO:
+    stream = sys.stderr
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stream (click's test runner): write to it
+        return stream.buffer if hasattr(stream, "buffer") else stream  # type: ignore[return-value]
+
+
+_STDERR = StreamWriter(_stderr)
+
+
+def stderr_sink(data: bytes) -> None:
+    """This process's stderr, behind a :class:`StreamWriter`: lines of parallel sandboxes never interleave."""
+    _STDERR(data)
+
+
+def drain_stderr(*, timeout_s: float = 2.0) -> bool:
+    """Give the lines still waiting for stderr up to ``timeout_s`` to be written (before a command's last words)."""
+    return _STDERR.drain(timeout_s=timeout_s)

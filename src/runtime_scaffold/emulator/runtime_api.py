@@ -4,39 +4,36 @@ A sandbox runs one invocation at a time, as a standard Lambda execution environm
 *queued* by the sandbox, *delivered* by ``GET /next``, and *answered* by one ``POST .../response`` or
 ``.../error``. Status codes and error bodies follow AWS's Runtime Interface Emulator (docs/runtime-api.md §2).
 
+All of it runs on the emulator's event loop, so it needs no locks: a ``/next`` with nothing queued is answered
+with a future that :meth:`RuntimeApi.submit` resolves, and every other request is answered at once.
+:meth:`RuntimeApi.routes` is the table served on the sandbox's port; the Extensions and Telemetry APIs, which
+share that host:port on Lambda, add their routes to it.
+
 :class:`RuntimeHooks` is the seam for fault injection and observation (the conformance suite delays or fails
-``/next`` and reads what the bootstrap posted); the default hooks behave exactly like Lambda.
+``/next`` and reads what the bootstrap posted); the default hooks behave exactly like Lambda and cost nothing:
+only the hooks a subclass overrides are called, each on the sandbox's hook thread (so a ``next_reply`` that
+sleeps delays its own sandbox only), in the order the requests came.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
-import re
-import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from runtime_scaffold.emulator.invocation import MAX_RESPONSE_BYTES, Invocation, InvocationResult, error_body
-from runtime_scaffold.emulator.server import Reply, Request, json_reply
+from runtime_scaffold.emulator.messages import Reply, Request, json_reply
+from runtime_scaffold.emulator.routes import Routes
 
 PREFIX = "/2018-06-01/runtime/"
-_INVOCATION_PATH = re.compile(r"invocation/([^/]+)/(response|error)")
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
-
-
-def _route(path: str) -> tuple[str, str | None, str]:
-    """(kind, request id, the one method allowed) for a Runtime API path; kind "unknown" when it is none."""
-    rest = path[len(PREFIX):] if path.startswith(PREFIX) else ""
-    if rest == "invocation/next":
-        return "next", None, "GET"
-    if rest == "init/error":
-        return "init_error", None, "POST"
-    match = _INVOCATION_PATH.fullmatch(rest)
-    if match:
-        return match.group(2), match.group(1), "POST"
-    return "unknown", None, ""
+T = TypeVar("T")
+_ACCEPTED = json_reply(202, {"status": "OK"})
 
 
 @dataclass(frozen=True)
@@ -83,6 +80,38 @@ class RuntimeHooks:
         """
 
 
+def overridden(hooks: RuntimeHooks, name: str) -> bool:
+    """Whether ``hooks`` replaces the default ``name`` hook (which then costs nothing, not even a call)."""
+    return getattr(type(hooks), name) is not getattr(RuntimeHooks, name)
+
+
+class HookRunner:
+    """Runs a sandbox's overridden hooks one at a time on a thread of their own, in the order they were asked."""
+
+    def __init__(self) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hooks")
+        self._closed = False
+
+    async def call(self, function: Callable[..., T | None], *args: Any) -> T | None:
+        """``function(*args)`` on the hook thread; None once the sandbox is closed (no hook runs then)."""
+        if self._closed:
+            return None
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    def fire(self, function: Callable[..., object], *args: Any) -> None:
+        """Run ``function`` after the hooks already asked for, without waiting for it."""
+        if not self._closed:
+            self._executor.submit(function, *args)
+
+    async def barrier(self) -> None:
+        """Wait until every hook asked for so far has run (a caller then sees all its observations)."""
+        await self.call(lambda: None)
+
+    def close(self) -> None:
+        self._closed = True
+        self._executor.shutdown(wait=False)
+
+
 def _error(status: int, error_type: str, message: str) -> Reply:
     return json_reply(status, {"errorMessage": message, "errorType": error_type})
 
@@ -95,7 +124,7 @@ def _function_error(request: Request, fallback_type: str) -> tuple[bytes, str]:
     header_type = request.headers.get(ERROR_TYPE_HEADER) or ""
     try:
         document = json.loads(request.body) if request.body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
     if isinstance(document, dict):
         return request.body, header_type or str(document.get("errorType") or fallback_type)
@@ -105,46 +134,87 @@ def _function_error(request: Request, fallback_type: str) -> tuple[bytes, str]:
 
 
 class RuntimeApi:
-    """The Runtime API state of one sandbox; :meth:`handle` is its HTTP application."""
+    """The Runtime API state of one sandbox's bootstrap; :meth:`routes` serves it, :meth:`handle` answers one
+    request (tests)."""
 
-    def __init__(self, *, sandbox_id: str, hooks: RuntimeHooks | None = None) -> None:
+    def __init__(self, *, sandbox_id: str, hooks: RuntimeHooks | None = None,
+                 hook_runner: HookRunner | None = None) -> None:
         self.sandbox_id = sandbox_id
         self.hooks = hooks or RuntimeHooks()
-        self._lock = threading.Condition()
+        self._hook_next = overridden(self.hooks, "next_reply")
+        self._hook_post = overridden(self.hooks, "post_reply")
+        self._hook_observe = overridden(self.hooks, "observe")
+        self.hooked = self._hook_next or self._hook_post or self._hook_observe
+        self._own_runner = hook_runner is None and self.hooked
+        self.hook_runner = hook_runner or (HookRunner() if self.hooked else None)
         self._queued: Invocation | None = None
         self._active: Invocation | None = None
+        # A /next waiting for an event: a future of its reply (no hooks), or of a wake-up (next_reply hooked).
+        self._waiter: asyncio.Future[Any] | None = None
         self._answered: deque[str] = deque(maxlen=64)
         self._init_error: tuple[bytes, str] | None = None
         self._closed = False
         self._ended: tuple[str, str] | None = None  # (error type, message) once the environment is gone
-        self._waiter = 0
         self.first_next_at: float | None = None  # time.monotonic() of the first /next: init is over
+        self.on_init_done: Callable[[], object] | None = None
+        self._routes = self.routes()
+
+    def routes(self) -> Routes:
+        """The Runtime API's route table; a feature on the same port (extensions, telemetry) adds to it."""
+        routes = Routes(max_body_bytes=MAX_RESPONSE_BYTES, not_found=self._not_found,
+                        method_not_allowed=self._not_allowed)
+        base = PREFIX.rstrip("/")
+        routes.add("GET", f"{base}/invocation/next", self._route_next)
+        routes.add("POST", f"{base}/invocation/{{request_id}}/response", self._route_response)
+        routes.add("POST", f"{base}/invocation/{{request_id}}/error", self._route_error)
+        routes.add("POST", f"{base}/init/error", self._route_init_error)
+        return routes
+
+    def handle(self, request: Request) -> Reply | Awaitable[Reply]:
+        """Answer one request through the route table, as the server would."""
+        resolved = self._routes.resolve(request.method, request.path)
+        if not isinstance(resolved, tuple):
+            return resolved(request)
+        route, request.params = resolved
+        if request.too_large is False and len(request.body) > self._routes.body_limit(route):
+            request.too_large = True
+        return route.handler(request)  # type: ignore[return-value]
 
     # -- the sandbox's side --------------------------------------------------------------------------
 
     def submit(self, invocation: Invocation) -> None:
-        with self._lock:
+        """Queue ``invocation``, handing it at once to a /next that waits for one."""
+        if self._ended is not None or self._init_error is not None:  # init failed, the bootstrap died, or closed
             self._queued = invocation
-            self._lock.notify_all()
-            ended, init_failed = self._ended, self._init_error is not None
-        if ended is not None or init_failed:  # init already failed, the bootstrap died or the sandbox closed
-            self.fail(*(ended or ("Runtime.ExitError", "")))
+            self.fail(*(self._ended or ("Runtime.ExitError", "")))
+            return
+        self._queued = invocation
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None if self._hook_next else self._hand_over(invocation))
 
     def fail(self, error_type: str, message: str) -> None:
         """End the queued or delivered invocation with a platform error; an init error wins."""
-        with self._lock:
-            invocation = self._active or self._queued
-            self._active = self._queued = None
-            if invocation is None:
-                return
-            self._answered.append(invocation.request_id)
-            if self._init_error is not None:
-                body, init_type = self._init_error
-                invocation.finish(InvocationResult(invocation.request_id, body, init_type))
-            else:
-                text = f"RequestId: {invocation.request_id} Error: {message}"
-                body = error_body(error_type, text)
-                invocation.finish(InvocationResult(invocation.request_id, body, error_type))
+        invocation = self._active or self._queued
+        self._active = self._queued = None
+        if invocation is None:
+            return
+        self._answered.append(invocation.request_id)
+        if self._init_error is not None:
+            body, init_type = self._init_error
+            invocation.finish(InvocationResult(invocation.request_id, body, init_type))
+        else:
+            text = f"RequestId: {invocation.request_id} Error: {message}"
+            invocation.finish(InvocationResult(invocation.request_id, error_body(error_type, text), error_type))
+
+    def take_unoffered(self) -> Invocation | None:
+        """The queued invocation no /next has taken yet, removed from the queue (the sandbox starts a fresh
+        bootstrap for it when this one died before asking)."""
+        invocation = self._queued
+        if invocation is None or invocation.offered:
+            return None
+        self._queued = None
+        return invocation
 
     def exited(self, message: str) -> None:
         """The bootstrap is gone: fail what it held, and what comes later, with ``message``."""
@@ -155,18 +225,19 @@ class RuntimeApi:
 
         The first reason wins: the sandbox shutting down kills the bootstrap, whose exit is not the cause.
         """
-        with self._lock:
-            if self._ended is None:
-                self._ended = (error_type, message)
-            error_type, message = self._ended
-        self.fail(error_type, message)
+        if self._ended is None:
+            self._ended = (error_type, message)
+        self.fail(*self._ended)
         self.close()
 
     def close(self) -> None:
         """Wake any /next still waiting: the environment is going away."""
-        with self._lock:
-            self._closed = True
-            self._lock.notify_all()
+        self._closed = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None if self._hook_next else self._shutting_down())
+        if self._own_runner and self.hook_runner is not None:
+            self.hook_runner.close()
 
     @property
     def init_error(self) -> tuple[bytes, str] | None:
@@ -174,49 +245,78 @@ class RuntimeApi:
 
     # -- the bootstrap's side -------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Reply:
-        kind, request_id, method = _route(request.path)
-        if kind == "unknown":
-            reply = _error(404, "NotFound", f"unknown path {request.path}")
-        elif request.method != method:
-            reply = _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
-        elif kind == "next":
-            reply = self._next()
-        else:
-            reply = self.hooks.post_reply(self.sandbox_id, kind, request_id, request) or self._take_post(
-                request, kind, request_id)
-        self.hooks.observe(RuntimeCall(self.sandbox_id, kind, request.method, request.path, request_id,
-                                       dict(request.headers.items()), request.body, reply.status))
+    @staticmethod
+    def _shutting_down() -> Reply:
+        return _error(500, "Sandbox.Failure", "the execution environment is shutting down")
+
+    def _not_found(self, request: Request) -> Reply:
+        return self._observed_now(request, "unknown", None, _error(404, "NotFound", f"unknown path {request.path}"))
+
+    def _not_allowed(self, request: Request) -> Reply:
+        reply = _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.path}")
+        return self._observed_now(request, "unknown", None, reply)
+
+    def _observed_now(self, request: Request, kind: str, request_id: str | None, reply: Reply) -> Reply:
+        if self._hook_observe and self.hook_runner is not None:
+            call = RuntimeCall(self.sandbox_id, kind, request.method, request.path, request_id,
+                               dict(request.headers.items()), request.body, reply.status)
+            self.hook_runner.fire(self.hooks.observe, call)
         return reply
 
-    def _take_post(self, request: Request, kind: str, request_id: str | None) -> Reply:
-        if kind == "init_error":
-            return self._init_error_post(request)
-        assert request_id is not None
-        return self._answer(request, request_id, kind)
+    async def _observed(self, request: Request, kind: str, request_id: str | None,
+                        reply: Reply | Awaitable[Reply]) -> Reply:
+        answer = reply if isinstance(reply, Reply) else await reply
+        return self._observed_now(request, kind, request_id, answer)
 
-    def _next(self) -> Reply:
-        with self._lock:
-            if self.first_next_at is None:
-                self.first_next_at = time.monotonic()
-            if self._active is not None:
-                return _error(403, "InvalidStateTransition",
-                              f"/next called before answering request {self._active.request_id}")
-            # A newer /next (a client that reconnected) takes over from an older one still waiting.
-            self._waiter += 1
-            me = self._waiter
-            while self._queued is None and not self._closed and self._waiter == me:
-                self._lock.wait()
-            if self._queued is None:
-                return _error(500, "Sandbox.Failure", "the execution environment is shutting down")
-            invocation = self._active = self._queued
-            self._queued = None
-        override = self.hooks.next_reply(self.sandbox_id, invocation)
+    def _route_next(self, request: Request) -> Reply | Awaitable[Reply]:
+        if self.first_next_at is None:
+            self.first_next_at = time.monotonic()
+            if self.on_init_done is not None:
+                self.on_init_done()
+        if self._active is not None:
+            reply = _error(403, "InvalidStateTransition",
+                           f"/next called before answering request {self._active.request_id}")
+            return self._observed_now(request, "next", None, reply)
+        if self._hook_next:
+            return self._observed(request, "next", None, self._next_hooked())
+        if self._queued is not None:
+            return self._observed_now(request, "next", None, self._hand_over(self._queued))
+        if self._closed:
+            return self._observed_now(request, "next", None, self._shutting_down())
+        waiter = self._new_waiter()
+        return self._observed(request, "next", None, waiter) if self._hook_observe else waiter
+
+    def _new_waiter(self) -> asyncio.Future[Any]:
+        # A newer /next (a client that reconnected) takes over from an older one still waiting.
+        older, self._waiter = self._waiter, asyncio.get_running_loop().create_future()
+        if older is not None and not older.done():
+            older.set_result(None if self._hook_next else self._shutting_down())
+        return self._waiter
+
+    async def _next_hooked(self) -> Reply:
+        while self._queued is None:
+            if self._closed:
+                return self._shutting_down()
+            waiter = self._new_waiter()
+            await waiter
+            if self._waiter is not waiter and self._waiter is not None:  # superseded by a newer /next
+                return self._shutting_down()
+        invocation = self._active = self._queued
+        self._queued = None
+        invocation.offered = True
+        assert self.hook_runner is not None
+        override = await self.hook_runner.call(self.hooks.next_reply, self.sandbox_id, invocation)
         if override is not None:
-            with self._lock:
-                if self._active is invocation:
-                    self._active, self._queued = None, invocation
+            if self._active is invocation:
+                self._active, self._queued = None, invocation
             return override
+        return self._hand_over(invocation)
+
+    def _hand_over(self, invocation: Invocation) -> Reply:
+        if self._queued is invocation:
+            self._queued = None
+        self._active = invocation
+        invocation.offered = True
         invocation.delivered = time.monotonic()
         headers = {
             "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
@@ -230,16 +330,39 @@ class RuntimeApi:
             headers["Lambda-Runtime-Cognito-Identity"] = invocation.cognito_identity
         return Reply(200, invocation.payload, headers)
 
+    def _route_response(self, request: Request) -> Reply | Awaitable[Reply]:
+        return self._post(request, "response", request.params.get("request_id"))
+
+    def _route_error(self, request: Request) -> Reply | Awaitable[Reply]:
+        return self._post(request, "error", request.params.get("request_id"))
+
+    def _route_init_error(self, request: Request) -> Reply | Awaitable[Reply]:
+        return self._post(request, "init_error", None)
+
+    def _post(self, request: Request, kind: str, request_id: str | None) -> Reply | Awaitable[Reply]:
+        if self._hook_post:
+            return self._observed(request, kind, request_id, self._post_hooked(request, kind, request_id))
+        return self._observed_now(request, kind, request_id, self._take_post(request, kind, request_id))
+
+    async def _post_hooked(self, request: Request, kind: str, request_id: str | None) -> Reply:
+        assert self.hook_runner is not None
+        override = await self.hook_runner.call(self.hooks.post_reply, self.sandbox_id, kind, request_id, request)
+        return override or self._take_post(request, kind, request_id)
+
+    def _take_post(self, request: Request, kind: str, request_id: str | None) -> Reply:
+        if kind == "init_error":
+            return self._init_error_post(request)
+        assert request_id is not None
+        return self._answer(request, request_id, kind)
+
     def _answer(self, request: Request, request_id: str, kind: str) -> Reply:
-        with self._lock:
-            invocation = self._active
-            if invocation is None or invocation.request_id != request_id:
-                if request_id in self._answered:
-                    return _error(403, "InvalidStateTransition",
-                                  f"request {request_id} was already answered")
-                return _error(400, "InvalidRequestID", "Invalid request ID")
-            self._active = None
-            self._answered.append(request_id)
+        invocation = self._active
+        if invocation is None or invocation.request_id != request_id:
+            if request_id in self._answered:
+                return _error(403, "InvalidStateTransition", f"request {request_id} was already answered")
+            return _error(400, "InvalidRequestID", "Invalid request ID")
+        self._active = None
+        self._answered.append(request_id)
         if kind == "response" and request.too_large:
             message = ("Response payload size exceeded maximum allowed payload size "
                        f"({MAX_RESPONSE_BYTES} bytes).")
@@ -252,17 +375,15 @@ class RuntimeApi:
         else:
             body, error_type = _function_error(request, "Unhandled")
             invocation.finish(InvocationResult(request_id, body, error_type))
-        return json_reply(202, {"status": "OK"})
+        return _ACCEPTED
 
     def _init_error_post(self, request: Request) -> Reply:
-        with self._lock:
-            if self.first_next_at is not None or self._init_error is not None:
-                return _error(403, "InvalidStateTransition", "init error posted after init was over")
-            self._init_error = _function_error(request, "Runtime.Unknown")
-            body, error_type = self._init_error
-            invocation, self._queued = self._queued, None
-            if invocation is not None:
-                self._answered.append(invocation.request_id)
+        if self.first_next_at is not None or self._init_error is not None:
+            return _error(403, "InvalidStateTransition", "init error posted after init was over")
+        self._init_error = _function_error(request, "Runtime.Unknown")
+        body, error_type = self._init_error
+        invocation, self._queued = self._queued, None
         if invocation is not None:
+            self._answered.append(invocation.request_id)
             invocation.finish(InvocationResult(invocation.request_id, body, error_type))
-        return json_reply(202, {"status": "OK"})
+        return _ACCEPTED

@@ -2,22 +2,26 @@
 
 A sandbox runs one invocation at a time. It starts the bootstrap lazily on the first invocation (a cold start)
 and keeps it warm; a timeout, a crash or an init error throws the process group away so the next invocation
-starts afresh, as Lambda resets an environment.
+starts afresh, as Lambda resets an environment. A bootstrap found dead when an event is about to be handed over
+(it died while idle, or before its /next took the event) means a cold start for that event, never an error.
+
+Everything here runs on the local Lambda's event loop (:mod:`loop`): the Runtime API listener, the exit (a
+pidfd), the log pipe and the deadline (a loop timer). :meth:`Sandbox.invoke` and :meth:`Sandbox.close` are
+the blocking forms, for threads other than the loop's. Seams: the bootstrap is started in :func:`process.spawn`
+only, the environment is reset in :meth:`Sandbox._reset` only, and ``accept`` (each Runtime API connection)
+and ``route_providers`` (more routes on the Runtime API's port) are passed in.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
+import asyncio
 import errno
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from runtime_scaffold.emulator import logs
@@ -28,47 +32,31 @@ from runtime_scaffold.emulator.environment import (
     lay_out_opt,
     missing_layers,
 )
-from runtime_scaffold.emulator.invocation import (
-    MAX_RESPONSE_BYTES,
-    Invocation,
-    InvocationResult,
-    error_body,
-)
-from runtime_scaffold.emulator.runtime_api import RuntimeApi, RuntimeHooks
-from runtime_scaffold.emulator.server import LoopbackServer
+from runtime_scaffold.emulator.guard import request_screen
+from runtime_scaffold.emulator.invocation import Invocation, InvocationResult, error_body
+from runtime_scaffold.emulator.loop import LambdaLoop
+from runtime_scaffold.emulator.process import MEMORY_SAMPLE_S, BootstrapProcess, describe_exit, spawn
+from runtime_scaffold.emulator.routes import Routes
+from runtime_scaffold.emulator.runtime_api import HookRunner, RuntimeApi, RuntimeHooks, overridden
+from runtime_scaffold.emulator.server import Accept, Listener, error_reply
 from runtime_scaffold.project import Function, Project
 
 SHUTTING_DOWN = "the local Lambda is shutting down"
-# How often a running bootstrap's peak memory is read, so the REPORT of a crash still has one.
-MEMORY_SAMPLE_S = 0.1
 # How long a bootstrap that reported an init error may take to exit by itself before it is killed.
 INIT_ERROR_GRACE_S = 1.0
+# How long a killed bootstrap may take to be reaped before the sandbox stops waiting for it.
+_REAP_S = 5.0
 
-# Process groups of running bootstraps. They live in their own sessions, so a terminal's Ctrl-C never reaches them;
-# if cleanup itself is interrupted (a second Ctrl-C), the interpreter's exit still kills them.
-_LIVE_GROUPS: set[int] = set()
-
-
-@atexit.register
-def _kill_live_groups() -> None:
-    for group in list(_LIVE_GROUPS):
-        with contextlib.suppress(OSError):
-            os.killpg(group, signal.SIGKILL)
+RouteProvider = Callable[[Routes, "Sandbox"], None]
+# No web page may reach a Runtime API either (a bootstrap sends no Origin, and names 127.0.0.1).
+_RUNTIME_SCREEN = request_screen(listen_host="127.0.0.1", refuse=error_reply)
 
 
-def describe_exit(returncode: int) -> str:
-    """Lambda's words for how a runtime ended (Go's os.ProcessState as RIE prints it)."""
-    if returncode == 0:
-        return "Runtime exited without providing a reason"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name[3:].lower()
-        except ValueError:
-            name = str(-returncode)
-        name = {"term": "terminated", "kill": "killed", "segv": "segmentation fault", "abrt": "aborted",
-                "int": "interrupt", "hup": "hangup", "pipe": "broken pipe"}.get(name, name)
-        return f"Runtime exited with error: signal: {name}"
-    return f"Runtime exited with error: exit status {returncode}"
+class _Retry:
+    """The bootstrap died before any /next took the event: start a fresh one for it."""
+
+
+_RETRY = _Retry()
 
 
 class Sandbox:
@@ -80,9 +68,12 @@ class Sandbox:
         project: Project,
         function: Function,
         sandbox_id: str,
+        loop: LambdaLoop,
         hooks: RuntimeHooks | None = None,
         log_sink: logs.LogSink = logs.stderr_sink,
         host_environment: Mapping[str, str] | None = None,
+        accept: Accept | None = None,
+        route_providers: Sequence[RouteProvider] = (),
     ) -> None:
         self.project = project
         self.function = function
@@ -90,26 +81,52 @@ class Sandbox:
         self.hooks = hooks or RuntimeHooks()
         self.log_sink = log_sink
         self.host_environment = dict(os.environ if host_environment is None else host_environment)
+        self.accept = accept
+        self.route_providers = tuple(route_providers)
+        self._lambda_loop = loop
         self._root = Path(tempfile.mkdtemp(prefix=f"scaffold-{function.key}-"))
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: BootstrapProcess | None = None
         self._api: RuntimeApi | None = None
-        self._server: LoopbackServer | None = None
+        self._listener: Listener | None = None
         self._logs: logs.LogStream | None = None
-        self._watcher: threading.Thread | None = None
+        self._exit_task: asyncio.Task[None] | None = None
+        self._outcome: asyncio.Future[InvocationResult | _Retry] | None = None
+        self._running: Invocation | None = None  # between its submission and its answer
+        self._killed = False  # the running invocation was killed at its deadline
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._memory_timer: asyncio.TimerHandle | None = None
+        self._deadline_due = 0.0
         self._spawned_at = 0.0
-        self._peak_mb = 0
-        self._lifecycle = threading.Lock()  # orders a cold start against retire() from another thread
-        self._stopping = threading.Lock()  # stop() runs from the invoker and from close() on another thread
         self._retired = False
+        names = ("next_reply", "post_reply", "observe", "exited")
+        self._hooked = any(overridden(self.hooks, name) for name in names)
+        self._hook_exited = overridden(self.hooks, "exited")
+        self._hook_runner = HookRunner() if self._hooked else None
 
     @property
     def pid(self) -> int | None:
         """The bootstrap's pid (also its process group id) while it runs."""
-        return self._process.pid if self._process is not None else None
+        process = self._process
+        return process.pid if process is not None else None
+
+    # -- blocking forms, for other threads -------------------------------------------------------------
+
+    def invoke(self, invocation: Invocation) -> InvocationResult:
+        """Run one invocation to its end: a response, a function error, or a platform error."""
+        return self._lambda_loop.run(self.invoke_async(invocation))
+
+    def retire(self) -> None:
+        """End the invocation running here with ``Sandbox.Failure``, end the bootstrap and start no other."""
+        self._lambda_loop.run(self.retire_async(), timeout=2 * _REAP_S)
+
+    def close(self) -> None:
+        """Retire the sandbox and delete its folder; safe to call again, and while an invocation runs."""
+        self._lambda_loop.run(self.close_async(), timeout=2 * _REAP_S)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def _prepare(self, runtime_api: str) -> tuple[list[str], dict[str, str], str | None]:
+        """The folder, entrypoint and environment of a cold start (file system work: off the loop)."""
         opt, runtime_dir = self._root / "opt", self._root / "runtime"
         runtime_dir.mkdir(exist_ok=True)
         lay_out_opt([layer.path for layer in self.project.function_layers(self.function)], opt)
@@ -121,150 +138,229 @@ class Sandbox:
             if reasons:  # the likely cause: the runtime's layer is not the one the function names
                 raise InvalidEntrypoint(f"{error} ({'; '.join(reasons)})") from None
             raise
-        api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks)
-        server = LoopbackServer(api.handle, max_body_bytes=MAX_RESPONSE_BYTES).start()
         environment = lambda_environment(
             function=self.function, region=self.project.region, task_root=self.project.root, opt=opt,
-            runtime_dir=runtime_dir, runtime_api=server.address, host_environment=self.host_environment)
+            runtime_dir=runtime_dir, runtime_api=runtime_api, host_environment=self.host_environment)
+        return [*entrypoint.argv], environment, entrypoint.note
+
+    def _start_process(self, runtime_api: str) -> tuple[subprocess.Popen[bytes], int, str | None]:
+        argv, environment, note = self._prepare(runtime_api)
         read_end, write_end = os.pipe()
         try:
-            process = subprocess.Popen(
-                entrypoint.argv, cwd=self.project.root, env=environment, stdin=subprocess.DEVNULL,
-                stdout=write_end, stderr=write_end, start_new_session=True)  # own group: killed as one
+            popen = spawn(argv, cwd=self.project.root, env=environment, output_fd=write_end)
         except OSError as error:
             os.close(read_end)
-            server.close()
             reason = (error.strerror or str(error)).lower()
             if error.errno == errno.ENOEXEC:
                 reason = "exec format error"
-            raise InvalidEntrypoint(f"fork/exec {entrypoint.bootstrap}: {reason}") from None
+            raise InvalidEntrypoint(f"fork/exec {argv[-1]}: {reason}") from None
         finally:
             os.close(write_end)
-        self._spawned_at = time.monotonic()
-        _LIVE_GROUPS.add(process.pid)
-        self._process, self._api, self._server = process, api, server
-        self._logs = logs.LogStream(read_end, self.log_sink)
-        self._peak_mb = 0
-        if entrypoint.note:
-            self._logs.line(f"scaffold: {entrypoint.note}")
-        self._watcher = threading.Thread(target=self._watch, args=(process, api), daemon=True,
-                                         name=f"watch-{process.pid}")
-        self._watcher.start()
+        return popen, read_end, note
 
-    def _watch(self, process: subprocess.Popen[bytes], api: RuntimeApi) -> None:
-        # /proc forgets a process's peak when it dies: keep the last one seen while it ran
-        returncode = logs.wait_sampling(process, lambda: self._sample_memory(process), every_s=MEMORY_SAMPLE_S)
-        self._kill_group(process)  # Lambda resets the whole environment, helpers the bootstrap left included
-        _LIVE_GROUPS.discard(process.pid)  # its number may be reused from now on
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks, hook_runner=self._hook_runner)
+        routes = api.routes()
+        for provide in self.route_providers:
+            provide(routes, self)
+        listener = await Listener(routes, accept=self.accept, screen=_RUNTIME_SCREEN).start()
         try:
-            self.hooks.exited(self.sandbox_id, returncode)
-        finally:  # a failing hook must not leave the invocation waiting for its deadline
-            api.exited(describe_exit(returncode))
+            popen, read_end, note = await loop.run_in_executor(None, self._start_process, listener.address)
+        except BaseException:
+            await listener.close()
+            raise
+        process = BootstrapProcess(popen, loop)
+        self._spawned_at = time.monotonic()
+        stream = logs.LogStream(read_end, self.log_sink, add_reader=loop.add_reader,
+                                remove_reader=loop.remove_reader)
+        api.on_init_done = process.sample_memory
+        self._process, self._api, self._listener, self._logs = process, api, listener, stream
+        self._exit_task = loop.create_task(self._watch(process, api))
+        if note:
+            stream.line(f"scaffold: {note}")
+        if self._retired:  # closed while the bootstrap was being started
+            await self._reset()
 
-    def _sample_memory(self, process: subprocess.Popen[bytes]) -> None:
-        self._peak_mb = max(self._peak_mb, logs.peak_memory_mb(process.pid) or 0)
+    async def _watch(self, process: BootstrapProcess, api: RuntimeApi) -> None:
+        returncode = await process.exited
+        outcome = self._outcome
+        warm = api.first_next_at is not None
+        if warm and outcome is not None and not outcome.done() and api.take_unoffered() is not None:
+            outcome.set_result(_RETRY)  # the event was never taken: a cold start for it
+        try:
+            if self._hook_exited and self._hook_runner is not None:
+                await self._hook_runner.call(self.hooks.exited, self.sandbox_id, returncode)
+        except Exception:  # a failing hook must not leave the invocation waiting for its deadline
+            pass
+        api.exited(describe_exit(returncode))
 
-    @staticmethod
-    def _kill_group(process: subprocess.Popen[bytes]) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-
-    def stop(self, *, grace: float = 0.0) -> None:
+    async def _reset(self, *, grace: float = 0.0) -> None:
         """End the bootstrap and everything it started, and reap it; the next invocation starts cold."""
-        with self._stopping:
-            self._stop(grace)
-
-    def _stop(self, grace: float) -> None:
         process, self._process = self._process, None
+        api, listener, stream, watcher = self._api, self._listener, self._logs, self._exit_task
+        self._api = self._listener = self._logs = self._exit_task = None
         if process is not None:
             if grace > 0:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(grace)
-            self._kill_group(process)
-            process.wait()
-            _LIVE_GROUPS.discard(process.pid)
-        if self._watcher is not None:
-            self._watcher.join(timeout=5)
-        if self._logs is not None:
-            self._logs.close()
-        if self._server is not None:
-            self._server.close()
-        self._api = self._server = self._logs = self._watcher = None
+                await asyncio.wait([process.exited], timeout=grace)
+            process.kill_group()
+            await asyncio.wait([process.exited], timeout=_REAP_S)
+            process.close()
+        if watcher is not None:
+            await asyncio.wait([watcher], timeout=_REAP_S)
+        if api is not None:
+            api.close()
+        if stream is not None:
+            stream.close()
+        if listener is not None:
+            await listener.close()
 
-    def retire(self) -> None:
-        """From another thread, while an invocation may be running: end it with ``Sandbox.Failure``, end the
-        bootstrap and start no other."""
-        with self._lifecycle:  # waits for a cold start in progress, so its process is seen and killed
-            self._retired = True
-            api = self._api
-        if api is not None:  # its caller gets an answer now rather than a dropped connection
-            api.end("Sandbox.Failure", SHUTTING_DOWN)
-        self.stop()
+    async def retire_async(self) -> None:
+        self._retired = True
+        if self._api is not None:  # its caller gets an answer now rather than a dropped connection
+            self._api.end("Sandbox.Failure", SHUTTING_DOWN)
+        await self._reset()
+        if self._hook_runner is not None:
+            self._hook_runner.close()
 
-    def close(self) -> None:
-        """Retire the sandbox and delete its folder; safe to call again, and while an invocation runs."""
-        self.retire()
-        shutil.rmtree(self._root, ignore_errors=True)
+    async def close_async(self) -> None:
+        await self.retire_async()
+        await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, self._root, True)
 
     # -- one invocation ------------------------------------------------------------------------------
 
-    def invoke(self, invocation: Invocation) -> InvocationResult:
+    async def invoke_async(self, invocation: Invocation) -> InvocationResult:
         """Run one invocation to its end: a response, a function error, or a platform error."""
         invocation.start_clock()
-        if self._process is not None and self._process.poll() is not None:
-            self.stop()  # it died while idle
-        with self._lifecycle:  # a retire() from another thread sees either no process or this one
+        outcome = await self._attempt(invocation, announced=False)
+        if isinstance(outcome, _Retry):
+            outcome = await self._attempt(invocation, announced=True)
+        assert isinstance(outcome, InvocationResult)
+        return outcome
+
+    def _shutting_down(self, invocation: Invocation) -> InvocationResult:
+        message = f"RequestId: {invocation.request_id} Error: {SHUTTING_DOWN}"
+        return InvocationResult(invocation.request_id, error_body("Sandbox.Failure", message), "Sandbox.Failure")
+
+    async def _attempt(self, invocation: Invocation, *, announced: bool) -> InvocationResult | _Retry:
+        if self._retired:
+            return self._shutting_down(invocation)
+        if self._process is not None and not self._process.alive():
+            await self._reset()  # it died while idle
+        cold = self._process is None
+        if cold:
+            try:
+                await self._start()
+            except InvalidEntrypoint as error:
+                return self._entrypoint_failure(invocation, str(error))
             if self._retired:
-                message = f"RequestId: {invocation.request_id} Error: {SHUTTING_DOWN}"
-                return InvocationResult(invocation.request_id, error_body("Sandbox.Failure", message),
-                                        "Sandbox.Failure")
-            cold = self._process is None
-            if cold:
-                try:
-                    self._start()
-                except InvalidEntrypoint as error:
-                    return self._entrypoint_failure(invocation, str(error))
-            assert self._api is not None and self._logs is not None and self._process is not None
-            api, stream, process = self._api, self._logs, self._process
-        stream.start_invocation(keep=cold)
-        stream.line(logs.start_line(invocation.request_id))
+                return self._shutting_down(invocation)
+        api, stream, process = self._api, self._logs, self._process
+        assert api is not None and stream is not None and process is not None
+        if not announced:
+            stream.start_invocation(keep=cold)
+            stream.line(logs.start_line(invocation.request_id))
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[InvocationResult | _Retry] = loop.create_future()
+        def answered(result: InvocationResult) -> None:
+            if not outcome.done():  # a _RETRY may have come first
+                outcome.set_result(result)
+
+        invocation.on_finish(answered)
+        self._outcome = outcome
+        self._running, self._killed = invocation, False
+        self._arm_deadline(loop, invocation)
+        if self._memory_timer is None:
+            self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
         api.submit(invocation)
-        result = invocation.wait(max(invocation.remaining_s, 0.0))
-        killed = result is None
-        if killed:
-            api.fail("Sandbox.Timedout", f"Task timed out after {invocation.timeout_s:.2f} seconds")
-            self._kill_group(process)
-            result = invocation.wait(5)
-        assert result is not None
+        try:
+            answer = await outcome
+        finally:
+            self._outcome = self._running = None
+        if isinstance(answer, _Retry):
+            await self._reset()
+            return answer
+        result = self._report(invocation, answer, cold=cold, api=api, stream=stream, process=process)
+        if result.error_type == "Runtime.ExitError":
+            await asyncio.wait([process.exited], timeout=_REAP_S)
+            self._exit_lines(invocation, stream, process)
+        self._end_lines(invocation, result, api, stream)
+        if self._killed or self._status(result, api) is not None:  # reset: the next invocation starts afresh
+            await self._reset(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0)
+        if self._hook_runner is not None:
+            await self._hook_runner.barrier()  # the caller sees every call of this invocation observed
+        return result
+
+    def _arm_deadline(self, loop: asyncio.AbstractEventLoop, invocation: Invocation) -> None:
+        """One timer per sandbox, moved only when it would fire too late: invocations far shorter than their
+        timeout (the usual case) cost no timer of their own."""
+        due = loop.time() + max(invocation.remaining_s, 0.0)
+        if self._deadline_timer is None or self._deadline_due > due:
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+            self._deadline_timer = loop.call_at(due, self._deadline, loop)
+            self._deadline_due = due
+
+    def _deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._deadline_timer = None
+        invocation, api, process = self._running, self._api, self._process
+        if invocation is None or api is None or process is None:
+            return
+        if invocation.remaining_s > 0:  # the one due then has ended; this one's deadline is later
+            self._arm_deadline(loop, invocation)
+            return
+        self._killed = True
+        api.fail("Sandbox.Timedout", f"Task timed out after {invocation.timeout_s:.2f} seconds")
+        process.kill_group()
+
+    def _sample_memory(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Peak memory from a timer, not from each invocation (VmHWM is a high-water mark: a read at most 100 ms
+        old is at most that much behind); it stops while no invocation runs. A crash's peak comes from wait4."""
+        self._memory_timer = None
+        if self._process is not None:
+            self._process.sample_memory()
+            if self._running is not None:
+                self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
+
+    @staticmethod
+    def _status(result: InvocationResult, api: RuntimeApi) -> str | None:
+        """The REPORT's Status: set when the environment has to be reset."""
+        if result.error_type == "Sandbox.Timedout":
+            return "timeout"
+        if result.error_type in ("Runtime.ExitError", "Sandbox.Failure") or api.init_error is not None:
+            return f"error\tError Type: {result.error_type}"
+        return None
+
+    @staticmethod
+    def _exit_lines(invocation: Invocation, stream: logs.LogStream, process: BootstrapProcess) -> None:
+        returncode = process.returncode
+        exit_text = describe_exit(returncode) if returncode is not None else "Runtime exited"
+        stream.lines(f"RequestId: {invocation.request_id} Error: {exit_text}", "Runtime.ExitError")
+
+    def _report(self, invocation: Invocation, result: InvocationResult, *, cold: bool, api: RuntimeApi,
+                stream: logs.LogStream, process: BootstrapProcess) -> InvocationResult:
+        """The result's durations and memory, as the REPORT line gives them."""
         timed_out = result.error_type == "Sandbox.Timedout"  # not when the answer beat the kill by a hair
         finished = time.monotonic()
-        stream.sync()
         # A timeout lasts the whole timeout, cold start included (the deadline started before it), as Lambda
         # reports it; otherwise the duration is the handler's, from delivery.
         since = invocation.started if timed_out else (invocation.delivered or invocation.started)
         result.duration_ms = (finished - since) * 1000
         if cold:
             result.init_duration_ms = ((api.first_next_at or finished) - self._spawned_at) * 1000
-        self._sample_memory(process)
-        result.max_memory_used_mb = self._peak_mb
-        status = None
-        if timed_out:
-            status = "timeout"
-        elif result.error_type in ("Runtime.ExitError", "Sandbox.Failure") or api.init_error is not None:
-            status = f"error\tError Type: {result.error_type}"
-        if result.error_type == "Runtime.ExitError":
-            stream.line(f"RequestId: {invocation.request_id} Error: {describe_exit(process.wait(5))}")
-            stream.line("Runtime.ExitError")
-        stream.line(logs.end_line(invocation.request_id))
-        stream.line(logs.report_line(result, memory_size_mb=self.function.memory_size, status=status))
-        if timed_out:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            seconds = f"{invocation.timeout_s:.2f}"
-            stream.line(f"{stamp}Z {invocation.request_id} Task timed out after {seconds} seconds")
-        result.log_tail = stream.tail()
-        if killed or status is not None:  # the environment is reset: the next invocation starts afresh
-            self.stop(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0)
+        result.max_memory_used_mb = process.peak_mb
         return result
+
+    def _end_lines(self, invocation: Invocation, result: InvocationResult, api: RuntimeApi,
+                   stream: logs.LogStream) -> None:
+        status = self._status(result, api)
+        lines = [logs.end_line(invocation.request_id),
+                 logs.report_line(result, memory_size_mb=self.function.memory_size, status=status)]
+        if result.error_type == "Sandbox.Timedout":
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            lines.append(f"{stamp}Z {invocation.request_id} Task timed out after {invocation.timeout_s:.2f} seconds")
+        stream.lines(*lines)
+        result.log_tail = stream.tail()
 
     def _entrypoint_failure(self, invocation: Invocation, message: str) -> InvocationResult:
         text = f"RequestId: {invocation.request_id} Error: {message}"

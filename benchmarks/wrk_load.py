@@ -1,0 +1,127 @@
+"""Load and CPU measurement for benchmarks/serve_throughput.py: wrk (C) on the Invoke API, and the CPU time
+that the serve process and its bootstraps spend, read from /proc before and after.
+
+wrk is the load generator because a Python client would be the bottleneck: against a trivial uvloop server it
+drives over 70,000 requests/s on one connection here, ten times what `scaffold serve` is asked to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+LUA = 'wrk.method = "POST"\nwrk.body = \'{"name": "World"}\'\nwrk.headers["Content-Type"] = "application/json"\n'
+
+
+def wrk_path() -> str | None:
+    return shutil.which("wrk")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+@dataclass
+class Run:
+    rate: float  # invocations per second
+    p50_ms: float
+    server_cpu_ms: float  # per invocation
+    bootstrap_cpu_ms: float  # per invocation, all bootstraps together
+    errors: int
+
+
+class Serve:
+    """`scaffold serve` from ``src`` (a checkout's src folder) on a project, port 0, logs to /dev/null."""
+
+    def __init__(self, src: Path, project: Path, *, concurrency: int) -> None:
+        env = {**os.environ, "PYTHONPATH": str(src)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runtime_scaffold", "serve", "--project", str(project), "--port", "0",
+             "--concurrency", str(concurrency)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode()
+        if "http://" not in line:
+            self.close()
+            raise RuntimeError(f"scaffold serve from {src} did not start")
+        self.base = line.rsplit(" ", 1)[1].strip()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def _wrk(url: str, *, connections: int, seconds: float, script: Path) -> str:
+    command = [wrk_path() or "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+               "-s", str(script), url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+
+
+def _latency_ms(text: str) -> float:
+    match = re.search(r"50%\s+([\d.]+)(us|ms|s)", text)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def wrk_run(src: Path, project: Path, *, function: str, concurrency: int, connections: int,
+            seconds: float) -> Run:
+    """One run: start serve, warm every environment up, then wrk for ``seconds`` while CPU is accounted."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(LUA)
+    script = Path(lua.name)
+    serve = Serve(src, project, concurrency=concurrency)
+    try:
+        url = f"{serve.base}/2015-03-31/functions/{function}/invocations"
+        _wrk(url, connections=max(connections, concurrency), seconds=1, script=script)  # cold starts, caches
+        bootstraps = children(serve.process.pid)
+        server_before = cpu_seconds(serve.process.pid)
+        bootstrap_before = sum(cpu_seconds(pid) for pid in bootstraps)
+        text = _wrk(url, connections=connections, seconds=seconds, script=script)
+        server_cpu = cpu_seconds(serve.process.pid) - server_before
+        bootstrap_cpu = sum(cpu_seconds(pid) for pid in bootstraps) - bootstrap_before
+    finally:
+        serve.close()
+        script.unlink()
+    requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    return Run(rate, _latency_ms(text), server_cpu / requests * 1000, bootstrap_cpu / requests * 1000, errors)
+
+
+def checkout_main_src(repo: Path, into: Path) -> Path | None:
+    """main's src (and a link to the templates it lists at start-up) in ``into``; None without a main branch."""
+    archive = subprocess.run(["git", "-C", str(repo), "archive", "main", "src"], capture_output=True)
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    (into / "cookiecutters").symlink_to(repo / "cookiecutters", target_is_directory=True)
+    return into / "src"
