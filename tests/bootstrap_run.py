@@ -152,8 +152,13 @@ def init_error(api: FakeRuntimeAPI, run: Run, error_type: str) -> dict[str, obje
     return body
 
 
-def write_bash_handler(tmp_path: Path, body: str) -> Path:
+def task_root_with(tmp_path: Path, name: str, source: str) -> Path:
+    """A task root (tmp_path/task) holding the handler file NAME."""
     task_root = tmp_path / "task"
     task_root.mkdir(exist_ok=True)
-    (task_root / "h.sh").write_text(body)
+    (task_root / name).write_text(source)
     return task_root
+
+
+def write_bash_handler(tmp_path: Path, body: str) -> Path:
+    return task_root_with(tmp_path, "h.sh", body)

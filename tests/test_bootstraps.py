@@ -372,6 +372,32 @@ def test_bash_xtrace_in_handler_file_traces_only_the_handler(api: FakeRuntimeAPI
     assert "secret-event-bytes" not in run.stderr, "the runtime's own commands must not be traced"
 
 
+SPAWNER_PROBE = r"""
+_lr_sock='' _lr_pr='' _lr_pw=''
+source "$1"
+_lr_child() { read -r -N 1 _; printf 'L\0'; exit 0; }  # finds no event and ends at once, as on a lost connection
+coproc SPAWNER { _lr_spawner; }
+exec {req}>&"${SPAWNER[1]}" {msg}<&"${SPAWNER[0]}"
+printf 'n\n' >&"$req"
+IFS= read -r -d '' -u "$msg" forked
+printf 's\n' >&"$req"  # the spawner waits for the process, so it has ended and been reaped
+IFS= read -r -d '' -u "$msg" exited
+exec {out}<"/proc/$SPAWNER_PID/fd/${forked#* }" && IFS= read -r -d '' -u "$out" first
+printf '%s %s' "$exited" "$first"
+"""
+
+
+def test_bash_spawner_keeps_the_stdout_of_a_process_that_ended_at_once() -> None:
+    # Bash closes a coprocess's pipes, unread data and all, once it has reaped it. A handler's process that finds no
+    # event (the connection lost, an error status) ends at once, maybe before the runtime has opened its stdout
+    # through /proc/<spawner>/fd: the spawner must keep a copy of its own. In the runtime the window is microseconds,
+    # so this drives the spawner of bash-runtime/handler.sh directly, in the order that loses the pipe.
+    handler_sh = PROJECT["bash"] / "runtime" / "bash-runtime" / "handler.sh"
+    probe = subprocess.run(["bash", "-c", SPAWNER_PROBE, "probe", str(handler_sh)], capture_output=True, text=True,
+                           timeout=30)
+    assert probe.stdout == "X0 L", probe.stderr
+
+
 def test_bash_large_output_before_reading_input_does_not_deadlock(
     api: FakeRuntimeAPI, tmp_path: Path
 ) -> None:

@@ -127,15 +127,15 @@ _lr_child() {
 # nothing with it. It acts on requests only (a process that ends at once, the connection being gone, is not forked
 # again and again): "n" forks the next process, sent once the runtime is done reading the connection (the new
 # process reads the next reply on it at once), answered "P<pid> <fd>": the runtime opens the process's stdout as
-# /proc/<spawner>/fd/<fd>, the spawner's own read end of that pipe, kept until the next fork (not the process's fd 1:
-# bash moves that fd while a builtin of the process writes elsewhere); "s" waits for the last process, answered
-# "X<status>". The processes stay in the runtime's process group, so that whoever stops the runtime's group (Lambda,
-# the emulator at a timeout) stops them and everything they started.
+# /proc/<spawner>/fd/<fd>, the spawner's own copy of the read end of that pipe, kept until the next fork (not the
+# process's fd 1: bash moves that fd while a builtin of the process writes elsewhere); "s" waits for the last process,
+# answered "X<status>". The processes stay in the runtime's process group, so that whoever stops the runtime's group
+# (Lambda, the emulator at a timeout) stops them and everything they started.
 #
 # The spawner's answers and the processes' own records (T, E, S) share one pipe to the runtime, the message pipe:
 # NUL-ended records, the spawner's stdout, which the processes have as _lr_cw.
 _lr_spawner() {
-    local request pid="" status cin cout=''
+    local request pid="" status cin cout out=''
     trap - TERM
     exec {_lr_cw}>&1
     [[ -n $_lr_sock ]] && exec {_lr_sock}<&-
@@ -148,13 +148,16 @@ _lr_spawner() {
             pid=''
         fi
         [[ $request == n ]] || continue
-        [[ -n $cout ]] && exec {cout}<&-
+        [[ -n $out ]] && exec {out}<&-
         coproc _LR_H { _lr_child; }
         pid=$_LR_H_PID cin=${_LR_H[1]} cout=${_LR_H[0]}
-        # Bash forgets a coprocess's pipes once it has ended: this one waits for a byte before it does anything.
+        # Once bash has reaped a coprocess it unsets its variables and closes its pipes, unread data and all: the
+        # process waits for a byte before it does anything, and its stdout is kept as a copy that bash leaves alone,
+        # for a process that ends at once (no event) may be reaped before the runtime has opened it.
+        exec {out}<&"$cout" {cout}<&-
         printf g >&"$cin"
         exec {cin}>&-  # the process feeds its stdin itself
-        printf 'P%s %s\0' "$pid" "$cout"
+        printf 'P%s %s\0' "$pid" "$out"
     done
 }
 
