@@ -95,24 +95,30 @@ def find_entrypoint(task_root: Path, opt: Path, *, host_path: str) -> Entrypoint
         raise InvalidEntrypoint(f"Couldn't find valid bootstrap(s): [{LAMBDA_TASK_ROOT}/bootstrap "
                                 f"{LAMBDA_OPT}/bootstrap]; here {LAMBDA_TASK_ROOT}/bootstrap is "
                                 f"{_looked_at(candidates[0])} and {LAMBDA_OPT}/bootstrap {_opt_bootstrap(opt)}")
-    with open(bootstrap, "rb") as file:
+    return command_for(bootstrap, opt, host_path=host_path)
+
+
+def command_for(executable: Path, opt: Path, *, host_path: str) -> Entrypoint:
+    """How to run an executable of the sandbox (the bootstrap, an extension) as Lambda's kernel would run it:
+    ``#!/bin/sh`` as Amazon Linux's bash, ``#!/opt/...`` with the layer's interpreter, else the host's."""
+    with open(executable, "rb") as file:
         first_line = file.readline(512)
     if first_line.split(maxsplit=1)[:1] == [b"#!/bin/sh"]:
-        return Entrypoint(bootstrap, _posix_shell(bootstrap, first_line))
+        return Entrypoint(executable, _posix_shell(executable, first_line))
     if not first_line.startswith(b"#!/opt/"):
-        return Entrypoint(bootstrap, [str(bootstrap)])
+        return Entrypoint(executable, [str(executable)])
     # Lambda's kernel would run /opt/<x>; here /opt is not ours, so run the layer's copy, else the host's.
     interpreter, _, argument = first_line[2:].decode(errors="replace").strip().partition(" ")
     arguments = [argument.strip()] if argument.strip() else []
     in_layer = opt / interpreter[len("/opt/"):]
     if _is_executable_file(in_layer):
-        return Entrypoint(bootstrap, [str(in_layer), *arguments, str(bootstrap)],
+        return Entrypoint(executable, [str(in_layer), *arguments, str(executable)],
                           f"{interpreter}: running the layer's {os.path.realpath(in_layer)}")
     on_host = shutil.which(Path(interpreter).name, path=host_path)
     if on_host is None:
-        raise InvalidEntrypoint(f"fork/exec {bootstrap}: no such file or directory "
+        raise InvalidEntrypoint(f"fork/exec {executable}: no such file or directory "
                                 f"(interpreter {interpreter} is neither in the layers nor on PATH)")
-    return Entrypoint(bootstrap, [on_host, *arguments, str(bootstrap)],
+    return Entrypoint(executable, [on_host, *arguments, str(executable)],
                       f"{interpreter} is not in the layers: running the host's {on_host}")
 
 
