@@ -97,7 +97,7 @@ class LocalLambda:
                     return Sandbox(project=self.project, function=function, sandbox_id=sandbox_id,
                                    loop=self.loop, hooks=self.hooks, log_sink=self.log_sink,
                                    host_environment=self.host_environment, accept=self.accept,
-                                   route_providers=self.runtime_routes)
+                                   route_providers=self.runtime_routes, account_id=self.account_id)
                 pool = self._pools[function.key] = FunctionPool(
                     factory, name=function.key, concurrency=self.concurrency, loop=self.loop,
                     event_queue_size=self.event_queue_size)
