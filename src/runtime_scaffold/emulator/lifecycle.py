@@ -196,9 +196,10 @@ class Lifecycle:
             if self._stream is not None:
                 self._stream.line(extension_line(extension))
             self._emit(Event("platform.extension", {"name": extension.name, "state": extension.state,
-                                           "events": extension.events, "error_type": extension.error_type}))
-        self._emit(Event("platform.initReport", {"initialization_type": "on-demand", "phase": self.phase, "status": "success",
-                                        "duration_ms": (self.init_done_at - self.started_at) * 1000}))
+                                                    "events": extension.events, "error_type": extension.error_type}))
+        self._emit(Event("platform.initReport", {
+            "initialization_type": "on-demand", "phase": self.phase, "status": "success",
+            "duration_ms": (self.init_done_at - self.started_at) * 1000}))
         self.telemetry.close_subscriptions()
         held, self._held = self._held, None
         api = self._runtime_api

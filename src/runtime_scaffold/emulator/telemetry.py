@@ -172,7 +172,8 @@ class TelemetryApi:
     def _start(self, extension: Extension, *, api: str, schema: str, types: tuple[str, ...],
                destination: Destination, buffering: Buffering) -> None:
         def dropped(records: int, size: int) -> bytes:
-            event = Event("platform.logsDropped", {"droppedBytes": size, "droppedRecords": records, "reason": DROP_REASON})
+            event = Event("platform.logsDropped",
+                          {"droppedBytes": size, "droppedRecords": records, "reason": DROP_REASON})
             return render(event, api=api, schema=schema) or b"{}"
 
         subscriber = Subscriber(name=extension.name, destination=destination, buffering=buffering,
