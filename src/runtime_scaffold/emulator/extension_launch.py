@@ -19,8 +19,8 @@ from pathlib import Path
 
 from runtime_scaffold.emulator import logs
 from runtime_scaffold.emulator.environment import InvalidEntrypoint, command_for
-from runtime_scaffold.emulator.extensions import MAX_EXTENSIONS
 from runtime_scaffold.emulator.process import BootstrapProcess, spawn
+from runtime_scaffold.lambda_limits import MAX_EXTENSIONS
 
 FOLDER = "extensions"
 # Lambda's Extensions API page: "Extensions can access the function's environment variables, except for the

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from runtime_scaffold.emulator.invocation import Invocation
 from runtime_scaffold.emulator.messages import Reply, Request, json_reply
 from runtime_scaffold.emulator.routes import Routes
+from runtime_scaffold.lambda_limits import MAX_EXTENSIONS
 
 BASE = "/2020-01-01/extension"
 NAME_HEADER = "Lambda-Extension-Name"
@@ -35,7 +36,6 @@ IDENTIFIER_HEADER = "Lambda-Extension-Identifier"
 ACCEPT_FEATURE_HEADER = "Lambda-Extension-Accept-Feature"
 ERROR_TYPE_HEADER = "Lambda-Extension-Function-Error-Type"
 EVENT_IDENTIFIER_HEADER = "Lambda-Extension-Event-Identifier"
-MAX_EXTENSIONS = 10  # per function, external and internal together
 INVOKE, SHUTDOWN = "INVOKE", "SHUTDOWN"
 _EVENTS = (INVOKE, SHUTDOWN)
 _REGISTER_BODY_BYTES = 64 * 1024
