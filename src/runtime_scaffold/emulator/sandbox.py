@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from runtime_scaffold.emulator import logs, shutdown
+from runtime_scaffold.emulator import exec_wrapper, logs, shutdown
 from runtime_scaffold.emulator.environment import (
     InvalidEntrypoint,
     find_entrypoint,
@@ -188,6 +188,8 @@ class Sandbox:
         listener = await Listener(routes, accept=self.accept, screen=_RUNTIME_SCREEN).start()
         try:
             argv, environment, note = await loop.run_in_executor(None, self._prepare, listener.address)
+            argv, wrapper_note = exec_wrapper.wrap(argv, runtime=self.function.runtime, environment=environment,
+                                                   opt=self._root / "opt", task_root=self.project.root)
             await self._start_extensions(lifecycle, environment, timeout_s)
             popen, read_end = await loop.run_in_executor(None, self._spawn, [*lifecycle.prefix, *argv], environment)
         except BaseException:
@@ -202,8 +204,9 @@ class Sandbox:
         lifecycle.runtime_started(process=process, api=api, stream=stream, on_init_done=process.sample_memory)
         self._process, self._api, self._listener, self._logs = process, api, listener, stream
         self._exit_task = loop.create_task(self._watch(process, api))
-        if note:
-            stream.line(f"scaffold: {note}")
+        for text in (note, wrapper_note):
+            if text:
+                stream.line(f"scaffold: {text}")
         if self._retired:  # closed while the bootstrap was being started
             await self._reset(reason=shutdown.SPINDOWN)
 
