@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from runtime_scaffold.emulator import logs, shutdown, telemetry_records
@@ -42,6 +43,39 @@ from runtime_scaffold.emulator.telemetry_records import Event, span
 from runtime_scaffold.project import Function
 
 
+@dataclass(frozen=True)
+class ExtensionInfo:
+    """What an observer is told about one extension."""
+
+    name: str
+    external: bool
+    events: tuple[str, ...]
+    state: str
+    error_type: str | None
+
+
+class ExtensionObserver:
+    """Told what the extensions did, phase by phase (the conformance suite's window on them). Called on the
+    emulator's loop: return at once. The default observes nothing."""
+
+    def initialized(self, sandbox_id: str, extensions: list[ExtensionInfo]) -> None:
+        """The Init phase is over (the runtime and every extension asked for their first event)."""
+
+    def invocation_over(self, sandbox_id: str, request_id: str, *, after_runtime_ms: float,
+                        late: list[str]) -> None:
+        """The extensions are done with an invocation ``after_runtime_ms`` after the runtime answered it;
+        ``late`` names those that had not asked for their next event by its deadline."""
+
+    def shut_down(self, sandbox_id: str, reason: str, *, exited: list[str], killed: list[str],
+                  not_told: list[str]) -> None:
+        """The Shutdown phase is over: which extensions exited after SHUTDOWN, which were killed at its end, and
+        which were killed at its start, not being registered for SHUTDOWN."""
+
+
+def _info(extension: Extension) -> ExtensionInfo:
+    return ExtensionInfo(extension.name, extension.external, extension.events, extension.state, extension.error_type)
+
+
 def extension_line(extension: Extension) -> str:
     """Lambda's log line for an extension at the end of init (the same facts as ``platform.extension``)."""
     line = f"EXTENSION\tName: {extension.name}\tState: {extension.state}\tEvents: [{','.join(extension.events)}]"
@@ -52,8 +86,9 @@ class Lifecycle:
     """One environment generation's extensions, telemetry and phases."""
 
     def __init__(self, *, sandbox_id: str, function: Function, account_id: str, log_sink: logs.LogSink,
-                 first_generation: bool) -> None:
+                 first_generation: bool, observer: ExtensionObserver | None = None) -> None:
         self.sandbox_id = sandbox_id
+        self._observer = observer
         self.function = function
         self._log_sink = log_sink
         self.phase = "init" if first_generation else "invoke"
@@ -201,6 +236,8 @@ class Lifecycle:
             "initialization_type": "on-demand", "phase": self.phase, "status": "success",
             "duration_ms": (self.init_done_at - self.started_at) * 1000}))
         self.telemetry.close_subscriptions()
+        if self._observer is not None:
+            self._observer.initialized(self.sandbox_id, [_info(e) for e in self.api.extensions])
         held, self._held = self._held, None
         api = self._runtime_api
         if held is not None and api is not None:
@@ -241,14 +278,22 @@ class Lifecycle:
         """Wait (until the invocation's deadline) for the extensions working on it to call event/next again;
         the reason the environment must be reset instead ("timeout", "failure"), or None."""
         deadline = invocation.started + invocation.timeout_s
+        answered = time.monotonic()
+        late: list[str] = []
         while self._working and not self.api.all_ready and self.api.failure is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.note(f"extensions {', '.join(self.api.pending_names())} did not call event/next before "
+                late = self.api.pending_names()
+                self.note(f"extensions {', '.join(late)} did not call event/next before "
                           f"the deadline of request {invocation.request_id}")
-                return shutdown.TIMEOUT
+                break
             await self.api.changed(timeout_s=remaining)
         self._working = []
+        if self._observer is not None:
+            self._observer.invocation_over(self.sandbox_id, invocation.request_id,
+                                           after_runtime_ms=(time.monotonic() - answered) * 1000, late=late)
+        if late:
+            return shutdown.TIMEOUT
         return shutdown.FAILURE if self.api.failure is not None else None
 
     def report(self, invocation: Invocation, result: InvocationResult, *, status: str, memory_size_mb: int) -> None:
@@ -297,6 +342,10 @@ class Lifecycle:
                           "killed")
             if not report.runtime_exited:
                 self.note("the runtime did not exit on SIGTERM within its share of the Shutdown phase: killed")
+            if self._observer is not None:
+                told = set(report.exited) | set(report.killed)
+                self._observer.shut_down(self.sandbox_id, reason, exited=report.exited, killed=report.killed,
+                                         not_told=[name for name, _, _ in externals if name not in told])
         for extension in self.launched:
             extension.process.kill_group()
             await asyncio.wait([extension.process.exited], timeout=5.0)
@@ -310,4 +359,4 @@ class Lifecycle:
         return any(e.subscribed(event) for e in self.api.registered)
 
 
-__all__ = ["INVOKE", "SHUTDOWN", "Lifecycle", "extension_line"]
+__all__ = ["INVOKE", "SHUTDOWN", "ExtensionInfo", "ExtensionObserver", "Lifecycle", "extension_line"]

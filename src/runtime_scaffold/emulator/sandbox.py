@@ -35,7 +35,7 @@ from runtime_scaffold.emulator.environment import (
 )
 from runtime_scaffold.emulator.guard import request_screen
 from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, Invocation, InvocationResult, error_body
-from runtime_scaffold.emulator.lifecycle import Lifecycle
+from runtime_scaffold.emulator.lifecycle import ExtensionObserver, Lifecycle
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.process import MEMORY_SAMPLE_S, BootstrapProcess, describe_exit, spawn
 from runtime_scaffold.emulator.routes import Routes
@@ -87,6 +87,7 @@ class Sandbox:
         accept: Accept | None = None,
         route_providers: Sequence[RouteProvider] = (),
         account_id: str = DEFAULT_ACCOUNT_ID,
+        extension_observer: ExtensionObserver | None = None,
     ) -> None:
         self.project = project
         self.function = function
@@ -97,6 +98,7 @@ class Sandbox:
         self.accept = accept
         self.route_providers = tuple(route_providers)
         self.account_id = account_id
+        self.extension_observer = extension_observer
         self._lambda_loop = loop
         self._root = Path(tempfile.mkdtemp(prefix=f"scaffold-{function.key}-"))
         self._process: BootstrapProcess | None = None
@@ -180,7 +182,8 @@ class Sandbox:
         self._generations += 1
         lifecycle = self._lifecycle = Lifecycle(sandbox_id=self.sandbox_id, function=self.function,
                                                 account_id=self.account_id, log_sink=self.log_sink,
-                                                first_generation=self._generations == 1)
+                                                first_generation=self._generations == 1,
+                                                observer=self.extension_observer)
         routes = api.routes()
         lifecycle.add_routes(routes)
         for provide in self.route_providers:
