@@ -21,6 +21,8 @@ import textwrap
 import threading
 from pathlib import Path
 
+from runtime_scaffold.emulator import InvocationResult, LocalLambda
+
 BASH_EXTENSION = textwrap.dedent('''\
     #!/bin/bash
     set -uo pipefail
@@ -106,6 +108,24 @@ def add_extension(project: Path, name: str, text: str = BASH_EXTENSION, *, execu
     path.write_text(text)
     path.chmod(0o755 if executable else 0o644)
     return path
+
+
+def invoke_together(local: LocalLambda, payload: bytes, *, count: int = 2) -> list[InvocationResult]:
+    """``count`` invocations of ``hello`` sent at the same moment, from threads of their own (so that, with
+    ``concurrency=count``, each gets a sandbox of its own)."""
+    barrier = threading.Barrier(count)
+    results: list[InvocationResult] = []
+
+    def invoke() -> None:
+        barrier.wait()
+        results.append(local.invoke("hello", payload))
+
+    threads = [threading.Thread(target=invoke) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
 
 
 class Log:

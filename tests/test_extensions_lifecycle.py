@@ -14,7 +14,7 @@ from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.project import load_project
 
 from .emulator_fixtures import write_project
-from .extension_fixtures import RECORDING_BOOTSTRAP, Log, add_extension
+from .extension_fixtures import RECORDING_BOOTSTRAP, Log, add_extension, invoke_together
 
 
 @pytest.fixture
@@ -283,16 +283,5 @@ def test_an_internal_extension_registers_from_the_runtime_process_for_invoke_onl
 def test_two_sandboxes_of_one_function_each_have_their_own_extensions(tmp_path: Path, state: Path) -> None:
     root = project_with(tmp_path, state, extensions={"recorder": {}})
     with LocalLambda(load_project(root), concurrency=2, log_sink=Log()) as local:
-        barrier = threading.Barrier(2)
-        results: list[object] = []
-
-        def invoke() -> None:
-            barrier.wait()
-            results.append(local.invoke("hello", b"{}"))
-
-        threads = [threading.Thread(target=invoke) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-    assert all(r.error_type is None for r in results), results  # type: ignore[attr-defined]
+        results = invoke_together(local, b"{}")
+    assert all(r.error_type is None for r in results), results

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from runtime_scaffold.project import load_project
 
 from .conftest import REPO_ROOT
 from .emulator_fixtures import write_project
-from .extension_fixtures import Log
+from .extension_fixtures import Log, invoke_together
 from .telemetry_fixtures import PRINTING_BOOTSTRAP, add_subscriber, answers, records, telemetry_body
 
 PYTHON_EXTENSION = REPO_ROOT / "tests" / "support" / "python-extension" / "extensions" / "python-telemetry-extension"
@@ -190,18 +189,7 @@ def test_sandbox_localdomain_is_an_address_of_each_sandbox(tmp_path: Path, state
     (root / "runtime" / "extensions").mkdir()
     shutil.copy(PYTHON_EXTENSION, root / "runtime" / "extensions")
     with LocalLambda(load_project(root), concurrency=2, log_sink=Log()) as local:
-        barrier = threading.Barrier(2)
-        results: list[Any] = []
-
-        def invoke() -> None:
-            barrier.wait()
-            results.append(local.invoke("hello", b'{"sleep": 0.3}'))
-
-        threads = [threading.Thread(target=invoke) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        results = invoke_together(local, b'{"sleep": 0.3}')
         assert len(local.pool(local.project.function("hello")).sandboxes) == 2
     assert all(result.error_type is None for result in results), [r.payload for r in results]
     reported = {json.loads(line)["record"].get("requestId") for line in out.read_text().splitlines()
