@@ -207,6 +207,16 @@ def test_an_extension_that_is_not_executable_is_a_launch_error(tmp_path: Path, s
     assert "fork/exec /opt/extensions/plain-file: permission denied" in json.loads(result.payload)["errorMessage"]
 
 
+def test_an_extension_whose_interpreter_is_nowhere_is_a_launch_error(tmp_path: Path, state: Path) -> None:
+    root = project_with(tmp_path, state)
+    add_extension(root, "no-interpreter", "#!/opt/bin/nowhere-to-be-found\n")
+    with local_for(root, Log()) as local:
+        result = local.invoke("hello", b"{}")
+    assert result.error_type == "Extension.LaunchError"
+    assert ("fork/exec /opt/extensions/no-interpreter: no such file or directory"
+            in json.loads(result.payload)["errorMessage"])
+
+
 def test_more_than_ten_extensions_is_a_launch_error(tmp_path: Path, state: Path) -> None:
     root = project_with(tmp_path, state)
     for number in range(11):

@@ -80,7 +80,9 @@ def _start_one(path: Path, *, environment: Mapping[str, str], cwd: Path, opt: Pa
     shown = f"{LAMBDA_EXTENSIONS_FOLDER}/{path.name}"
     if not os.access(path, os.X_OK):
         raise InvalidEntrypoint(f"fork/exec {shown}: permission denied")
-    entry = command_for(path, opt, host_path=host_path)
+    entry = command_for(path, task_root=cwd, opt=opt, host_path=host_path)
+    if entry.exec_fails:  # Lambda fails the launch itself: Extension.LaunchError, not a crash after a start
+        raise InvalidEntrypoint(f"fork/exec {shown}: no such file or directory ({entry.note})")
     read_end, write_end = os.pipe()
     try:
         popen = spawn([*prefix, *entry.argv], cwd=cwd, env=environment, output_fd=write_end)
