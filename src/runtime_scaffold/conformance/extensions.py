@@ -163,8 +163,8 @@ def _budget(harness: Harness) -> float:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("extension-registers", "registers under its file name and asks for its first event (init ends)",
              registers, _budget),
-    Scenario("extension-keeps-polling", f"{INVOCATIONS} invocations: asks for the next event after each INVOKE "
-             "before the deadline, never restarts", keeps_polling, _budget),
+    Scenario("extension-keeps-polling", f"{INVOCATIONS} invocations: asks again after each INVOKE in time, never "
+             "restarts", keeps_polling, _budget),
     Scenario("extension-shutdown", "exits by itself after SHUTDOWN (spindown) within the Shutdown phase",
              shutdown_spindown, _budget),
     Scenario("extension-shutdown-timeout", "exits by itself after SHUTDOWN (timeout) in the reset after a timeout",
