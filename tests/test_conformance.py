@@ -132,8 +132,9 @@ def walkthrough_report(tmp_path_factory: pytest.TempPathFactory) -> ConformanceR
     # The event and the response are passed as arguments: past 128 KiB, curl cannot even be started.
     ("echo-1mb", "Argument list too long"),
     ("echo-6mb", "Argument list too long"),
-    # One mktemp per invocation, never removed.
-    ("tmp-clean", f"{WALKTHROUGH_TMP_INVOCATIONS} file(s) left in TMPDIR"),
+    # One mktemp per invocation, never removed (and one more when its next loop's mktemp, before /next, wins the
+    # race with the close: 30 or 31 files, depending on the machine's load).
+    ("tmp-clean", f"file(s) left in TMPDIR after {WALKTHROUGH_TMP_INVOCATIONS} invocations"),
     # It never sets _X_AMZN_TRACE_ID nor passes the deadline, request id or ARN to the handler.
     ("trace-id", "the handler saw ''"),
     ("context", "deadlineMs ''"),

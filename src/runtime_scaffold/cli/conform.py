@@ -10,8 +10,10 @@ import click
 from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, open_project, plural
 from runtime_scaffold.conformance import (
     DEFAULT_TMP_INVOCATIONS,
+    EXTENSION_SCENARIOS,
     SCENARIOS,
     ScenarioResult,
+    check_extension,
     conformance_function,
     find_conformance_handler,
     run_conformance,
@@ -20,13 +22,15 @@ from runtime_scaffold.conformance import (
 from runtime_scaffold.emulator import logs as logs_module
 from runtime_scaffold.errors import ConformanceFailure, ExitCode
 
-_SCENARIO_WIDTH = max(len(scenario.name) for scenario in SCENARIOS)
+_SCENARIO_WIDTH = max(len(scenario.name) for scenario in (*SCENARIOS, *EXTENSION_SCENARIOS))
 
 
 @click.command(
     short_help="Check a runtime's bootstrap against the Runtime API contract.",
     epilog="\b\nScenarios:\n"
     + "\n".join(f"  {scenario.name:<{_SCENARIO_WIDTH}}  {scenario.summary}" for scenario in SCENARIOS)
+    + "\n\n\b\nWith --extension NAME, instead:\n"
+    + "\n".join(f"  {scenario.name:<{_SCENARIO_WIDTH}}  {scenario.summary}" for scenario in EXTENSION_SCENARIOS)
     + "\n\n\b\nThe conformance handler echoes every event byte for byte, except events starting with\n"
     '{"conform":"error"|"context"|"sleep"|"output"|"stream"|..., ...}; its protocol is in the project\n'
     "README (section \"Conformance handler\") and in the README of runtime-scaffold. Scenarios of a\n"
@@ -46,11 +50,14 @@ _SCENARIO_WIDTH = max(len(scenario.name) for scenario in SCENARIOS)
 @click.option("--tmp-invocations", default=DEFAULT_TMP_INVOCATIONS, show_default=True,
               type=click.IntRange(1, 1_000_000), help="Invocations the tmp-clean scenario runs before it looks "
               "at TMPDIR.")
+@click.option("--extension", metavar="NAME",
+              help="Check the external extension NAME of the function's layers (a file of their extensions/ "
+              "folders) against the Extensions API contract, instead of the runtime.")
 @click.option("-v", "--verbose", is_flag=True, help="Also say what each passing scenario checked.")
 @click.option("--logs", is_flag=True, help="Pass the bootstraps' output (and Lambda's START/END/REPORT lines) "
               "to stderr.")
 def conform(function: str | None, project_dir: Path | None, config_file: Path | None, handler: str | None,
-            only: tuple[str, ...], tmp_invocations: int, verbose: bool, logs: bool) -> None:
+            only: tuple[str, ...], tmp_invocations: int, extension: str | None, verbose: bool, logs: bool) -> None:
     """Run the conformance suite against a function's real bootstrap, locally, without Docker.
 
     \b
@@ -63,7 +70,7 @@ def conform(function: str | None, project_dir: Path | None, config_file: Path | 
     them run the same bootstrap (then the first is used). Its bootstrap and layers are used; its
     handler is replaced by the conformance handler and its timeout by the scenario's.
     """
-    select_scenarios(only)  # a misspelt --only fails before anything starts
+    select_scenarios(only, extension=extension is not None)  # a misspelt --only fails before anything starts
     project = open_project(project_dir, config_file=config_file)
     started = time.monotonic()
 
@@ -74,11 +81,14 @@ def conform(function: str | None, project_dir: Path | None, config_file: Path | 
         click.echo(line)
 
     fn = conformance_function(project, function)
+    if extension is not None:
+        check_extension(project, fn, extension)
     handler = handler or find_conformance_handler(project, fn)
-    click.echo(f"Conformance of {project.service} function {fn.key} ({project.root}), _HANDLER={handler}")
+    subject = f"Conformance of extension {extension} of" if extension else "Conformance of"
+    click.echo(f"{subject} {project.service} function {fn.key} ({project.root}), _HANDLER={handler}")
     report = run_conformance(project, function=fn.key, handler=handler, only=only,
                              tmp_invocations=tmp_invocations, progress=progress,
-                             log_sink=logs_module.stderr_sink if logs else None)
+                             log_sink=logs_module.stderr_sink if logs else None, extension=extension)
     failed, skips = report.failed, report.skipped
     click.echo(f"{plural(len(report.results) - len(failed) - len(skips), 'scenario')} passed, {len(failed)} failed"
                + (f", {len(skips)} skipped" if skips else "") + f" in {time.monotonic() - started:.1f} s")

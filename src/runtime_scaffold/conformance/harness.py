@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime_scaffold.emulator import Invocation, InvocationResult, LocalLambda, Reply, RuntimeCall, RuntimeHooks
+from runtime_scaffold.emulator.lifecycle import ExtensionObserver
 from runtime_scaffold.emulator.logs import LogSink
 from runtime_scaffold.emulator.response_stream import invoke_streaming
 from runtime_scaffold.project import Function, Project
@@ -161,16 +162,17 @@ class Harness:
     """Opens sessions for one scenario, and closes them all, on time or when its deadline passes."""
 
     def __init__(self, project: Project, function: Function, handler: str, *, tmp_invocations: int,
-                 log_sink: LogSink | None = None) -> None:
+                 log_sink: LogSink | None = None, extension: str | None = None) -> None:
         self.project, self.function, self.handler = project, function, handler
+        self.extension = extension  # the extension under test (scaffold conform --extension)
         self.tmp_invocations = tmp_invocations
         self.log_sink = log_sink
         self._sessions: list[Session] = []
         self._lock = threading.Lock()
         self._aborted = threading.Event()
 
-    def open(self, *, timeout: int, handler: str | None = None,
-             environment: Mapping[str, str] | None = None) -> Session:
+    def open(self, *, timeout: int, handler: str | None = None, environment: Mapping[str, str] | None = None,
+             extension_observer: ExtensionObserver | None = None) -> Session:
         """A local Lambda whose function runs ``handler`` (the conformance handler by default) with ``timeout``
         seconds per invocation and extra environment variables."""
         if self._aborted.is_set():
@@ -180,8 +182,8 @@ class Harness:
             environment={**self.function.environment, **(environment or {})})
         project = dataclasses.replace(self.project, functions={**self.project.functions, function.key: function})
         recorder, logs = Recorder(), LogTail(self.log_sink)
-        session = Session(LocalLambda(project, hooks=recorder, log_sink=logs), function, recorder, logs,
-                          self._aborted)
+        local = LocalLambda(project, hooks=recorder, log_sink=logs, extension_observer=extension_observer)
+        session = Session(local, function, recorder, logs, self._aborted)
         with self._lock:
             self._sessions.append(session)
         return session

@@ -18,6 +18,7 @@ from types import TracebackType
 from runtime_scaffold.emulator import logs
 from runtime_scaffold.emulator.folders import sweep_stale_folders
 from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, MAX_REQUEST_BYTES, Invocation, InvocationResult
+from runtime_scaffold.emulator.lifecycle import ExtensionObserver
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.messages import UnsafeHeader, check_header_value
 from runtime_scaffold.emulator.pool import EVENT_QUEUE_SIZE, FunctionPool, Recycled
@@ -49,6 +50,7 @@ class LocalLambda:
         event_queue_size: int = EVENT_QUEUE_SIZE,
         accept: Accept | None = None,
         runtime_routes: Sequence[RouteProvider] = (),
+        extension_observer: ExtensionObserver | None = None,
     ) -> None:
         if concurrency < 1:
             raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
@@ -61,6 +63,7 @@ class LocalLambda:
         self.event_queue_size = event_queue_size
         self.accept = accept  # each Runtime API connection, before any request: a reply refuses it
         self.runtime_routes = tuple(runtime_routes)  # more routes on every sandbox's Runtime API port
+        self.extension_observer = extension_observer  # what the extensions did, phase by phase (conformance)
         self.loop = LambdaLoop(name=f"lambda-{project.service}")
         self._pools: dict[str, FunctionPool] = {}
         self._former_pools: list[FunctionPool] = []  # of functions a reload removed: closed with the rest
@@ -106,7 +109,8 @@ class LocalLambda:
         def factory(sandbox_id: str) -> Sandbox:
             return Sandbox(project=project, function=function, sandbox_id=sandbox_id, loop=self.loop,
                            hooks=self.hooks, log_sink=self.log_sink, host_environment=self.host_environment,
-                           accept=self.accept, route_providers=self.runtime_routes)
+                           accept=self.accept, route_providers=self.runtime_routes, account_id=self.account_id,
+                           extension_observer=self.extension_observer)
 
         return factory
 

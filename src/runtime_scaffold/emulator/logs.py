@@ -76,10 +76,11 @@ class LogStream:
     """
 
     def __init__(self, fd: int, sink: LogSink, *, add_reader: Callable[..., object],
-                 remove_reader: Callable[[int], object]) -> None:
+                 remove_reader: Callable[[int], object], tap: LogSink | None = None) -> None:
         self._fd = fd
         os.set_blocking(fd, False)
         self._sink = sink
+        self.tap = tap  # sees the process's own lines only, not the platform's (the Telemetry API's function records)
         self._remove_reader = remove_reader
         self._partial = b""
         self._tail = bytearray()
@@ -116,12 +117,17 @@ class LogStream:
             cut = len(data)
         self._partial = data[cut:]
         if cut:
-            self._write(data[:cut] if cut < len(data) else data)
+            lines = data[:cut] if cut < len(data) else data
+            self._write(lines)
+            if self.tap is not None:
+                self.tap(lines)
 
     def _flush_partial(self) -> None:
         if self._partial:
             partial, self._partial = self._partial, b""
             self._write(partial + b"\n")
+            if self.tap is not None:
+                self.tap(partial + b"\n")
 
     def _write(self, data: bytes) -> None:
         tail = self._tail

@@ -158,6 +158,9 @@ class RuntimeApi:
         self._ended: tuple[str, str] | None = None  # (error type, message) once the environment is gone
         self.first_next_at: float | None = None  # time.monotonic() of the first /next: init is over
         self.on_init_done: Callable[[], object] | None = None
+        # While set, a queued event is not handed to /next: the Init phase waits for the extensions too
+        # (:mod:`lifecycle` sets it for a cold start and calls release()).
+        self.hold = False
         self._routes = self.routes()
 
     def routes(self) -> Routes:
@@ -191,9 +194,20 @@ class RuntimeApi:
             self.fail(*(self._ended or ("Runtime.ExitError", "")))
             return
         self._queued = invocation
+        if not self.hold:
+            self._wake_waiter()
+
+    def release(self) -> None:
+        """Stop holding: the queued event goes to the /next that waits for it, if one does."""
+        self.hold = False
+        if self._queued is not None:
+            self._wake_waiter()
+
+    def _wake_waiter(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
-            waiter.set_result(None if self._hook_next else self._hand_over(invocation))
+            assert self._queued is not None
+            waiter.set_result(None if self._hook_next else self._hand_over(self._queued))
 
     def fail(self, error_type: str, message: str) -> None:
         """End the queued or delivered invocation with a platform error; an init error wins."""
@@ -281,7 +295,7 @@ class RuntimeApi:
             return self._observed_now(request, "next", None, reply)
         if self._hook_next:
             return self._observed(request, "next", None, self._next_hooked())
-        if self._queued is not None:
+        if self._queued is not None and not self.hold:
             return self._observed_now(request, "next", None, self._hand_over(self._queued))
         if self._closed:
             return self._observed_now(request, "next", None, self._shutting_down())
@@ -296,7 +310,7 @@ class RuntimeApi:
         return self._waiter
 
     async def _next_hooked(self) -> Reply:
-        while self._queued is None:
+        while self._queued is None or self.hold:
             if self._closed:
                 return self._shutting_down()
             waiter = self._new_waiter()

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import errno
 import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from runtime_scaffold.emulator import logs, peers
+from runtime_scaffold.emulator import exec_wrapper, logs, peers, shutdown
 from runtime_scaffold.emulator.containment import SandboxProcesses
 from runtime_scaffold.emulator.environment import (
     InvalidEntrypoint,
@@ -38,7 +39,8 @@ from runtime_scaffold.emulator.environment import (
 )
 from runtime_scaffold.emulator.folders import SandboxFolder
 from runtime_scaffold.emulator.guard import request_screen
-from runtime_scaffold.emulator.invocation import Invocation, InvocationResult, error_body
+from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, Invocation, InvocationResult, error_body
+from runtime_scaffold.emulator.lifecycle import ExtensionObserver, Lifecycle
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.messages import Reply
 from runtime_scaffold.emulator.process import MEMORY_SAMPLE_S, BootstrapProcess, describe_exit, spawn
@@ -52,6 +54,8 @@ SHUTTING_DOWN = "the local Lambda is shutting down"
 INIT_ERROR_GRACE_S = 1.0
 # How long a killed bootstrap may take to be reaped before the sandbox stops waiting for it.
 _REAP_S = 5.0
+# How long closing waits for the extensions to finish the last invocation (its REPORT) before shutting down.
+_TAIL_S = 2.0
 
 RouteProvider = Callable[[Routes, "Sandbox"], None]
 # No web page may reach a Runtime API either (a bootstrap sends no Origin, and names 127.0.0.1).
@@ -66,6 +70,14 @@ _PEER_SEARCHES = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_nam
 
 class _Retry:
     """The bootstrap died before any /next took the event: start a fresh one for it."""
+
+
+class _InitFailed(Exception):
+    """The environment's init failed before the runtime started (an extension); the invocation gets this."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 _RETRY = _Retry()
@@ -86,6 +98,8 @@ class Sandbox:
         host_environment: Mapping[str, str] | None = None,
         accept: Accept | None = None,
         route_providers: Sequence[RouteProvider] = (),
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        extension_observer: ExtensionObserver | None = None,
     ) -> None:
         self.project = project
         self.function = function
@@ -95,6 +109,8 @@ class Sandbox:
         self.host_environment = dict(os.environ if host_environment is None else host_environment)
         self.accept = accept
         self.route_providers = tuple(route_providers)
+        self.account_id = account_id
+        self.extension_observer = extension_observer
         self._lambda_loop = loop
         self._folder = SandboxFolder.create(prefix=f"scaffold-{function.key}-")  # swept if this emulator dies
         self._root = self._folder.path
@@ -112,6 +128,9 @@ class Sandbox:
         self._deadline_due = 0.0
         self._spawned_at = 0.0
         self._retired = False
+        self._lifecycle: Lifecycle | None = None  # the extensions and telemetry of the running generation
+        self._generations = 0
+        self._tail: asyncio.Task[None] | None = None  # the last invocation's end, while extensions work on it
         names = ("next_reply", "post_reply", "observe", "exited")
         self._hooked = any(overridden(self.hooks, name) for name in names)
         self._hook_exited = overridden(self.hooks, "exited")
@@ -158,8 +177,7 @@ class Sandbox:
         environment.update(self._processes.environment)  # last: a marker inherited from the host must not win
         return [*entrypoint.argv], environment, entrypoint.note
 
-    def _start_process(self, runtime_api: str) -> tuple[subprocess.Popen[bytes], int, str | None]:
-        argv, environment, note = self._prepare(runtime_api)
+    def _spawn(self, argv: list[str], environment: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
         read_end, write_end = os.pipe()
         try:
             popen = spawn(argv, cwd=self.project.root, env=environment, output_fd=write_end)
@@ -172,31 +190,59 @@ class Sandbox:
         finally:
             os.close(write_end)
         self._processes.started(popen.pid)
-        return popen, read_end, note
+        return popen, read_end
 
-    async def _start(self) -> None:
+    async def _start(self, timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
         api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks, hook_runner=self._hook_runner)
+        self._generations += 1
+        lifecycle = self._lifecycle = Lifecycle(sandbox_id=self.sandbox_id, function=self.function,
+                                                account_id=self.account_id, log_sink=self.log_sink,
+                                                first_generation=self._generations == 1,
+                                                observer=self.extension_observer)
         routes = api.routes()
+        lifecycle.add_routes(routes)
         for provide in self.route_providers:
             provide(routes, self)
         listener = await Listener(routes, accept=self._admit, screen=_RUNTIME_SCREEN).start()
         try:
-            popen, read_end, note = await loop.run_in_executor(None, self._start_process, listener.address)
+            argv, environment, note = await loop.run_in_executor(None, self._prepare, listener.address)
+            argv, wrapper_note = exec_wrapper.wrap(argv, runtime=self.function.runtime, environment=environment,
+                                                   opt=self._root / "opt", task_root=self.project.root)
+            await self._start_extensions(lifecycle, environment, timeout_s)
+            popen, read_end = await loop.run_in_executor(None, self._spawn, [*lifecycle.prefix, *argv], environment)
         except BaseException:
+            self._lifecycle = None
+            await lifecycle.shut_down(shutdown.FAILURE)
             await listener.close()
             raise
         process = BootstrapProcess(popen, loop)
         self._spawned_at = time.monotonic()
         stream = logs.LogStream(read_end, self.log_sink, add_reader=loop.add_reader,
-                                remove_reader=loop.remove_reader)
-        api.on_init_done = process.sample_memory
+                                remove_reader=loop.remove_reader, tap=lifecycle.function_output)
+        lifecycle.runtime_started(process=process, api=api, stream=stream, on_init_done=process.sample_memory)
         self._process, self._api, self._listener, self._logs = process, api, listener, stream
         self._exit_task = loop.create_task(self._watch(process, api))
-        if note:
-            stream.line(f"scaffold: {note}")
+        for text in (note, wrapper_note):
+            if text:
+                stream.line(f"scaffold: {text}")
         if self._retired:  # closed while the bootstrap was being started
-            await self._reset()
+            await self._reset(reason=shutdown.SPINDOWN)
+
+    async def _start_extensions(self, lifecycle: Lifecycle, environment: dict[str, str], timeout_s: float) -> None:
+        """The external extensions start, and register, before the runtime; the invocation's deadline bounds it."""
+        try:
+            await asyncio.wait_for(lifecycle.start_extensions(
+                opt=self._root / "opt", folder=self._root, environment=environment, cwd=self.project.root,
+                host_path=self.host_environment.get("PATH", os.defpath)), max(timeout_s, 0.0))
+        except asyncio.TimeoutError:
+            pending = ", ".join(e.name for e in lifecycle.api.externals if not e.identifier)
+            lifecycle.note(f"extension{'s' if ',' in pending else ''} {pending} did not register "
+                           "(POST /2020-01-01/extension/register) before the deadline")
+            raise _InitFailed("Sandbox.Timedout", f"Task timed out after {self.function.timeout:.2f} seconds") from None
+        failure = lifecycle.api.failure
+        if failure is not None:
+            raise _InitFailed(failure.error_type, failure.message)
 
     def _admit(self, transport: asyncio.BaseTransport) -> Reply | asyncio.Future[Reply | None] | None:
         """Once per Runtime API connection, before any request: refuse it unless a process of this sandbox holds
@@ -229,14 +275,18 @@ class Sandbox:
             pass
         api.exited(describe_exit(returncode))
 
-    async def _reset(self, *, grace: float = 0.0) -> None:
-        """End the bootstrap and everything it started, and reap it; the next invocation starts cold."""
+    async def _reset(self, *, grace: float = 0.0, reason: str = shutdown.FAILURE) -> None:
+        """End the bootstrap and everything it started, and reap it; the next invocation starts cold. With
+        extensions this is Lambda's Shutdown phase (SIGTERM, the SHUTDOWN event with ``reason``, then SIGKILL)."""
         process, self._process = self._process, None
         api, listener, stream, watcher = self._api, self._listener, self._logs, self._exit_task
+        lifecycle, self._lifecycle = self._lifecycle, None
         self._api = self._listener = self._logs = self._exit_task = None
+        if process is not None and grace > 0:
+            await asyncio.wait([process.exited], timeout=grace)
+        if lifecycle is not None:
+            await lifecycle.shut_down(reason)
         if process is not None:
-            if grace > 0:
-                await asyncio.wait([process.exited], timeout=grace)
             process.kill_group()
             # And what left the group (setsid, a daemon's double fork): a scan of /proc, so off the loop.
             await asyncio.get_running_loop().run_in_executor(None, self._processes.kill_all)
@@ -253,9 +303,13 @@ class Sandbox:
 
     async def retire_async(self) -> None:
         self._retired = True
+        if self._tail is not None:  # the last invocation's extensions finish it (its REPORT) first
+            await asyncio.wait([self._tail], timeout=_TAIL_S)
         if self._api is not None:  # its caller gets an answer now rather than a dropped connection
             self._api.end("Sandbox.Failure", SHUTTING_DOWN)
-        await self._reset()
+        elif self._lifecycle is not None:  # still starting its extensions: stop waiting for them
+            self._lifecycle.api.fail(None, "", "Sandbox.Failure", SHUTTING_DOWN)
+        await self._reset(reason=shutdown.SPINDOWN)
         if self._hook_runner is not None:
             self._hook_runner.close()
 
@@ -268,6 +322,8 @@ class Sandbox:
 
     async def invoke_async(self, invocation: Invocation) -> InvocationResult:
         """Run one invocation to its end: a response, a function error, or a platform error."""
+        if self._tail is not None:  # the previous invocation is not over until its extensions are done
+            await self._tail
         invocation.start_clock()
         outcome = await self._attempt(invocation, announced=False)
         if isinstance(outcome, _Retry):
@@ -287,13 +343,17 @@ class Sandbox:
         cold = self._process is None
         if cold:
             try:
-                await self._start()
+                await self._start(invocation.remaining_s)
             except InvalidEntrypoint as error:
                 return self._entrypoint_failure(invocation, str(error))
+            except _InitFailed as failure:
+                if self._retired:
+                    return self._shutting_down(invocation)
+                return self._entrypoint_failure(invocation, str(failure), error_type=failure.error_type)
             if self._retired:
                 return self._shutting_down(invocation)
-        api, stream, process = self._api, self._logs, self._process
-        assert api is not None and stream is not None and process is not None
+        api, stream, process, lifecycle = self._api, self._logs, self._process, self._lifecycle
+        assert api is not None and stream is not None and process is not None and lifecycle is not None
         if not announced:
             stream.start_invocation(keep=cold)
             stream.line(logs.start_line(invocation.request_id))
@@ -309,6 +369,7 @@ class Sandbox:
         self._arm_deadline(loop, invocation)
         if self._memory_timer is None:
             self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
+        lifecycle.begin(invocation, cold=cold)
         api.submit(invocation)
         try:
             answer = await outcome
@@ -318,15 +379,39 @@ class Sandbox:
             await self._reset()
             return answer
         result = self._report(invocation, answer, cold=cold, api=api, stream=stream, process=process)
-        if result.error_type == "Runtime.ExitError":
-            await asyncio.wait([process.exited], timeout=_REAP_S)
-            self._exit_lines(invocation, stream, process)
-        self._end_lines(invocation, result, api, stream)
-        if self._killed or self._status(result, api) is not None:  # reset: the next invocation starts afresh
-            await self._reset(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0)
+        lifecycle.runtime_done(invocation, result, status=self._telemetry_status(result, api))
+        finish = self._finish(invocation, result, api=api, stream=stream, process=process, lifecycle=lifecycle)
+        if lifecycle.waits_for_extensions and not self._killed:
+            result.log_tail = stream.tail()  # the caller is answered now; END and REPORT follow the extensions
+            self._tail = loop.create_task(finish)
+        else:
+            await finish
         if self._hook_runner is not None:
             await self._hook_runner.barrier()  # the caller sees every call of this invocation observed
         return result
+
+    async def _finish(self, invocation: Invocation, result: InvocationResult, *, api: RuntimeApi,
+                      stream: logs.LogStream, process: BootstrapProcess, lifecycle: Lifecycle) -> None:
+        """The end of an invocation: once its extensions are done, END and REPORT, and a reset if it failed."""
+        report, reason = result, None
+        if lifecycle.waits_for_extensions:
+            reason = await lifecycle.invoke_finished(invocation)
+            since = invocation.delivered or invocation.started
+            report = dataclasses.replace(result, duration_ms=(time.monotonic() - since) * 1000)
+            if reason == shutdown.TIMEOUT and report.error_type is None:
+                report.error_type = "Sandbox.Timedout"
+        if result.error_type == "Runtime.ExitError":
+            await asyncio.wait([process.exited], timeout=_REAP_S)
+            self._exit_lines(invocation, stream, process)
+        self._end_lines(invocation, report, api, stream, lifecycle)
+        lifecycle.report(invocation, report, status=self._telemetry_status(report, api),
+                         memory_size_mb=self.function.memory_size)
+        if self._killed or reason == shutdown.TIMEOUT:
+            await self._reset(reason=shutdown.TIMEOUT)
+        elif reason is not None or self._status(report, api, lifecycle) is not None:
+            # reset: the next invocation starts afresh
+            await self._reset(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0)
+        self._tail = None
 
     def _arm_deadline(self, loop: asyncio.AbstractEventLoop, invocation: Invocation) -> None:
         """One timer per sandbox, moved only when it would fire too late: invocations far shorter than their
@@ -348,7 +433,9 @@ class Sandbox:
             return
         self._killed = True
         api.fail("Sandbox.Timedout", f"Task timed out after {invocation.timeout_s:.2f} seconds")
-        process.kill_group()
+        lifecycle = self._lifecycle
+        if lifecycle is None or not lifecycle.graceful:  # with extensions, the reset's SIGTERM comes first
+            process.kill_group()
 
     def _sample_memory(self, loop: asyncio.AbstractEventLoop) -> None:
         """Peak memory from a timer, not from each invocation (VmHWM is a high-water mark: a read at most 100 ms
@@ -360,13 +447,24 @@ class Sandbox:
                 self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
 
     @staticmethod
-    def _status(result: InvocationResult, api: RuntimeApi) -> str | None:
+    def _status(result: InvocationResult, api: RuntimeApi, lifecycle: Lifecycle | None = None) -> str | None:
         """The REPORT's Status: set when the environment has to be reset."""
         if result.error_type == "Sandbox.Timedout":
             return "timeout"
-        if result.error_type in ("Runtime.ExitError", "Sandbox.Failure") or api.init_error is not None:
+        if result.error_type in ("Runtime.ExitError", "Sandbox.Failure") or api.init_error is not None or (
+                lifecycle is not None and lifecycle.api.failure is not None):
             return f"error\tError Type: {result.error_type}"
         return None
+
+    def _telemetry_status(self, result: InvocationResult, api: RuntimeApi) -> str:
+        """The status of platform.runtimeDone and platform.report: success, error (the function's), failure
+        (the environment's), timeout."""
+        if result.error_type is None:
+            return "success"
+        status = self._status(result, api, self._lifecycle)
+        if status == "timeout":
+            return "timeout"
+        return "failure" if status is not None else "error"
 
     @staticmethod
     def _exit_lines(invocation: Invocation, stream: logs.LogStream, process: BootstrapProcess) -> None:
@@ -384,13 +482,18 @@ class Sandbox:
         since = invocation.started if timed_out else (invocation.delivered or invocation.started)
         result.duration_ms = (finished - since) * 1000
         if cold:
-            result.init_duration_ms = ((api.first_next_at or finished) - self._spawned_at) * 1000
+            lifecycle = self._lifecycle
+            if lifecycle is not None and lifecycle.active:  # init began with the extensions, ended with them
+                start, end = lifecycle.started_at, lifecycle.init_done_at or api.first_next_at or finished
+            else:
+                start, end = self._spawned_at, api.first_next_at or finished
+            result.init_duration_ms = (end - start) * 1000
         result.max_memory_used_mb = process.peak_mb
         return result
 
     def _end_lines(self, invocation: Invocation, result: InvocationResult, api: RuntimeApi,
-                   stream: logs.LogStream) -> None:
-        status = self._status(result, api)
+                   stream: logs.LogStream, lifecycle: Lifecycle | None = None) -> None:
+        status = self._status(result, api, lifecycle)
         lines = [logs.end_line(invocation.request_id),
                  logs.report_line(result, memory_size_mb=self.function.memory_size, status=status)]
         if result.error_type == "Sandbox.Timedout":
@@ -399,14 +502,15 @@ class Sandbox:
         stream.lines(*lines)
         result.log_tail = stream.tail()
 
-    def _entrypoint_failure(self, invocation: Invocation, message: str) -> InvocationResult:
+    def _entrypoint_failure(self, invocation: Invocation, message: str,
+                            error_type: str = "Runtime.InvalidEntrypoint") -> InvocationResult:
+        """The environment could not start (no valid bootstrap, or an extension failed its init)."""
         text = f"RequestId: {invocation.request_id} Error: {message}"
-        result = InvocationResult(invocation.request_id, error_body("Runtime.InvalidEntrypoint", text),
-                                  "Runtime.InvalidEntrypoint", init_duration_ms=0.0)
-        lines = [text, "Runtime.InvalidEntrypoint", logs.start_line(invocation.request_id),
-                 logs.end_line(invocation.request_id),
-                 logs.report_line(result, memory_size_mb=self.function.memory_size,
-                                  status="error\tError Type: Runtime.InvalidEntrypoint")]
+        result = InvocationResult(invocation.request_id, error_body(error_type, text), error_type,
+                                  init_duration_ms=0.0)
+        status = "timeout" if error_type == "Sandbox.Timedout" else f"error\tError Type: {error_type}"
+        lines = [text, error_type, logs.start_line(invocation.request_id), logs.end_line(invocation.request_id),
+                 logs.report_line(result, memory_size_mb=self.function.memory_size, status=status)]
         data = "".join(line + "\n" for line in lines).encode()
         self.log_sink(data)
         result.log_tail = data
