@@ -146,7 +146,9 @@ def test_a_huge_chunked_response_never_fills_memory(tmp_path: Path) -> None:
         grown_mb = (_peak_kb(serve.process.pid) - before) / 1024
         assert reply.json()["errorType"] == "Function.ResponseSizeTooLarge"
         assert grown_mb < 40, f"serve grew by {grown_mb:.0f} MB for a response it refuses"
-    assert "Traceback" not in serve.log_text()
+    # The refusal may reset the bootstrap's connection mid-write, and its own traceback is its log (as on
+    # Lambda); none may come from serve itself.
+    assert "runtime_scaffold" not in serve.log_text(), serve.log_text()
 
 
 @pytest.mark.parametrize(("framing", "status"), [
