@@ -186,7 +186,7 @@ class Sandbox:
         returncode = await process.exited
         outcome = self._outcome
         warm = api.first_next_at is not None
-        if warm and outcome is not None and not outcome.done() and api.take_unoffered() is not None:
+        if warm and outcome is not None and not outcome.done() and api.take_unoffered():
             outcome.set_result(_RETRY)  # the event was never taken: a cold start for it
         try:
             if self._hook_exited and self._hook_runner is not None:
