@@ -3,8 +3,10 @@
 An event is *queued* by the sandbox, *delivered* by ``GET /next``, and *answered* by one ``POST .../response``
 or ``.../error``, matched by request id. A standard Lambda execution environment holds one delivered invocation at
 a time (``max_concurrency=1``: a ``/next`` before the answer is refused); a Managed Instances one holds up to
-``max_concurrency`` at once, answered in any order. Status codes and error bodies follow AWS's Runtime Interface
-Emulator (docs/runtime-api.md §2).
+``max_concurrency`` at once, answered in any order. Every ``/next`` hands out a fresh per-attempt
+``Lambda-Runtime-Invocation-Id``; an answer naming another attempt, or coming for an attempt whose deadline passed,
+is 410 ``ErrorRuntimeInvokeTimeout`` (docs/runtime-api.md §8.1). Status codes and error bodies follow AWS's
+Runtime Interface Emulator (docs/runtime-api.md §2).
 
 All of it runs on the emulator's event loop, so it needs no locks: a ``/next`` with nothing queued is answered
 with a future that :meth:`RuntimeApi.submit` resolves (several wait at once under concurrency, served in the
@@ -29,12 +31,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from runtime_scaffold.emulator.invocation import MAX_RESPONSE_BYTES, Invocation, InvocationResult, error_body
+from runtime_scaffold.emulator.invocation import (
+    MAX_RESPONSE_BYTES,
+    Invocation,
+    InvocationResult,
+    error_body,
+    new_request_id,
+)
 from runtime_scaffold.emulator.messages import Reply, Request, json_reply
 from runtime_scaffold.emulator.routes import Routes
 
 PREFIX = "/2018-06-01/runtime/"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+# Per attempt: sent on /next, echoed by the runtime on /response and /error (docs/runtime-api.md §8.1).
+INVOCATION_ID_HEADER = "Lambda-Runtime-Invocation-Id"
+TENANT_ID_HEADER = "Lambda-Runtime-Aws-Tenant-Id"
 T = TypeVar("T")
 _ACCEPTED = json_reply(202, {"status": "OK"})
 
@@ -157,6 +168,9 @@ class RuntimeApi:
         # (None) or a final reply (next_reply hooked). A cancelled one (its client went away) is skipped.
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._answered: deque[str] = deque(maxlen=64)
+        # Request ids whose delivered attempt ended without the runtime's answer (its deadline passed while the
+        # environment lives on): a late answer is 410, not a wrong id.
+        self._expired: deque[str] = deque(maxlen=64)
         self._init_error: tuple[bytes, str] | None = None
         self._closed = False
         self._ended: tuple[str, str] | None = None  # (error type, message) once the environment is gone
@@ -217,6 +231,7 @@ class RuntimeApi:
         """End one queued or delivered invocation with a platform error (its deadline passed), not the others."""
         if self._delivered.get(invocation.request_id) is invocation:
             del self._delivered[invocation.request_id]
+            self._expired.append(invocation.request_id)
         elif invocation in self._queued:
             self._queued.remove(invocation)
         else:
@@ -348,12 +363,16 @@ class RuntimeApi:
         self._delivered[invocation.request_id] = invocation
         invocation.offered = True
         invocation.delivered = time.monotonic()
+        invocation.invocation_id = new_request_id()
         headers = {
             "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
             "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
             "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
             "Lambda-Runtime-Trace-Id": invocation.trace_id,
+            INVOCATION_ID_HEADER: invocation.invocation_id,
         }
+        if invocation.tenant_id is not None:
+            headers[TENANT_ID_HEADER] = invocation.tenant_id
         if invocation.client_context:
             headers["Lambda-Runtime-Client-Context"] = invocation.client_context
         if invocation.cognito_identity:
@@ -386,11 +405,20 @@ class RuntimeApi:
         return self._answer(request, request_id, kind)
 
     def _answer(self, request: Request, request_id: str, kind: str) -> Reply:
-        invocation = self._delivered.pop(request_id, None)
+        invocation = self._delivered.get(request_id)
+        # A post without the header is taken for the current attempt: runtimes from before it keep working.
+        attempt = request.headers.get(INVOCATION_ID_HEADER)
+        stale = (request_id in self._expired if invocation is None
+                 else bool(attempt) and attempt != invocation.invocation_id)
+        if stale:
+            return _error(410, "ErrorRuntimeInvokeTimeout",
+                          f"invocation {attempt or '(no Lambda-Runtime-Invocation-Id)'} of request {request_id} is "
+                          "no longer current: it timed out")
         if invocation is None:
             if request_id in self._answered:
                 return _error(403, "InvalidStateTransition", f"request {request_id} was already answered")
             return _error(400, "InvalidRequestID", "Invalid request ID")
+        del self._delivered[request_id]
         self._answered.append(request_id)
         if kind == "response" and request.too_large:
             message = ("Response payload size exceeded maximum allowed payload size "
