@@ -127,11 +127,15 @@ def _error_summary(error_type: str, payload: bytes) -> str:
               help="The port to listen on (0 picks a free one).")
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 1000),
               help="Execution environments per function; more parallel invokes wait their turn.")
+@click.option("--max-concurrency", type=click.IntRange(1, 1600), metavar="N",
+              help="Lambda Managed Instances: each environment takes up to N invocations at once, with "
+                   "AWS_LAMBDA_MAX_CONCURRENCY=N and JSON logs (overrides a function's "
+                   "capacityProvider.maxConcurrency).")
 @click.option("--allow-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
               help="Answer requests from web pages of this origin, e.g. http://localhost:3000 (repeatable); "
                    "requests carrying any other Origin header are refused with 403.")
 def serve(project_dir: Path | None, config_file: Path | None, host: str, port: int, concurrency: int,
-          allowed_origins: tuple[str, ...]) -> None:
+          max_concurrency: int | None, allowed_origins: tuple[str, ...]) -> None:
     """Serve the project's functions as a local Lambda endpoint until Ctrl-C.
 
     \b
@@ -139,6 +143,8 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
       curl -XPOST http://127.0.0.1:9000/2015-03-31/functions/hello/invocations -d '{}'
       aws lambda invoke --endpoint-url http://127.0.0.1:9000 --function-name hello out.json
     Each function's bootstrap starts on its first invoke and stays warm; its logs go to stderr.
+    With --max-concurrency N (or a function's capacityProvider, as Serverless v4 writes it), one
+    environment serves up to N invocations at once, as Lambda Managed Instances do.
     Web pages cannot call it (a request with an Origin header gets 403 unless --allow-origin names the
     origin), nor can a request naming another host than a loopback address or --host (421).
     """
@@ -148,7 +154,8 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
 
     project = open_project(project_dir, config_file=config_file)
     _allow_many_connections()
-    with StopSignals() as signals, LocalLambda(project, concurrency=concurrency) as local:
+    with StopSignals() as signals, LocalLambda(project, concurrency=concurrency,
+                                               max_concurrency=max_concurrency) as local:
         server = start_invoke_server(local, host=host, port=port, allowed_origins=allowed_origins)
         try:
             if not is_loopback(host):

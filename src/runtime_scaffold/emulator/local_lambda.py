@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from runtime_scaffold.emulator import logs
+from runtime_scaffold.emulator.concurrency import check_max_concurrency, function_max_concurrency
 from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, MAX_REQUEST_BYTES, Invocation, InvocationResult
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.messages import UnsafeHeader, check_header_value
@@ -47,11 +48,15 @@ class LocalLambda:
         event_queue_size: int = EVENT_QUEUE_SIZE,
         accept: Accept | None = None,
         runtime_routes: Sequence[RouteProvider] = (),
+        max_concurrency: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
         self.project = project
         self.concurrency = concurrency
+        # Lambda Managed Instances for every function: that many invocations at once in one environment (else
+        # each function's own capacityProvider.maxConcurrency, if it has one).
+        self.max_concurrency = None if max_concurrency is None else check_max_concurrency(max_concurrency)
         self.hooks = hooks or RuntimeHooks()
         self.log_sink = log_sink
         self.account_id = account_id
@@ -93,14 +98,15 @@ class LocalLambda:
                 raise EmulatorError("the local Lambda is closed")
             pool = self._pools.get(function.key)
             if pool is None:
+                max_concurrency = self.max_concurrency or function_max_concurrency(self.project, function)
                 def factory(sandbox_id: str) -> Sandbox:
                     return Sandbox(project=self.project, function=function, sandbox_id=sandbox_id,
                                    loop=self.loop, hooks=self.hooks, log_sink=self.log_sink,
                                    host_environment=self.host_environment, accept=self.accept,
-                                   route_providers=self.runtime_routes)
+                                   route_providers=self.runtime_routes, max_concurrency=max_concurrency)
                 pool = self._pools[function.key] = FunctionPool(
                     factory, name=function.key, concurrency=self.concurrency, loop=self.loop,
-                    event_queue_size=self.event_queue_size)
+                    event_queue_size=self.event_queue_size, max_concurrency=max_concurrency)
             return pool
 
     def new_invocation(self, function: Function, payload: bytes, *, client_context: str | None = None,

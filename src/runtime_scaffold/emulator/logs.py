@@ -76,8 +76,12 @@ class LogStream:
     """
 
     def __init__(self, fd: int, sink: LogSink, *, add_reader: Callable[..., object],
-                 remove_reader: Callable[[int], object]) -> None:
+                 remove_reader: Callable[[int], object],
+                 output_filter: Callable[[bytes], bytes] | None = None) -> None:
         self._fd = fd
+        # Whole lines of the bootstrap's own pass through it (the JSON log check of Managed Instances); the
+        # platform's lines do not.
+        self._filter = output_filter
         os.set_blocking(fd, False)
         self._sink = sink
         self._remove_reader = remove_reader
@@ -116,12 +120,15 @@ class LogStream:
             cut = len(data)
         self._partial = data[cut:]
         if cut:
-            self._write(data[:cut] if cut < len(data) else data)
+            self._output(data[:cut] if cut < len(data) else data)
 
     def _flush_partial(self) -> None:
         if self._partial:
             partial, self._partial = self._partial, b""
-            self._write(partial + b"\n")
+            self._output(partial + b"\n")
+
+    def _output(self, data: bytes) -> None:
+        self._write(data if self._filter is None else self._filter(data))
 
     def _write(self, data: bytes) -> None:
         tail = self._tail

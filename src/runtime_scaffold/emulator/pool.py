@@ -1,10 +1,12 @@
 """Up to N sandboxes of one function, the invocations waiting for one, and the function's Event queue.
 
-Invocations wait for a free sandbox in arrival order; one whose caller went away (:meth:`FunctionPool.acquire`'s
-future cancelled) gives up its place. ``Event`` invocations go into a bounded queue served by a fixed set of
-workers, at most the function's concurrency, which wait for sandboxes in the same line as synchronous callers:
-so a synchronous caller never waits behind more than ``concurrency`` Event invocations, and a full queue is
-refused at once (the Invoke API answers 429, as Lambda throttles).
+A sandbox takes one invocation at a time, or up to ``max_concurrency`` (Lambda Managed Instances): each is a
+slot, and a new invocation takes the slot freed last, so invocations gather in the warmest environment before
+another one starts. Invocations wait for a free slot in arrival order; one whose caller went away
+(:meth:`FunctionPool.acquire`'s future cancelled) gives up its place. ``Event`` invocations go into a bounded
+queue served by a fixed set of workers, one per slot, which wait for slots in the same line as synchronous
+callers: so a synchronous caller never waits behind more Event invocations than there are slots, and a full
+queue is refused at once (the Invoke API answers 429, as Lambda throttles).
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ class FunctionPool:
     """Up to ``concurrency`` sandboxes of one function; an invocation waits for a free one."""
 
     def __init__(self, factory: Callable[[str], Sandbox], *, name: str, concurrency: int, loop: LambdaLoop,
-                 event_queue_size: int = EVENT_QUEUE_SIZE) -> None:
+                 event_queue_size: int = EVENT_QUEUE_SIZE, max_concurrency: int | None = None) -> None:
         self._factory = factory
         self._name = name
         self._concurrency = concurrency
+        self._slots = max_concurrency or 1  # invocations one sandbox takes at once
         self._lambda_loop = loop
-        self._idle: list[Sandbox] = []
+        self._idle: list[Sandbox] = []  # one entry per free slot, the one freed last at the end
         self._all: list[Sandbox] = []
         self._waiters: deque[asyncio.Future[Sandbox]] = deque()
         self._closed = False
@@ -55,6 +58,7 @@ class FunctionPool:
         elif len(self._all) < self._concurrency:
             sandbox = self._factory(f"{self._name}-{next(self._numbers)}")
             self._all.append(sandbox)
+            self._idle.extend([sandbox] * (self._slots - 1))
             future.set_result(sandbox)
         else:
             self._waiters.append(future)
@@ -84,7 +88,8 @@ class FunctionPool:
         if self._events is None:
             self._events = asyncio.Queue(self._event_queue_size)
             loop = asyncio.get_running_loop()
-            self._workers = [loop.create_task(self._serve_events(self._events)) for _ in range(self._concurrency)]
+            self._workers = [loop.create_task(self._serve_events(self._events))
+                             for _ in range(self._concurrency * self._slots)]
         try:
             self._events.put_nowait(invocation)
         except asyncio.QueueFull:

@@ -1,8 +1,10 @@
-"""One execution environment: a bootstrap process, its Runtime API, its deadline and its crashes.
+"""One execution environment: a bootstrap process, its Runtime API, its deadlines and its crashes.
 
-A sandbox runs one invocation at a time. It starts the bootstrap lazily on the first invocation (a cold start)
-and keeps it warm; a timeout, a crash or an init error throws the process group away so the next invocation
-starts afresh, as Lambda resets an environment. A bootstrap found dead when an event is about to be handed over
+A sandbox runs one invocation at a time, or up to ``max_concurrency`` at once in the Managed Instances mode
+(:mod:`concurrency`: the mode's variables, JSON logs, a deadline that fails its invocation alone). It starts the
+bootstrap lazily on the first invocation (a cold start) and keeps it warm; a timeout (outside that mode), a crash
+or an init error throws the process group away so the next invocation starts afresh, as Lambda resets an
+environment. A bootstrap found dead when an event is about to be handed over
 (it died while idle, or before its /next took the event) means a cold start for that event, never an error.
 
 Everything here runs on the local Lambda's event loop (:mod:`loop`): the Runtime API listener, the exit (a
@@ -25,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from runtime_scaffold.emulator import logs
+from runtime_scaffold.emulator.concurrency import JsonLogs, managed_instances_environment
 from runtime_scaffold.emulator.environment import (
     InvalidEntrypoint,
     find_entrypoint,
@@ -74,8 +77,10 @@ class Sandbox:
         host_environment: Mapping[str, str] | None = None,
         accept: Accept | None = None,
         route_providers: Sequence[RouteProvider] = (),
+        max_concurrency: int | None = None,
     ) -> None:
         self.project = project
+        self.max_concurrency = max_concurrency  # set: Lambda Managed Instances, that many invocations at once
         self.function = function
         self.sandbox_id = sandbox_id
         self.hooks = hooks or RuntimeHooks()
@@ -90,9 +95,11 @@ class Sandbox:
         self._listener: Listener | None = None
         self._logs: logs.LogStream | None = None
         self._exit_task: asyncio.Task[None] | None = None
-        self._outcome: asyncio.Future[InvocationResult | _Retry] | None = None
-        self._running: Invocation | None = None  # between its submission and its answer
-        self._killed = False  # the running invocation was killed at its deadline
+        # Each invocation between its submission and its answer, with the future of its outcome.
+        self._running: dict[Invocation, asyncio.Future[InvocationResult | _Retry]] = {}
+        self._killed: set[Invocation] = set()  # those whose deadline passed (outside Managed Instances: killed)
+        self._starting: asyncio.Future[None] | None = None  # a cold start under way, which others wait for
+        self._json_logs: JsonLogs | None = None
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._memory_timer: asyncio.TimerHandle | None = None
         self._deadline_due = 0.0
@@ -141,6 +148,8 @@ class Sandbox:
         environment = lambda_environment(
             function=self.function, region=self.project.region, task_root=self.project.root, opt=opt,
             runtime_dir=runtime_dir, runtime_api=runtime_api, host_environment=self.host_environment)
+        if self.max_concurrency is not None:
+            environment.update(managed_instances_environment(self.max_concurrency))
         return [*entrypoint.argv], environment, entrypoint.note
 
     def _start_process(self, runtime_api: str) -> tuple[subprocess.Popen[bytes], int, str | None]:
@@ -160,7 +169,8 @@ class Sandbox:
 
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()
-        api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks, hook_runner=self._hook_runner)
+        api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks, hook_runner=self._hook_runner,
+                         max_concurrency=self.max_concurrency or 1)
         routes = api.routes()
         for provide in self.route_providers:
             provide(routes, self)
@@ -172,8 +182,11 @@ class Sandbox:
             raise
         process = BootstrapProcess(popen, loop)
         self._spawned_at = time.monotonic()
+        json_logs = JsonLogs() if self.max_concurrency is not None else None
         stream = logs.LogStream(read_end, self.log_sink, add_reader=loop.add_reader,
-                                remove_reader=loop.remove_reader)
+                                remove_reader=loop.remove_reader,
+                                output_filter=json_logs.runtime_output if json_logs is not None else None)
+        self._json_logs = json_logs
         api.on_init_done = process.sample_memory
         self._process, self._api, self._listener, self._logs = process, api, listener, stream
         self._exit_task = loop.create_task(self._watch(process, api))
@@ -184,10 +197,11 @@ class Sandbox:
 
     async def _watch(self, process: BootstrapProcess, api: RuntimeApi) -> None:
         returncode = await process.exited
-        outcome = self._outcome
-        warm = api.first_next_at is not None
-        if warm and outcome is not None and not outcome.done() and api.take_unoffered():
-            outcome.set_result(_RETRY)  # the event was never taken: a cold start for it
+        if api.first_next_at is not None:
+            for invocation in api.take_unoffered():  # events never taken: a cold start for each
+                outcome = self._running.get(invocation)
+                if outcome is not None and not outcome.done():
+                    outcome.set_result(_RETRY)
         try:
             if self._hook_exited and self._hook_runner is not None:
                 await self._hook_runner.call(self.hooks.exited, self.sandbox_id, returncode)
@@ -195,8 +209,13 @@ class Sandbox:
             pass
         api.exited(describe_exit(returncode))
 
-    async def _reset(self, *, grace: float = 0.0) -> None:
-        """End the bootstrap and everything it started, and reap it; the next invocation starts cold."""
+    async def _reset(self, *, grace: float = 0.0, only: BootstrapProcess | None = None) -> None:
+        """End the bootstrap and everything it started, and reap it; the next invocation starts cold.
+
+        With ``only``, nothing happens unless that bootstrap is still this sandbox's: an invocation of a
+        bootstrap already replaced (invocations at once saw it die) must not end the new one."""
+        if only is not None and self._process is not only:
+            return
         process, self._process = self._process, None
         api, listener, stream, watcher = self._api, self._listener, self._logs, self._exit_task
         self._api = self._listener = self._logs = self._exit_task = None
@@ -211,6 +230,10 @@ class Sandbox:
         if api is not None:
             api.close()
         if stream is not None:
+            json_logs, self._json_logs = self._json_logs, None
+            summary = json_logs.summary() if json_logs is not None else None
+            if summary is not None:
+                stream.line(summary)
             stream.close()
         if listener is not None:
             await listener.close()
@@ -242,24 +265,40 @@ class Sandbox:
         message = f"RequestId: {invocation.request_id} Error: {SHUTTING_DOWN}"
         return InvocationResult(invocation.request_id, error_body("Sandbox.Failure", message), "Sandbox.Failure")
 
+    async def _warm(self) -> bool:
+        """Have a running bootstrap, starting one if needed; True when this call started it (a cold start).
+        Invocations that arrive together (Managed Instances) share one cold start."""
+        while self._starting is not None:
+            await asyncio.wait([self._starting])
+        if self._process is not None and self._process.alive():
+            return False
+        self._starting = asyncio.get_running_loop().create_future()
+        try:
+            if self._process is not None:
+                await self._reset()  # it died while idle
+            await self._start()
+            return True
+        finally:
+            starting, self._starting = self._starting, None
+            starting.set_result(None)
+
     async def _attempt(self, invocation: Invocation, *, announced: bool) -> InvocationResult | _Retry:
         if self._retired:
             return self._shutting_down(invocation)
-        if self._process is not None and not self._process.alive():
-            await self._reset()  # it died while idle
-        cold = self._process is None
-        if cold:
-            try:
-                await self._start()
-            except InvalidEntrypoint as error:
-                return self._entrypoint_failure(invocation, str(error))
-            if self._retired:
-                return self._shutting_down(invocation)
-        api, stream, process = self._api, self._logs, self._process
+        try:
+            cold = await self._warm()
+        except InvalidEntrypoint as error:
+            return self._entrypoint_failure(invocation, str(error))
+        if self._retired:
+            return self._shutting_down(invocation)
+        api, stream, process, json_logs = self._api, self._logs, self._process, self._json_logs
         assert api is not None and stream is not None and process is not None
         if not announced:
-            stream.start_invocation(keep=cold)
-            stream.line(logs.start_line(invocation.request_id))
+            if json_logs is not None:
+                stream.line(json_logs.start(invocation))
+            else:
+                stream.start_invocation(keep=cold)
+                stream.line(logs.start_line(invocation.request_id))
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[InvocationResult | _Retry] = loop.create_future()
         def answered(result: InvocationResult) -> None:
@@ -267,8 +306,7 @@ class Sandbox:
                 outcome.set_result(result)
 
         invocation.on_finish(answered)
-        self._outcome = outcome
-        self._running, self._killed = invocation, False
+        self._running[invocation] = outcome
         self._arm_deadline(loop, invocation)
         if self._memory_timer is None:
             self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
@@ -276,17 +314,22 @@ class Sandbox:
         try:
             answer = await outcome
         finally:
-            self._outcome = self._running = None
+            del self._running[invocation]
+        killed = invocation in self._killed
+        self._killed.discard(invocation)
         if isinstance(answer, _Retry):
-            await self._reset()
+            await self._reset(only=process)
             return answer
         result = self._report(invocation, answer, cold=cold, api=api, stream=stream, process=process)
         if result.error_type == "Runtime.ExitError":
             await asyncio.wait([process.exited], timeout=_REAP_S)
             self._exit_lines(invocation, stream, process)
-        self._end_lines(invocation, result, api, stream)
-        if self._killed or self._status(result, api) is not None:  # reset: the next invocation starts afresh
-            await self._reset(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0)
+        self._end_lines(invocation, result, api, stream, json_logs)
+        # Reset: the next invocation starts afresh; in Managed Instances a timeout leaves the environment be.
+        status = self._status(result, api)
+        timed_out = killed or status == "timeout"
+        if (timed_out and self.max_concurrency is None) or (status is not None and not timed_out):
+            await self._reset(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0, only=process)
         if self._hook_runner is not None:
             await self._hook_runner.barrier()  # the caller sees every call of this invocation observed
         return result
@@ -303,15 +346,20 @@ class Sandbox:
 
     def _deadline(self, loop: asyncio.AbstractEventLoop) -> None:
         self._deadline_timer = None
-        invocation, api, process = self._running, self._api, self._process
-        if invocation is None or api is None or process is None:
+        api, process = self._api, self._process
+        if not self._running or api is None or process is None:
             return
-        if invocation.remaining_s > 0:  # the one due then has ended; this one's deadline is later
-            self._arm_deadline(loop, invocation)
-            return
-        self._killed = True
-        api.fail("Sandbox.Timedout", f"Task timed out after {invocation.timeout_s:.2f} seconds")
-        process.kill_group()
+        remaining = {invocation: invocation.remaining_s for invocation in self._running}  # one clock reading each
+        expired = [invocation for invocation, left in remaining.items() if left <= 0]
+        later = [invocation for invocation, left in remaining.items() if left > 0]
+        if later:  # the ones due then may have ended; the next deadline is the earliest of the rest
+            self._arm_deadline(loop, min(later, key=remaining.__getitem__))
+        for invocation in expired:
+            self._killed.add(invocation)
+            api.fail_invocation(invocation, "Sandbox.Timedout",
+                                f"Task timed out after {invocation.timeout_s:.2f} seconds")
+        if expired and self.max_concurrency is None:  # Managed Instances lets the handler run on
+            process.kill_group()
 
     def _sample_memory(self, loop: asyncio.AbstractEventLoop) -> None:
         """Peak memory from a timer, not from each invocation (VmHWM is a high-water mark: a read at most 100 ms
@@ -319,7 +367,7 @@ class Sandbox:
         self._memory_timer = None
         if self._process is not None:
             self._process.sample_memory()
-            if self._running is not None:
+            if self._running:
                 self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
 
     @staticmethod
@@ -352,7 +400,12 @@ class Sandbox:
         return result
 
     def _end_lines(self, invocation: Invocation, result: InvocationResult, api: RuntimeApi,
-                   stream: logs.LogStream) -> None:
+                   stream: logs.LogStream, json_logs: JsonLogs | None) -> None:
+        if json_logs is not None:  # one record, and the invocation's own lines for its tail
+            stream.line(json_logs.report(invocation, result, memory_size_mb=self.function.memory_size,
+                                         init_failed=api.init_error is not None))
+            result.log_tail = json_logs.tail(invocation.request_id)
+            return
         status = self._status(result, api)
         lines = [logs.end_line(invocation.request_id),
                  logs.report_line(result, memory_size_mb=self.function.memory_size, status=status)]
