@@ -64,6 +64,16 @@ class RuntimeCall:
     status: int
 
 
+@dataclass(frozen=True)
+class Shutdown:
+    """How a bootstrap took the end of its environment: SIGTERM, then SIGKILL after ``grace_s``."""
+
+    returncode: int | None  # its exit status (negative: the signal that ended it); None if it was not reaped
+    in_grace: bool  # it exited before the SIGKILL
+    leftovers: tuple[int, ...] | None  # processes of its group still alive when it exited (None: not known)
+    grace_s: float
+
+
 class RuntimeHooks:
     """Lambda's behaviour; subclass to inject faults or watch the bootstrap."""
 
@@ -92,6 +102,10 @@ class RuntimeHooks:
         The conformance suite tells a bootstrap that exits by itself, as the contract asks after an init error
         or a 500, from one the sandbox had to kill (``-SIGKILL``).
         """
+
+    def shut_down(self, sandbox_id: str, shutdown: Shutdown) -> None:
+        """Called when the environment was shut down (closed or retired, not reset after a failure): the
+        bootstrap got SIGTERM, and SIGKILL after the grace period."""
 
 
 def overridden(hooks: RuntimeHooks, name: str) -> bool:
@@ -259,15 +273,17 @@ class RuntimeApi:
         """The bootstrap is gone: fail what it held, and what comes later, with ``message``."""
         self.end("Runtime.ExitError", message)
 
-    def end(self, error_type: str, message: str) -> None:
+    def end(self, error_type: str, message: str, *, close: bool = True) -> None:
         """No more invocations here: fail what is queued or delivered now, and what comes later, with this error.
 
         The first reason wins: the sandbox shutting down kills the bootstrap, whose exit is not the cause.
+        ``close=False`` leaves the /next calls waiting (a shutdown signals the bootstrap first).
         """
         if self._ended is None:
             self._ended = (error_type, message)
         self.fail(*self._ended)
-        self.close()
+        if close:
+            self.close()
 
     def close(self) -> None:
         """Wake any /next still waiting: the environment is going away."""

@@ -17,6 +17,7 @@ and ``route_providers`` (more routes on the Runtime API's port) are passed in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import shutil
@@ -40,11 +41,15 @@ from runtime_scaffold.emulator.invocation import Invocation, InvocationResult, e
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.process import MEMORY_SAMPLE_S, BootstrapProcess, describe_exit, spawn
 from runtime_scaffold.emulator.routes import Routes
-from runtime_scaffold.emulator.runtime_api import HookRunner, RuntimeApi, RuntimeHooks, overridden
+from runtime_scaffold.emulator.runtime_api import HookRunner, RuntimeApi, RuntimeHooks, Shutdown, overridden
 from runtime_scaffold.emulator.server import Accept, Listener, error_reply
 from runtime_scaffold.project import Function, Project
 
 SHUTTING_DOWN = "the local Lambda is shutting down"
+# A shutdown sends SIGTERM to the bootstrap, then SIGKILL to its group this much later: Lambda's Shutdown phase
+# with internal extensions only (docs/runtime-api.md §8.5; 2,000 ms with external extensions; with none Lambda
+# allows 0 ms, and no runtime could react).
+SHUTDOWN_GRACE_S = 0.5
 # How long a bootstrap that reported an init error may take to exit by itself before it is killed.
 INIT_ERROR_GRACE_S = 1.0
 # How long a killed bootstrap may take to be reaped before the sandbox stops waiting for it.
@@ -81,6 +86,7 @@ class Sandbox:
     ) -> None:
         self.project = project
         self.max_concurrency = max_concurrency  # set: Lambda Managed Instances, that many invocations at once
+        self.shutdown_grace_s = SHUTDOWN_GRACE_S
         self.function = function
         self.sandbox_id = sandbox_id
         self.hooks = hooks or RuntimeHooks()
@@ -105,9 +111,10 @@ class Sandbox:
         self._deadline_due = 0.0
         self._spawned_at = 0.0
         self._retired = False
-        names = ("next_reply", "post_reply", "observe", "exited")
+        names = ("next_reply", "post_reply", "observe", "exited", "shut_down")
         self._hooked = any(overridden(self.hooks, name) for name in names)
         self._hook_exited = overridden(self.hooks, "exited")
+        self._hook_shut_down = overridden(self.hooks, "shut_down")
         self._hook_runner = HookRunner() if self._hooked else None
 
     @property
@@ -209,22 +216,34 @@ class Sandbox:
             pass
         api.exited(describe_exit(returncode))
 
-    async def _reset(self, *, grace: float = 0.0, only: BootstrapProcess | None = None) -> None:
+    async def _reset(self, *, grace: float = 0.0, only: BootstrapProcess | None = None,
+                     shutdown: bool = False) -> None:
         """End the bootstrap and everything it started, and reap it; the next invocation starts cold.
 
         With ``only``, nothing happens unless that bootstrap is still this sandbox's: an invocation of a
-        bootstrap already replaced (invocations at once saw it die) must not end the new one."""
+        bootstrap already replaced (invocations at once saw it die) must not end the new one. A ``shutdown``
+        (the environment closes) sends SIGTERM first and SIGKILL after the grace period; a reset after a
+        failure kills at once, as Lambda does."""
         if only is not None and self._process is not only:
             return
         process, self._process = self._process, None
         api, listener, stream, watcher = self._api, self._listener, self._logs, self._exit_task
         self._api = self._listener = self._logs = self._exit_task = None
         if process is not None:
+            terminated = shutdown and not process.exited.done()
+            if terminated:
+                process.terminate()
+                grace = self.shutdown_grace_s
             if grace > 0:
                 await asyncio.wait([process.exited], timeout=grace)
+            in_grace = process.exited.done()
             process.kill_group()
             await asyncio.wait([process.exited], timeout=_REAP_S)
             process.close()
+            if terminated and self._hook_shut_down and self._hook_runner is not None:
+                report = Shutdown(process.returncode, in_grace, process.leftovers, self.shutdown_grace_s)
+                with contextlib.suppress(Exception):
+                    await self._hook_runner.call(self.hooks.shut_down, self.sandbox_id, report)
         if watcher is not None:
             await asyncio.wait([watcher], timeout=_REAP_S)
         if api is not None:
@@ -241,8 +260,8 @@ class Sandbox:
     async def retire_async(self) -> None:
         self._retired = True
         if self._api is not None:  # its caller gets an answer now rather than a dropped connection
-            self._api.end("Sandbox.Failure", SHUTTING_DOWN)
-        await self._reset()
+            self._api.end("Sandbox.Failure", SHUTTING_DOWN, close=False)  # /next calls wait for the SIGTERM
+        await self._reset(shutdown=True)
         if self._hook_runner is not None:
             self._hook_runner.close()
 
