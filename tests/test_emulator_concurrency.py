@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime_scaffold.emulator import InvocationResult, LocalLambda
+from runtime_scaffold.emulator import InvocationResult, LocalLambda, start_invoke_server
 from runtime_scaffold.errors import InvalidInput, ProjectError
 from runtime_scaffold.project import load_project
 
@@ -22,11 +22,13 @@ Factory = Callable[..., LocalLambda]
 
 # A runtime with one worker thread per AWS_LAMBDA_MAX_CONCURRENCY, each with its own keep-alive connection, logging
 # JSON lines; an event {"sleep": S} is answered after S seconds with the handler's own start and end stamps,
-# {"plain": TEXT} logs TEXT as a plain line first, {"exit": N} ends the process.
+# {"slow_once": S} sleeps S more on a request id's first attempt only, {"plain": TEXT} logs TEXT as a plain line
+# first, {"exit": N} ends the process.
 THREADED_BOOTSTRAP = textwrap.dedent('''\
     import http.client, json, os, threading, time
     host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
     lock = threading.Lock()
+    seen = set()
     def log(text, rid):
         with lock:
             print(json.dumps({"timestamp": time.time(), "level": "INFO", "message": text, "requestId": rid}),
@@ -48,6 +50,10 @@ THREADED_BOOTSTRAP = textwrap.dedent('''\
                 with lock:
                     print(event["plain"], flush=True)
             time.sleep(event.get("sleep", 0))
+            with lock:
+                first_attempt, _ = rid not in seen, seen.add(rid)
+            if first_attempt:
+                time.sleep(event.get("slow_once", 0))
             if "exit" in event:
                 os._exit(event["exit"])
             out = {"name": event.get("name"), "started": started, "ended": time.time(), "pid": os.getpid(),
@@ -176,3 +182,23 @@ def test_serve_max_concurrency_serves_overlapping_callers_from_one_environment(t
         answers = list(pool.map(lambda n: call(serve, n), range(4)))
     assert len({answer["pid"] for answer in answers}) == 1
     assert max(float(str(a["started"])) for a in answers) < min(float(str(a["ended"])) for a in answers)
+
+
+def test_an_event_invocation_that_timed_out_is_retried_and_the_first_attempts_answer_gets_410(
+        threaded: Path, local_lambda: Factory, logs: LogCollector) -> None:
+    local = local_lambda(threaded, max_concurrency=2, event_retry_delays_s=(0.0, 0.0))
+    server = start_invoke_server(local, host="127.0.0.1", port=0)
+    try:
+        request = urllib.request.Request(f"http://{server.address}/2015-03-31/functions/hello/invocations",
+                                         b'{"name": "retried", "slow_once": 3.5}',
+                                         headers={"X-Amz-Invocation-Type": "Event"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 202
+        assert logs.wait_for("posted 202 for retried", timeout=20)  # the retry, in the same environment
+        assert logs.wait_for("posted 410 for retried", timeout=20)  # the timed-out attempt, answering late
+    finally:
+        server.close()
+    assert "failed (Sandbox.Timedout): retry 1 of 2 in 0 s" in logs.text
+    starts = [json.loads(line)["record"]["requestId"] for line in logs.text.splitlines()
+              if '"type":"platform.start"' in line]
+    assert len(starts) == 2 and starts[0] == starts[1]  # one request id, two attempts

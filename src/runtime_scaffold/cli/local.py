@@ -60,11 +60,14 @@ def _read_event(data: str | None, path: Path | None) -> bytes:
 @click.option("-d", "--data", metavar="JSON", help="The event, as JSON text.")
 @click.option("-p", "--path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="A file holding the event JSON ('-' reads standard input).")
+@click.option("--tenant-id", metavar="ID",
+              help="Invoke for this tenant (X-Amz-Tenant-Id): the runtime sees Lambda-Runtime-Aws-Tenant-Id; "
+                   "1 to 256 letters, digits, spaces or . _ : / = + - @.")
 @invoke_options
 @PROJECT_OPTION
 @CONFIG_OPTION
 def invoke(function: str | None, function_option: str | None, data: str | None, path: Path | None,
-           project_dir: Path | None, config_file: Path | None, **conveniences: Any) -> None:
+           tenant_id: str | None, project_dir: Path | None, config_file: Path | None, **conveniences: Any) -> None:
     """Run a function's real bootstrap once, locally, without Docker, and print its response.
 
     \b
@@ -85,13 +88,21 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     from runtime_scaffold.emulator.local_lambda import LocalLambda
 
     payload = _read_event(data, path)
+    if tenant_id is not None:
+        from runtime_scaffold.emulator.tenancy import InvalidTenantId, check_tenant_id
+
+        try:
+            check_tenant_id(tenant_id)
+        except InvalidTenantId as error:
+            raise InvalidInput(f"--tenant-id: {error}") from None
     project = open_project(project_dir, config_file=config_file)
     project, payload = apply_invoke_options(project, function or function_option, **conveniences,
                                             file_event=payload, file_event_given=data is not None or path is not None)
     try:
         # Leaving the with-block on Ctrl-C (or kill) stops and reaps the bootstrap.
         with StopSignals() as signals, LocalLambda(project) as local:
-            result = signals.wait(local.loop.submit(local.invoke_async(function or function_option, payload)))
+            result = signals.wait(local.loop.submit(local.invoke_async(function or function_option, payload,
+                                                                       tenant_id=tenant_id)))
     except KeyboardInterrupt:
         _say("Interrupted; the bootstrap was stopped.")
         raise click.exceptions.Exit(INTERRUPTED) from None

@@ -9,9 +9,10 @@ methods may be called from any other thread.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 from runtime_scaffold.emulator import logs
@@ -20,9 +21,11 @@ from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, MAX_REQUEST
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.messages import UnsafeHeader, check_header_value
 from runtime_scaffold.emulator.pool import EVENT_QUEUE_SIZE, FunctionPool
+from runtime_scaffold.emulator.retries import LAMBDA_RETRY_DELAYS_S, retry_attempts
 from runtime_scaffold.emulator.runtime_api import RuntimeHooks
 from runtime_scaffold.emulator.sandbox import RouteProvider, Sandbox
 from runtime_scaffold.emulator.server import Accept
+from runtime_scaffold.emulator.tenancy import TENANT_ENVIRONMENTS, InvalidTenantId, TenantPools, check_tenant_id
 from runtime_scaffold.errors import EmulatorError, InvalidInput
 from runtime_scaffold.project import Function, Project
 
@@ -49,6 +52,8 @@ class LocalLambda:
         accept: Accept | None = None,
         runtime_routes: Sequence[RouteProvider] = (),
         max_concurrency: int | None = None,
+        tenant_environments: int = TENANT_ENVIRONMENTS,
+        event_retry_delays_s: Sequence[float] = LAMBDA_RETRY_DELAYS_S,
     ) -> None:
         if concurrency < 1:
             raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
@@ -64,8 +69,12 @@ class LocalLambda:
         self.event_queue_size = event_queue_size
         self.accept = accept  # each Runtime API connection, before any request: a reply refuses it
         self.runtime_routes = tuple(runtime_routes)  # more routes on every sandbox's Runtime API port
+        self.tenant_environments = tenant_environments  # idle tenants' environments are retired past this many
+        self.event_retry_delays_s = tuple(event_retry_delays_s)  # a failed Event invocation's retries, at most 2
         self.loop = LambdaLoop(name=f"lambda-{project.service}")
         self._pools: dict[str, FunctionPool] = {}
+        self._tenants: dict[str, TenantPools] = {}  # function key -> its pools per tenant
+        self._tenant_numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._closed = False
         self._attached = 0  # listeners (the Invoke API) still using the loop after close()
@@ -92,28 +101,57 @@ class LocalLambda:
     def function_arn(self, function: Function) -> str:
         return f"arn:aws:lambda:{self.project.region}:{self.account_id}:function:{function.name}"
 
-    def pool(self, function: Function) -> FunctionPool:
+    def pool(self, function: Function, tenant_id: str | None = None) -> FunctionPool:
+        """The sandboxes of ``function`` for invocations of ``tenant_id`` (or of no tenant). A tenant's pool is
+        looked up on the loop where it is used, and not kept: one without environments may be forgotten."""
         with self._lock:
             if self._closed:
                 raise EmulatorError("the local Lambda is closed")
+            if tenant_id is not None:
+                tenants = self._tenants.get(function.key)
+                if tenants is None:
+                    def make(on_new_sandbox: Callable[[], None]) -> FunctionPool:
+                        name = f"{function.key}-tenant{next(self._tenant_numbers)}"
+                        return self._new_pool(function, name, on_new_sandbox)
+                    tenants = self._tenants[function.key] = TenantPools(make, bound=self.tenant_environments)
+                return tenants.pool(tenant_id)
             pool = self._pools.get(function.key)
             if pool is None:
-                max_concurrency = self.max_concurrency or function_max_concurrency(self.project, function)
-                def factory(sandbox_id: str) -> Sandbox:
-                    return Sandbox(project=self.project, function=function, sandbox_id=sandbox_id,
-                                   loop=self.loop, hooks=self.hooks, log_sink=self.log_sink,
-                                   host_environment=self.host_environment, accept=self.accept,
-                                   route_providers=self.runtime_routes, max_concurrency=max_concurrency)
-                pool = self._pools[function.key] = FunctionPool(
-                    factory, name=function.key, concurrency=self.concurrency, loop=self.loop,
-                    event_queue_size=self.event_queue_size, max_concurrency=max_concurrency)
+                pool = self._pools[function.key] = self._new_pool(function, function.key, None)
             return pool
 
+    def _new_pool(self, function: Function, name: str, on_new_sandbox: Callable[[], None] | None) -> FunctionPool:
+        max_concurrency = self.max_concurrency or function_max_concurrency(self.project, function)
+
+        def factory(sandbox_id: str) -> Sandbox:
+            return Sandbox(project=self.project, function=function, sandbox_id=sandbox_id,
+                           loop=self.loop, hooks=self.hooks, log_sink=self.log_sink,
+                           host_environment=self.host_environment, accept=self.accept,
+                           route_providers=self.runtime_routes, max_concurrency=max_concurrency)
+
+        retries = self.event_retry_delays_s[:retry_attempts(self.project, function)]
+        return FunctionPool(factory, name=name, concurrency=self.concurrency, loop=self.loop,
+                            event_queue_size=self.event_queue_size, max_concurrency=max_concurrency,
+                            on_new_sandbox=on_new_sandbox, retry_delays_s=retries, note=self._note)
+
+    def _note(self, text: str) -> None:
+        self.log_sink(text.encode() + b"\n")
+
+    def tenants(self, function: Function) -> TenantPools | None:
+        """The function's pools per tenant, once a tenant has invoked it."""
+        with self._lock:
+            return self._tenants.get(function.key)
+
     def new_invocation(self, function: Function, payload: bytes, *, client_context: str | None = None,
-                       trace_id: str | None = None) -> Invocation:
+                       trace_id: str | None = None, tenant_id: str | None = None) -> Invocation:
         """An invocation of ``function``; a value that would reach a header of the event must be header-safe."""
         if len(payload) > MAX_REQUEST_BYTES:
             raise InvalidInput(f"the event is {len(payload)} bytes, over Lambda's {MAX_REQUEST_BYTES}")
+        if tenant_id is not None:
+            try:
+                check_tenant_id(tenant_id)
+            except InvalidTenantId as error:
+                raise InvalidInput(str(error)) from None
         try:
             for value in (client_context, trace_id):
                 if value:
@@ -121,24 +159,31 @@ class LocalLambda:
         except UnsafeHeader:
             raise InvalidInput("a client context or trace id holds CR, LF or NUL") from None
         invocation = Invocation(payload=payload, function_arn=self.function_arn(function),
-                                timeout_s=float(function.timeout), client_context=client_context)
+                                timeout_s=float(function.timeout), client_context=client_context,
+                                tenant_id=tenant_id)
         if trace_id:
             invocation.trace_id = trace_id
         return invocation
 
     def invoke(self, function: str | None, payload: bytes, *, client_context: str | None = None,
-               trace_id: str | None = None) -> InvocationResult:
+               trace_id: str | None = None, tenant_id: str | None = None) -> InvocationResult:
         """Invoke synchronously (RequestResponse); the wait is bounded by the function's timeout."""
         resolved = self.function(function)
-        invocation = self.new_invocation(resolved, payload, client_context=client_context, trace_id=trace_id)
-        return self.loop.run(self.pool(resolved).invoke_async(invocation))
+        invocation = self.new_invocation(resolved, payload, client_context=client_context, trace_id=trace_id,
+                                         tenant_id=tenant_id)
+        return self.loop.run(self.run_invocation(resolved, invocation))
 
     async def invoke_async(self, function: str | None, payload: bytes, *, client_context: str | None = None,
-                           trace_id: str | None = None) -> InvocationResult:
+                           trace_id: str | None = None, tenant_id: str | None = None) -> InvocationResult:
         """:meth:`invoke`, on the loop (submit it with ``self.loop.submit`` from another thread)."""
         resolved = self.function(function)
-        invocation = self.new_invocation(resolved, payload, client_context=client_context, trace_id=trace_id)
-        return await self.pool(resolved).invoke_async(invocation)
+        invocation = self.new_invocation(resolved, payload, client_context=client_context, trace_id=trace_id,
+                                         tenant_id=tenant_id)
+        return await self.run_invocation(resolved, invocation)
+
+    async def run_invocation(self, function: Function, invocation: Invocation) -> InvocationResult:
+        """Run ``invocation`` in a sandbox of its function and tenant (on the loop)."""
+        return await self.pool(function, invocation.tenant_id).invoke_async(invocation)
 
     def attach(self) -> None:
         """A listener serving this local Lambda starts: the loop must outlive close() until it detaches."""
@@ -159,10 +204,12 @@ class LocalLambda:
                 return
             self._closed = True
             pools, self._pools = list(self._pools.values()), {}
+            tenants, self._tenants = list(self._tenants.values()), {}
             stop = self._attached == 0
 
         async def close_pools() -> None:
-            await asyncio.gather(*(pool.close_async() for pool in pools))
+            await asyncio.gather(*(pool.close_async() for pool in pools),
+                                 *(each.close_async() for each in tenants))
 
         try:
             self.loop.run(close_pools(), timeout=_CLOSE_S)

@@ -41,8 +41,10 @@ def end_line(request_id: str) -> str:
     return f"END RequestId: {request_id}"
 
 
-def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | None = None) -> str:
-    """Lambda's REPORT line: Init Duration only after a cold start, Status only when it failed hard."""
+def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | None = None,
+                tenant_id: str | None = None) -> str:
+    """Lambda's REPORT line: Init Duration only after a cold start, Status only when it failed hard, Tenant Id
+    when the invocation had one (Lambda writes it only in its JSON records; here the text line says it too)."""
     init = result.init_duration_ms
     line = (f"REPORT RequestId: {result.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
             # custom runtimes (provided.*) are billed for their init too
@@ -52,6 +54,8 @@ def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | 
         line += f"\tInit Duration: {init:.2f} ms"
     if status:
         line += f"\tStatus: {status}"
+    if tenant_id is not None:
+        line += f"\tTenant Id: {tenant_id}"
     return line
 
 

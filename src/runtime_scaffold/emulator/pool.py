@@ -6,7 +6,8 @@ another one starts. Invocations wait for a free slot in arrival order; one whose
 (:meth:`FunctionPool.acquire`'s future cancelled) gives up its place. ``Event`` invocations go into a bounded
 queue served by a fixed set of workers, one per slot, which wait for slots in the same line as synchronous
 callers: so a synchronous caller never waits behind more Event invocations than there are slots, and a full
-queue is refused at once (the Invoke API answers 429, as Lambda throttles).
+queue is refused at once (the Invoke API answers 429, as Lambda throttles). An Event invocation that fails is
+queued again after each of ``retry_delays_s`` (:mod:`retries`: Lambda's retries, under the same request id).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from runtime_scaffold.emulator.invocation import Invocation, InvocationResult
 from runtime_scaffold.emulator.loop import LambdaLoop
@@ -31,8 +32,14 @@ class FunctionPool:
     """Up to ``concurrency`` sandboxes of one function; an invocation waits for a free one."""
 
     def __init__(self, factory: Callable[[str], Sandbox], *, name: str, concurrency: int, loop: LambdaLoop,
-                 event_queue_size: int = EVENT_QUEUE_SIZE, max_concurrency: int | None = None) -> None:
+                 event_queue_size: int = EVENT_QUEUE_SIZE, max_concurrency: int | None = None,
+                 on_new_sandbox: Callable[[], None] | None = None, retry_delays_s: Sequence[float] = (),
+                 note: Callable[[str], None] | None = None) -> None:
         self._factory = factory
+        self._retry_delays_s = tuple(retry_delays_s)  # one per retry of a failed Event invocation
+        self._note = note  # a line for the function's log
+        self._retries: set[asyncio.TimerHandle] = set()
+        self._on_new_sandbox = on_new_sandbox  # e.g. the tenants' bound, which may retire others' idle ones
         self._name = name
         self._concurrency = concurrency
         self._slots = max_concurrency or 1  # invocations one sandbox takes at once
@@ -60,6 +67,8 @@ class FunctionPool:
             self._all.append(sandbox)
             self._idle.extend([sandbox] * (self._slots - 1))
             future.set_result(sandbox)
+            if self._on_new_sandbox is not None:
+                self._on_new_sandbox()
         else:
             self._waiters.append(future)
         return future
@@ -100,12 +109,55 @@ class FunctionPool:
         while True:
             invocation = await events.get()
             with contextlib.suppress(EmulatorError):  # shutting down: an Event invocation has no caller to tell
-                await self.invoke_async(invocation)
+                result = await self.invoke_async(invocation)
+                if result.error_type is not None and invocation.attempt <= len(self._retry_delays_s):
+                    self._retry_later(invocation, result.error_type)
+
+    def _retry_later(self, invocation: Invocation, error_type: str) -> None:
+        delay = self._retry_delays_s[invocation.attempt - 1]
+        if self._note is not None:
+            self._note(f"scaffold: Event invocation {invocation.request_id} failed ({error_type}): retry "
+                       f"{invocation.attempt} of {len(self._retry_delays_s)} in {delay:g} s")
+
+        def retry() -> None:
+            self._retries.discard(handle)
+            if self._closed or self._events is None:
+                return
+            try:
+                self._events.put_nowait(invocation.retry())
+            except asyncio.QueueFull:
+                if self._note is not None:
+                    self._note(f"scaffold: the retry of Event invocation {invocation.request_id} was dropped: "
+                               "the Event queue is full")
+
+        handle = asyncio.get_running_loop().call_later(delay, retry)
+        self._retries.add(handle)
+
+    def take_idle(self, most: int) -> list[Sandbox]:
+        """Up to ``most`` sandboxes running nothing, taken out of the pool (to be retired)."""
+        idle = [sandbox for sandbox in self._all if self._idle.count(sandbox) == self._slots][:most]
+        for sandbox in idle:
+            self._all.remove(sandbox)
+            self._idle = [each for each in self._idle if each is not sandbox]
+        return idle
+
+    async def retire(self, sandboxes: list[Sandbox]) -> None:
+        """Shut the taken sandboxes down (SIGTERM, then SIGKILL) and remove their folders."""
+        await asyncio.gather(*(sandbox.close_async() for sandbox in sandboxes), return_exceptions=True)
+
+    @property
+    def unused(self) -> bool:
+        """No sandbox, nobody waiting, no Event queued: the pool can be forgotten."""
+        return not self._all and not self._retries and not any(not waiter.done() for waiter in self._waiters) and (
+            self._events is None or self._events.empty())
 
     async def close_async(self) -> None:
         self._closed = True
         for worker in self._workers:
             worker.cancel()
+        for handle in self._retries:
+            handle.cancel()
+        self._retries.clear()
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

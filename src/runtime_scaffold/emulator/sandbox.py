@@ -427,7 +427,8 @@ class Sandbox:
             return
         status = self._status(result, api)
         lines = [logs.end_line(invocation.request_id),
-                 logs.report_line(result, memory_size_mb=self.function.memory_size, status=status)]
+                 logs.report_line(result, memory_size_mb=self.function.memory_size, status=status,
+                                  tenant_id=invocation.tenant_id)]
         if result.error_type == "Sandbox.Timedout":
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
             lines.append(f"{stamp}Z {invocation.request_id} Task timed out after {invocation.timeout_s:.2f} seconds")
@@ -441,7 +442,8 @@ class Sandbox:
         lines = [text, "Runtime.InvalidEntrypoint", logs.start_line(invocation.request_id),
                  logs.end_line(invocation.request_id),
                  logs.report_line(result, memory_size_mb=self.function.memory_size,
-                                  status="error\tError Type: Runtime.InvalidEntrypoint")]
+                                  status="error\tError Type: Runtime.InvalidEntrypoint",
+                                  tenant_id=invocation.tenant_id)]
         data = "".join(line + "\n" for line in lines).encode()
         self.log_sink(data)
         result.log_tail = data
