@@ -294,6 +294,11 @@ class RuntimeApi:
             self.hook_runner.close()
 
     @property
+    def waiting(self) -> int:
+        """How many /next calls wait for an event now (the runtime is idle, polling)."""
+        return sum(1 for waiter in self._waiters if not waiter.done())
+
+    @property
     def init_error(self) -> tuple[bytes, str] | None:
         return self._init_error
 
@@ -384,9 +389,10 @@ class RuntimeApi:
             "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
             "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
             "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
-            "Lambda-Runtime-Trace-Id": invocation.trace_id,
             INVOCATION_ID_HEADER: invocation.invocation_id,
         }
+        if invocation.trace_id:  # optional, as the client context is: a runtime must do without it
+            headers["Lambda-Runtime-Trace-Id"] = invocation.trace_id
         if invocation.tenant_id is not None:
             headers[TENANT_ID_HEADER] = invocation.tenant_id
         if invocation.client_context:

@@ -123,6 +123,11 @@ class Sandbox:
         process = self._process
         return process.pid if process is not None else None
 
+    @property
+    def waiting_for_next(self) -> int:
+        """How many /next calls of its bootstrap wait for an event now (on the loop: ``loop.call``)."""
+        return self._api.waiting if self._api is not None else 0
+
     # -- blocking forms, for other threads -------------------------------------------------------------
 
     def invoke(self, invocation: Invocation) -> InvocationResult:
