@@ -28,8 +28,10 @@ _SCENARIO_WIDTH = max(len(scenario.name) for scenario in SCENARIOS)
     epilog="\b\nScenarios:\n"
     + "\n".join(f"  {scenario.name:<{_SCENARIO_WIDTH}}  {scenario.summary}" for scenario in SCENARIOS)
     + "\n\n\b\nThe conformance handler echoes every event byte for byte, except events starting with\n"
-    '{"conform":"error"|"context"|"sleep"|"output", ...}; its protocol is in the project README\n'
-    "(section \"Conformance handler\") and in the README of runtime-scaffold.\n"
+    '{"conform":"error"|"context"|"sleep"|"output"|"stream"|..., ...}; its protocol is in the project\n'
+    "README (section \"Conformance handler\") and in the README of runtime-scaffold. Scenarios of a\n"
+    "feature (streaming, concurrency) run only when the handler's file declares it in a line\n"
+    "'conformance features: streaming, concurrency'; otherwise they are reported as skipped.\n"
     f"\n\b\nExit status: {ExitCode.OK} every scenario passed, {ExitCode.CONFORMANCE} at least one failed,\n"
     f"{ExitCode.PROJECT} project unreadable or no conformance handler found.",
 )
@@ -66,7 +68,7 @@ def conform(function: str | None, project_dir: Path | None, config_file: Path | 
     started = time.monotonic()
 
     def progress(result: ScenarioResult) -> None:
-        line = f"{'PASS' if result.passed else 'FAIL'} {result.name}  ({result.duration_ms:.0f} ms)"
+        line = f"{result.status} {result.name}" + ("" if result.skipped else f"  ({result.duration_ms:.0f} ms)")
         if not result.passed or verbose:
             line += f": {result.reason}"
         click.echo(line)
@@ -77,9 +79,9 @@ def conform(function: str | None, project_dir: Path | None, config_file: Path | 
     report = run_conformance(project, function=fn.key, handler=handler, only=only,
                              tmp_invocations=tmp_invocations, progress=progress,
                              log_sink=logs_module.stderr_sink if logs else None)
-    failed = report.failed
-    click.echo(f"{plural(len(report.results) - len(failed), 'scenario')} passed, {len(failed)} failed "
-               f"in {time.monotonic() - started:.1f} s")
+    failed, skips = report.failed, report.skipped
+    click.echo(f"{plural(len(report.results) - len(failed) - len(skips), 'scenario')} passed, {len(failed)} failed"
+               + (f", {len(skips)} skipped" if skips else "") + f" in {time.monotonic() - started:.1f} s")
     if failed:
         names = ", ".join(result.name for result in failed)
         raise ConformanceFailure(f"{len(failed)} of {len(report.results)} scenarios failed: {names}")

@@ -9,15 +9,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime_scaffold.conformance import echo, faults, lifecycle
-from runtime_scaffold.conformance.handler import find_conformance_handler
+from runtime_scaffold.conformance import concurrency, echo, faults, lifecycle, tenancy
+from runtime_scaffold.conformance.handler import declared_features, find_conformance_handler
 from runtime_scaffold.conformance.harness import Aborted, Failed, Harness
 from runtime_scaffold.conformance.scenario import Scenario
 from runtime_scaffold.emulator.logs import LogSink
 from runtime_scaffold.errors import InvalidInput
 from runtime_scaffold.project import Function, Project
 
-SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS)
+SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS, *tenancy.SCENARIOS,
+                                   *concurrency.SCENARIOS)
 DEFAULT_TMP_INVOCATIONS = 1000
 # After its deadline, a scenario's bootstraps are killed; this long is left for its thread to notice.
 _ABORT_GRACE_S = 10.0
@@ -29,6 +30,11 @@ class ScenarioResult:
     passed: bool
     reason: str  # one line: what was expected and what was seen (or, on a pass, what was checked)
     duration_ms: float
+    skipped: bool = False  # the runtime does not declare the scenario's feature: neither passed nor failed
+
+    @property
+    def status(self) -> str:
+        return "SKIP" if self.skipped else "PASS" if self.passed else "FAIL"
 
 
 @dataclass
@@ -40,7 +46,11 @@ class ConformanceReport:
 
     @property
     def failed(self) -> list[ScenarioResult]:
-        return [result for result in self.results if not result.passed]
+        return [result for result in self.results if not result.passed and not result.skipped]
+
+    @property
+    def skipped(self) -> list[ScenarioResult]:
+        return [result for result in self.results if result.skipped]
 
     @property
     def passed(self) -> bool:
@@ -57,6 +67,11 @@ def select_scenarios(patterns: Iterable[str] = ()) -> list[Scenario]:
         raise InvalidInput(f"no scenario named {', '.join(map(repr, unknown))}; "
                            f"the scenarios are: {', '.join(s.name for s in SCENARIOS)}")
     return [s for s in SCENARIOS if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)]
+
+
+def skipped(scenario: Scenario) -> ScenarioResult:
+    return ScenarioResult(scenario.name, False, f"the conformance handler does not declare {scenario.feature!r} "
+                          f"(a 'conformance features: {scenario.feature}' line)", 0.0, skipped=True)
 
 
 def run_scenario(scenario: Scenario, harness: Harness) -> ScenarioResult:
@@ -116,17 +131,22 @@ def run_conformance(
     log_sink: LogSink | None = None,
 ) -> ConformanceReport:
     """Run the conformance scenarios against a function's real bootstrap, with the conformance handler as
-    _HANDLER (found in the project unless given). ``progress`` gets each result as soon as it is known;
-    ``log_sink`` gets the bootstraps' output (dropped by default)."""
+    _HANDLER (found in the project unless given). A scenario of a feature the handler's file does not declare
+    is skipped. ``progress`` gets each result as soon as it is known; ``log_sink`` gets the bootstraps' output
+    (dropped by default)."""
     if tmp_invocations < 1:
         raise InvalidInput(f"the temp-file check needs at least 1 invocation, not {tmp_invocations}")
     scenarios = select_scenarios(only)
     resolved = conformance_function(project, function)
     handler = handler or find_conformance_handler(project, resolved)
     report = ConformanceReport(project.root, resolved.key, handler)
+    features = declared_features(project, handler)
     for scenario in scenarios:
-        harness = Harness(project, resolved, handler, tmp_invocations=tmp_invocations, log_sink=log_sink)
-        result = run_scenario(scenario, harness)
+        if scenario.feature is not None and scenario.feature not in features:
+            result = skipped(scenario)
+        else:
+            harness = Harness(project, resolved, handler, tmp_invocations=tmp_invocations, log_sink=log_sink)
+            result = run_scenario(scenario, harness)
         report.results.append(result)
         if progress is not None:
             progress(result)

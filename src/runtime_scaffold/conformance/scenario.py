@@ -24,6 +24,9 @@ class Scenario:
     summary: str
     run: Callable[[Harness], str]
     budget_s: Callable[[Harness], float]
+    # The feature a runtime must declare (a "conformance features:" line in its handler file) for this scenario
+    # to run; without the declaration the scenario is reported as skipped, not passed.
+    feature: str | None = None
 
 
 def header(call: RuntimeCall, name: str) -> str | None:
