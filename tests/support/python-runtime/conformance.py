@@ -1,5 +1,8 @@
 """Conformance handler of the test Python runtime (_HANDLER=conformance.handler), following the protocol of
-`scaffold conform`: echo the event byte for byte, except the {"conform":"<command>",...} events."""
+`scaffold conform`: echo the event byte for byte, except the {"conform":"<command>",...} events.
+
+conformance features: concurrency
+"""
 
 from __future__ import annotations
 
