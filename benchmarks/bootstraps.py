@@ -1,4 +1,4 @@
-"""Benchmark the bash and PHP bootstraps against the AWS walkthrough bootstrap and a keep-alive floor client.
+"""Benchmark the bootstraps against the AWS walkthrough bootstrap, AWS's Node client and a keep-alive floor client.
 
     python benchmarks/bootstraps.py [--invocations 200] [--cold-starts 10] [--sizes 100,100000,1000000]
 
@@ -10,7 +10,9 @@ Measured:
   /response body, one invocation at a time, in one warm process; median and p99 over --invocations events.
 Every figure is printed with its ratio to the walkthrough's and to the floor's. The handlers echo the event:
 ours byte for byte (checked), the walkthrough's as published ("Echoing request: '...'", unchecked: it
-mangles input). The runtimes take turns, one invocation each, so that changes in machine load hit all alike.
+mangles input). The Bun, Deno and Node runtimes and AWS's Node client (`node-ric`, aws-lambda-ric 4 on the
+same Node 26) all run benchmarks/javascript/echo.mjs, which parses the event and returns it as JSON (checked
+too). The runtimes take turns, one invocation each, so that changes in machine load hit all alike.
 Nothing here is a unit test: timings belong in this script only.
 """
 
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,8 @@ from bench_server import BenchServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "cookiecutters"
+INTERPRETERS = ROOT / "tests" / "support" / "runtimes" / "node_modules"  # npm ci --prefix tests/support/runtimes
+NODE_RIC = ROOT / "benchmarks" / "node-ric" / "node_modules" / "aws-lambda-ric" / "index.mjs"  # its install.sh
 SLUG = "{{cookiecutter.project_slug}}"
 WARMUP = 5
 STEP_TIMEOUT = 20.0  # seconds for one invocation before the runtime is declared failed
@@ -76,7 +80,25 @@ def runtimes() -> list[Runtime]:
         Runtime("floor", [sys.executable, "-c", FLOOR_CLIENT], "-", ROOT, True),
         Runtime("bash", ["bash", str(bash / "runtime" / "bootstrap")], "conformance.handler", bash, True),
         Runtime("php", ["php", str(php / "runtime" / "bootstrap")], "src/conformance.conformance", php, True),
+        *javascript_runtimes(),
     ]
+
+
+def javascript_runtimes() -> list[Runtime]:
+    """Our runtime on the pinned Bun, Deno and Node binaries, and AWS's Node client on the same Node."""
+    machine = "arm64" if os.uname().machine in ("aarch64", "arm64") else "x64"
+    binaries = {"bun": f"@oven/bun-linux-{'aarch64' if machine == 'arm64' else 'x64'}/bin/bun",
+                "deno": f"@deno/linux-{machine}-glibc/deno", "node": f"node-linux-{machine}/bin/node"}
+    arguments = {"deno": ["run", "--allow-all"]}
+    entries = {"bun": "index.ts", "deno": "index.ts", "node": "index.mjs"}  # Node's is generated JavaScript
+    echo = ROOT / "benchmarks" / "javascript"
+    found = [Runtime(language, [str(INTERPRETERS / binary), *arguments.get(language, []),
+                                str(TEMPLATES / language / SLUG / "runtime" / "lambda-runtime" / entries[language])],
+                     "echo.handler", echo, True)
+             for language, binary in binaries.items()]
+    found.append(Runtime("node-ric", [str(INTERPRETERS / binaries["node"]), str(NODE_RIC), "echo.handler"],
+                         "echo.handler", echo, True))
+    return found
 
 
 @dataclass
@@ -91,15 +113,23 @@ class Process:
 def started(runtime: Runtime, tmpdir: Path) -> Iterator[Process]:
     """Spawn RUNTIME against a fresh server; always kill its process group and stop the server."""
     server = BenchServer()
+    # HOME apart from TMPDIR: Bun and Deno keep their compile caches under HOME, which is not a temp-file leak.
+    home = tmpdir.with_name(f"{tmpdir.name}.home")
+    home.mkdir(exist_ok=True)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
-        "HOME": str(tmpdir),
+        "HOME": str(home),
         "TMPDIR": str(tmpdir),
         "AWS_LAMBDA_RUNTIME_API": server.address,
         "_HANDLER": runtime.handler,
         "LAMBDA_TASK_ROOT": str(runtime.task_root),
         "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        # The rest of what Lambda always sets: AWS's Node client refuses to start without them.
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]bench",
     }
     spawned = time.perf_counter_ns()
     popen = subprocess.Popen(
@@ -189,13 +219,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sizes", default="100,100000,1000000", help="event sizes in bytes (100,100000,1000000)"
     )
-    parser.add_argument("--runtimes", default="walkthrough,floor,bash,php", help="which to run (all four)")
+    parser.add_argument("--runtimes", default="walkthrough,floor,bash,php,bun,deno,node,node-ric",
+                        help="which to run (all of them)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     for tool in ("bash", "php", "curl"):
         if shutil.which(tool) is None:
             parser.error(f"{tool} is needed")
+    for runtime in javascript_runtimes():
+        if runtime.name in args.runtimes.split(",") and not all(Path(a).exists() for a in runtime.argv[:1]):
+            parser.error(f"{runtime.argv[0]} is missing: npm ci --prefix tests/support/runtimes")
+    if "node-ric" in args.runtimes.split(",") and not NODE_RIC.is_file():
+        parser.error(f"{NODE_RIC} is missing: run benchmarks/node-ric/install.sh (or leave node-ric out)")
 
     results: dict[str, dict[str, object]] = {}
     wanted = args.runtimes.split(",")
@@ -205,10 +241,15 @@ def main(argv: list[str] | None = None) -> int:
         for path in tmpdirs.values():
             path.mkdir()
         cold: dict[str, float | None] = {}
+        # Spawns take turns too, one each: a load spike then slows every runtime's cold start alike.
+        starts: dict[str, list[float]] = {rt.name: [] for rt in all_runtimes}
+        for _ in range(args.cold_starts):
+            for rt in all_runtimes:
+                start = cold_start_ms(rt, tmpdirs[rt.name])
+                if start is not None:
+                    starts[rt.name].append(start)
         for rt in all_runtimes:
-            starts = [cold_start_ms(rt, tmpdirs[rt.name]) for _ in range(args.cold_starts)]
-            ok = [s for s in starts if s is not None]
-            cold[rt.name] = statistics.median(ok) if ok else None
+            cold[rt.name] = statistics.median(starts[rt.name]) if starts[rt.name] else None
             print(f"cold start {rt.name:12} {fmt(cold[rt.name])} ms", file=sys.stderr)
 
         cases: dict[str, dict[int, Case]] = {rt.name: {} for rt in all_runtimes}
@@ -287,11 +328,33 @@ def main(argv: list[str] | None = None) -> int:
         )
     if php is not None and floor is not None:
         goals.append((f"php within 2x of the floor at {small} B", php / floor <= 2, f"{php / floor:.2f}x"))
+    goals += javascript_goals(median_of, cold, sizes)
     for text, met, figure in goals:
         print(f"goal: {text}: {'met' if met else 'NOT met'} ({figure})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def javascript_goals(median_of: Callable[[str, int], float | None], cold: dict[str, float | None],
+                     sizes: list[int]) -> list[tuple[str, bool, str]]:
+    """Issue 9's goal for each JavaScript runtime: at or below AWS's Node client per event (every size) and at
+    cold start, and within 1.5x of the floor at the smallest size."""
+    goals = []
+    for name in ("bun", "deno", "node"):
+        ours, floor = median_of(name, sizes[0]), median_of("floor", sizes[0])
+        if ours is not None and floor is not None:
+            goals.append((f"{name} within 1.5x of the floor at {sizes[0]} B", ours / floor <= 1.5,
+                          f"{ours / floor:.2f}x"))
+        for size in sizes:
+            ours, theirs = median_of(name, size), median_of("node-ric", size)
+            if ours is not None and theirs is not None:
+                goals.append((f"{name} per event at or below node-ric's at {size} B", ours <= theirs,
+                              f"{ours / theirs:.2f}x"))
+        if cold.get(name) is not None and cold.get("node-ric") is not None:
+            ratio_ = cold[name] / cold["node-ric"]  # type: ignore[operator]
+            goals.append((f"{name} cold start at or below node-ric's", ratio_ <= 1, f"{ratio_:.2f}x"))
+    return goals
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
-for language in bash php; do
+for template in "$here"/../cookiecutters/[!_]*/cookiecutter.json; do
+  language=$(basename "$(dirname "$template")")
   scaffold new --lang "$language" --no-input --output-dir "$staging/$language" >/dev/null
   rm -rf "${here:?}/$language"
   mv "$staging/$language/hello-$language" "$here/$language"

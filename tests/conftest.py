@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
+import platform
 import re
 import selectors
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -21,10 +25,14 @@ import yaml
 
 from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.project import load_project
-from runtime_scaffold.templates import render_project
+from runtime_scaffold.templates import get_language, render_project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LANGUAGES = ("bash", "php")
+LANGUAGES = ("bash", "bun", "deno", "node", "php")
+# Languages whose layer's binary comes from the npm registry; the tests run them with the same pinned binaries,
+# installed for this machine by `npm ci --prefix tests/support/runtimes` (.ci/run).
+NPM_LANGUAGES = ("bun", "deno", "node")
+RUNTIMES = REPO_ROOT / "tests" / "support" / "runtimes"
 ARCHITECTURES = ("x86_64", "arm64")
 # Serverless Framework v3, its open-source fork osls 3, and osls 4 (AWS SDK v3, stricter validation; installed
 # under the alias osls4, package.json) must each package and invoke a generated project as it is.
@@ -48,6 +56,44 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: run .ci/run (or install it) before the tests")
     return path
+
+
+@functools.cache
+def _interpreters_bin() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="scaffold-interpreters-"))
+    atexit.register(shutil.rmtree, folder, True)
+    architecture = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+    for language in NPM_LANGUAGES:
+        defaults = get_language(language).defaults
+        binary = RUNTIMES / "node_modules" / defaults[f"_npm_package_{architecture}"] / defaults["_npm_binary"]
+        if binary.is_file():
+            (folder / language).symlink_to(binary)
+    return folder
+
+
+def interpreter(language: str) -> str:
+    """The pinned bun, deno or node binary (the one the layer gets) for this machine."""
+    path = _interpreters_bin() / language
+    if not path.exists():
+        pytest.fail(f"no {language} in {RUNTIMES}/node_modules: run `npm ci --prefix {RUNTIMES}` (.ci/run does)")
+    return str(path)
+
+
+def interpreter_environment(*languages: str) -> dict[str, str]:
+    """This process's environment with the pinned interpreters of ``languages`` first on PATH, as a user who has
+    them installed: what the local runner falls back to before the layer is built."""
+    folder = Path(interpreter(languages[0])).parent if languages else _interpreters_bin()
+    for language in languages:
+        interpreter(language)
+    return {**os.environ, "PATH": f"{folder}:{os.environ.get('PATH', os.defpath)}"}
+
+
+def handler_files_missing(language: str, names: list[str]) -> list[str]:
+    """The handlers of the template (hello's ``_handler``, web's ``_web_handler``) with no file among ``names``
+    (function.sh, src/hello.php, src/hello.ts, src/web.mjs...: the module with the language's extension)."""
+    defaults = get_language(language).defaults
+    modules = {str(defaults[key]).rsplit(".", 1)[0] for key in ("_handler", "_web_handler")}
+    return sorted(modules - {name.rsplit(".", 1)[0] for name in names})
 
 
 def scaffold_bin() -> str:

@@ -2,6 +2,13 @@
 
 It hands out queued events on GET /runtime/invocation/next and records every request and every POST body, so a
 test can run a real bootstrap process against it and check byte for byte what the bootstrap sent back.
+
+For today's features (docs/runtime-api.md §8) it also sends Lambda-Runtime-Invocation-Id and, when asked,
+Lambda-Runtime-Aws-Tenant-Id; reads chunked POST bodies (response streaming) chunk by chunk with their trailers;
+counts the GET /next requests held open at once (Managed Instances concurrency); and offers a handler under test
+two side doors on the same port, so that a test proves streaming and concurrency by what happened, not by
+timing: GET /test/seen/<request id>/<n> answers once that invocation's streamed response has delivered n
+chunks, and GET /test/barrier/<n> answers once n callers wait there, the last to come first.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ class Event:
     chunked: bool = False
     delay: float = 0.0
     status: int = 200
+    invocation_id: str | None = None
+    tenant_id: str | None = None
 
 
 @dataclass
@@ -40,6 +49,8 @@ class Post:
     headers: dict[str, str]
     body: bytes
     client_port: int
+    chunks: list[bytes] = field(default_factory=list)  # as framed by a chunked body, in order
+    trailers: dict[str, str] = field(default_factory=dict)  # lower-cased names
 
 
 @dataclass
@@ -62,6 +73,12 @@ class FakeRuntimeAPI:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._changed = threading.Condition(self._lock)
+        self.waiting_next = 0  # GET /next requests held open right now
+        self.most_waiting_next = 0
+        self.streamed: dict[str, list[bytes]] = {}  # request id -> chunks received so far
+        self._barrier: list[threading.Event] = []
+        self.barrier_order: list[int] = []  # the arrival number of each caller, in the order released
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]
@@ -90,6 +107,8 @@ class FakeRuntimeAPI:
         deadline_ms: int | None = None,
         chunked: bool = False,
         delay: float = 0.0,
+        tenant_id: str | None = None,
+        invocation_id: str | None = "auto",
     ) -> str:
         """Queue an invocation; returns its request id."""
         n = next(self._ids)
@@ -105,6 +124,8 @@ class FakeRuntimeAPI:
                 arn="arn:aws:lambda:us-east-1:123456789012:function:conform",
                 chunked=chunked,
                 delay=delay,
+                invocation_id=f"attempt-{n}" if invocation_id == "auto" else invocation_id,
+                tenant_id=tenant_id,
             )
         )
         return request_id
@@ -112,6 +133,15 @@ class FakeRuntimeAPI:
     def add_status(self, status: int = 500) -> None:
         """Queue a GET /next that answers with an error status (500: the runtime must exit)."""
         self.events.put(Event(b"", "", None, 0, "", status=status))
+
+    def wait_for_waiting_next(self, count: int, timeout: float = 30.0) -> bool:
+        """Whether ``count`` GET /next requests were open at the same moment within ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.most_waiting_next >= count, timeout)
+
+    def wait_for_posts(self, count: int, timeout: float = 30.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self.posts) >= count, timeout)
 
     def posts_for(self, request_id: str) -> list[Post]:
         with self._lock:
@@ -159,20 +189,75 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _side_door(self) -> bool:
+        parts = self.path.split("/")
+        if self.path.startswith("/test/seen/") and len(parts) == 5:
+            request_id, count = parts[3], int(parts[4])
+            with self.fake._changed:
+                seen = self.fake._changed.wait_for(lambda: len(self.fake.streamed.get(request_id, [])) >= count, 20)
+            self._reply(200 if seen else 408, b"seen" if seen else b"not seen")
+            return True
+        if self.path.startswith("/test/barrier/") and len(parts) == 4:
+            self._wait_at_barrier(int(parts[3]))
+            return True
+        return False
+
+    def _wait_at_barrier(self, count: int) -> None:
+        fake = self.fake
+        mine = threading.Event()
+        with fake._changed:
+            number = len(fake._barrier)
+            fake._barrier.append(mine)
+            if len(fake._barrier) == count:
+                # Released last come, first served: the invocations answer in another order than they began.
+                threading.Thread(target=self._release, args=(list(fake._barrier),), daemon=True).start()
+        released = mine.wait(20)
+        with fake._changed:
+            if released:
+                fake.barrier_order.append(number)
+        self._reply(200 if released else 408, b"released" if released else b"barrier not reached")
+
+    def _release(self, waiting: list[threading.Event]) -> None:
+        fake = self.fake
+        with fake._changed:
+            answered = len(fake.posts)
+        for event in reversed(waiting):
+            event.set()
+            answered += 1
+            with fake._changed:  # the next one goes once this one's invocation has answered
+                fake._changed.wait_for(lambda goal=answered: len(fake.posts) >= goal, 20)
+
     def do_GET(self) -> None:
         resource = self._record()
+        if self._side_door():
+            return
         if resource != "invocation/next":
             self._reply(404, b'{"errorMessage":"not found","errorType":"NotFound"}')
             return
+        with self.fake._changed:
+            self.fake.waiting_next += 1
+            self.fake.most_waiting_next = max(self.fake.most_waiting_next, self.fake.waiting_next)
+            self.fake._changed.notify_all()
+        try:
+            event = self._next_event()
+        finally:
+            with self.fake._changed:
+                self.fake.waiting_next -= 1
+        if event is None:
+            return
+        self._send_event(event)
+
+    def _next_event(self) -> Event | None:
         while True:
             if self.fake._stop.is_set():
                 self.close_connection = True
-                return
+                return None
             try:
-                event = self.fake.events.get(timeout=0.05)
-                break
+                return self.fake.events.get(timeout=0.05)
             except queue.Empty:
                 continue
+
+    def _send_event(self, event: Event) -> None:
         if event.delay:
             time.sleep(event.delay)
         if event.status != 200:
@@ -184,6 +269,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Lambda-Runtime-Invoked-Function-Arn", event.arn)
         if event.trace_id is not None:
             self.send_header("Lambda-Runtime-Trace-Id", event.trace_id)
+        if event.invocation_id is not None:
+            self.send_header("Lambda-Runtime-Invocation-Id", event.invocation_id)
+        if event.tenant_id is not None:
+            self.send_header("Lambda-Runtime-Aws-Tenant-Id", event.tenant_id)
         self.send_header("Content-Type", "application/json")
         if event.chunked:
             self.send_header("Transfer-Encoding", "chunked")
@@ -197,13 +286,36 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(event.body)
 
+    def _read_chunked(self, request_id: str) -> tuple[list[bytes], dict[str, str]]:
+        chunks: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                break
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+            with self.fake._changed:
+                self.fake.streamed.setdefault(request_id, []).append(chunks[-1])
+                self.fake._changed.notify_all()
+        trailers: dict[str, str] = {}
+        while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            trailers[name.strip().lower()] = value.strip()
+        return chunks, trailers
+
     def do_POST(self) -> None:
         resource = self._record()
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length)
+        chunks: list[bytes] = []
+        trailers: dict[str, str] = {}
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks, trailers = self._read_chunked(resource.split("/")[1])
+            body = b"".join(chunks)
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         headers = {k.lower(): v for k, v in self.headers.items()}
-        with self.fake._lock:
-            self.fake.posts.append(Post(resource, headers, body, self.client_address[1]))
+        with self.fake._changed:
+            self.fake.posts.append(Post(resource, headers, body, self.client_address[1], chunks, trailers))
+            self.fake._changed.notify_all()
         rules = self.fake.rules
         status = next((s for suffix, s in rules.status.items() if resource.endswith(suffix)), 202)
         extra = {}

@@ -1,4 +1,4 @@
-"""The bash and PHP bootstraps, run for real against a fake Runtime API.
+"""The bash, PHP, Bun, Deno and Node runtimes, run for real against a fake Runtime API.
 
 Every run gets an empty TMPDIR that must still be empty afterwards, and ends with a GET /next answered 500,
 which the bootstrap must obey by exiting (so every run also checks the 500 rule).
@@ -18,16 +18,33 @@ from pathlib import Path
 
 import pytest
 
+from runtime_scaffold.templates import get_language
+
+from .conftest import NPM_LANGUAGES, interpreter
 from .runtime_api_fake import FakeRuntimeAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "cookiecutters"
 SLUG = "{{cookiecutter.project_slug}}"
-PROJECT = {"bash": TEMPLATES / "bash" / SLUG, "php": TEMPLATES / "php" / SLUG}
-CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance"}
-SAMPLE = {"bash": "function.handler", "php": "src/hello.hello"}
-# Runs the host's php: marked slow, like every test that needs an external tool beyond bash.
-LANGS = ["bash", pytest.param("php", marks=pytest.mark.slow)]
+PROJECT = {language: TEMPLATES / language / SLUG for language in ("bash", "php", *NPM_LANGUAGES)}
+CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance",
+               **dict.fromkeys(NPM_LANGUAGES, "src/conformance.handler")}
+SAMPLE = {"bash": "function.handler", "php": "src/hello.hello", **dict.fromkeys(NPM_LANGUAGES, "src/hello.handler")}
+# Runs the host's php, or the pinned bun, deno and node: marked slow, like every test that needs an external tool
+# beyond bash.
+LANGS = ["bash", *(pytest.param(language, marks=pytest.mark.slow) for language in ("php", *NPM_LANGUAGES))]
+
+
+def runtime_argv(lang: str) -> list[str]:
+    """How the host runs LANG's runtime, as its bootstrap does on Lambda with the layer's binary."""
+    bootstrap = PROJECT[lang] / "runtime" / "bootstrap"
+    if lang == "bash":
+        return ["bash", str(bootstrap)]
+    if lang == "php":
+        return ["php", str(bootstrap)]  # #!/opt/bin/php exists only in the layer on Lambda
+    defaults = get_language(lang).defaults
+    return [interpreter(lang), *str(defaults["_interpreter_args"]).split(),
+            str(PROJECT[lang] / "runtime" / str(defaults["_runtime_entry"]))]
 
 PAYLOADS: dict[str, bytes] = {
     "unicode": '{"text": "héllo wörld ✓ 日本語 😀 \u2028"}'.encode(),
@@ -60,6 +77,7 @@ def event_of(size: int) -> bytes:
 class Run:
     returncode: int
     stderr: str
+    stdout: str = ""
 
 
 def run_bootstrap(
@@ -70,13 +88,12 @@ def run_bootstrap(
     handler: str | None = None,
     task_root: Path | None = None,
     timeout: float = 60,
+    environment: dict[str, str] | None = None,
 ) -> Run:
     """Run LANG's bootstrap until it exits; fail on a timeout or on anything left in its TMPDIR."""
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir(exist_ok=True)
-    bootstrap = PROJECT[lang] / "runtime" / "bootstrap"
-    # #!/opt/bin/php exists only in the layer on Lambda; here the host's php runs the same file.
-    argv = ["bash", str(bootstrap)] if lang == "bash" else ["php", str(bootstrap)]
+    argv = runtime_argv(lang)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -86,6 +103,7 @@ def run_bootstrap(
         "_HANDLER": handler or CONFORMANCE[lang],
         "LAMBDA_TASK_ROOT": str(task_root or PROJECT[lang]),
         "AWS_LAMBDA_FUNCTION_NAME": "conform",
+        **(environment or {}),
     }
     proc = subprocess.Popen(
         argv,
@@ -97,7 +115,7 @@ def run_bootstrap(
         start_new_session=True,
     )
     try:
-        _, stderr = proc.communicate(timeout=timeout)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
@@ -106,7 +124,7 @@ def run_bootstrap(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # anything the handler left running
     assert list(tmpdir.iterdir()) == [], "the bootstrap left files in TMPDIR"
-    return Run(proc.returncode, stderr.decode(errors="replace"))
+    return Run(proc.returncode, stderr.decode(errors="replace"), stdout.decode(errors="replace"))
 
 
 def error_post(api: FakeRuntimeAPI, request_id: str) -> dict[str, object]:
@@ -299,7 +317,7 @@ def test_init_error_missing_handler_file(lang: str, api: FakeRuntimeAPI, tmp_pat
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_init_error_missing_function(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
-    handler = {"bash": "function.nope", "php": "src/hello.nope"}[lang]
+    handler = {"bash": "function.nope", "php": "src/hello.nope"}.get(lang, "src/hello.nope")
     run = run_bootstrap(lang, api, tmp_path, handler=handler)
     assert "nope" in str(init_error(api, run, "Runtime.HandlerNotFound")["errorMessage"])
 
@@ -314,8 +332,10 @@ def test_init_error_malformed_handler(lang: str, api: FakeRuntimeAPI, tmp_path: 
 def test_init_error_when_loading_fails(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     if lang == "bash":
         (tmp_path / "broken.sh").write_text("handler() { :; }\necho 'loading' >&2\nexit 3\n")
-    else:
+    elif lang == "php":
         (tmp_path / "broken.php").write_text("<?php\nthrow new LogicException('cannot start');\n")
+    else:
+        (tmp_path / "broken.mjs").write_text('export const handler = () => 1;\nthrow new Error("cannot start");\n')
     run = run_bootstrap(lang, api, tmp_path, handler="broken.handler", task_root=tmp_path)
     init_error(api, run, "Runtime.ImportModuleError")
 
@@ -464,7 +484,8 @@ def test_php_lint(path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("lang", LANGS)
+# The others' bootstrap is rendered from a template: test_javascript_runtime checks it.
+@pytest.mark.parametrize("lang", ["bash", "php"])
 def test_bootstrap_is_executable_with_shebang(lang: str) -> None:
     bootstrap = PROJECT[lang] / "runtime" / "bootstrap"
     assert bootstrap.stat().st_mode & 0o777 == 0o755

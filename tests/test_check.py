@@ -148,6 +148,10 @@ def shebang_php_not_in_layer(root: Path) -> None:
     write(root / "runtime" / "bootstrap", "#!/opt/bin/php\n<?php\necho 1;\n", 0o755)
 
 
+def exec_of_a_binary_not_in_layer(root: Path) -> None:
+    write(root / "runtime" / "bootstrap", "#!/bin/sh\nexec /opt/bin/bun /opt/lambda-runtime/index.ts\n", 0o755)
+
+
 def shebang_env_php_not_in_layer(root: Path) -> None:
     write(root / "runtime" / "bootstrap", "#!/usr/bin/env php\n<?php\necho 1;\n", 0o755)
 
@@ -302,6 +306,8 @@ VARIANTS: list[tuple[Callable[[Path], None], str, Severity, str, tuple[str, ...]
     (shebang_php_not_in_layer, "shebang-interpreter-missing", E, "runtime/bootstrap",
      ("/opt/bin/php is in none of the function's layers",)),
     (shebang_env_php_not_in_layer, "shebang-interpreter-missing", E, "runtime/bootstrap", ("'php'", "PATH")),
+    (exec_of_a_binary_not_in_layer, "bootstrap-program-missing", E, "runtime/bootstrap",
+     ("execs /opt/bin/bun", "/opt/bin/bun is in none of the function's layers", "exit status 127")),
     (elf_for_arm, "elf-architecture", E, "runtime/bin/jq", ("runtime/bin/jq (arm64)", "x86_64")),
     (elf_for_x86_on_arm, "elf-architecture", E, "runtime/bin/jq", ("runtime/bin/jq (x86_64)", "arm64")),
     (bootstrap_with_bom, "bootstrap-format", E, "runtime/bootstrap", ("byte order mark",)),
@@ -421,6 +427,12 @@ def test_interpreters_shipped_in_the_layer_are_found(project: Path) -> None:
     write(project / "runtime" / "bootstrap", "#!/opt/bin/php\n<?php\n", 0o755)
     write(project / "runtime" / "helper", "#!/usr/bin/env php\n<?php\n", 0o755)
     write(project / "runtime" / "tool", "#!/usr/bin/env -S bash -eu\n", 0o755)
+    assert findings_of(project) == []
+
+
+def test_a_binary_a_shell_bootstrap_execs_is_found_in_the_layer(project: Path) -> None:
+    write(project / "runtime" / "bin" / "bun", elf_header(62), 0o755)
+    write(project / "runtime" / "bootstrap", "#!/bin/sh\nexec /opt/bin/bun /opt/lambda-runtime/index.ts\n", 0o755)
     assert findings_of(project) == []
 
 

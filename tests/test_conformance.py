@@ -24,7 +24,7 @@ from runtime_scaffold.conformance.harness import Harness
 from runtime_scaffold.conformance.runner import run_scenario
 from runtime_scaffold.project import load_project
 
-from .conftest import REPO_ROOT, require_tool
+from .conftest import NPM_LANGUAGES, REPO_ROOT, interpreter_environment, require_tool
 
 SUPPORT = REPO_ROOT / "tests" / "support"
 WALKTHROUGH = REPO_ROOT / "cookiecutters" / "_workshop" / "walkthrough"
@@ -33,9 +33,10 @@ PYTHON_RUNTIME = SUPPORT / "python-runtime"
 WALKTHROUGH_TMP_INVOCATIONS = 30
 
 
-def conform(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def conform(*arguments: str, timeout: float = 300, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "runtime_scaffold", "conform", *arguments],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def verdicts(report: ConformanceReport) -> dict[str, tuple[bool, str]]:
@@ -78,6 +79,14 @@ def test_php_example_passes_every_scenario() -> None:
     require_tool("php")  # the emulator runs #!/opt/bin/php with the host's php
     folder = REPO_ROOT / "examples" / "php"
     _assert_all_pass(conform("--project", str(folder)), features=_features(folder))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", NPM_LANGUAGES)
+def test_javascript_example_passes_every_scenario(language: str) -> None:
+    # Before runtime/build-layer.sh: the emulator runs `exec /opt/bin/<language>` with the pinned binary on PATH.
+    example = REPO_ROOT / "examples" / language
+    _assert_all_pass(conform("--project", str(example), env=interpreter_environment(language)))
 
 
 # -- the AWS walkthrough runtime ---------------------------------------------------------------------------
@@ -252,6 +261,9 @@ def test_help_lists_every_scenario_and_the_handler_protocol() -> None:
 @pytest.mark.parametrize(("folder", "handler"), [
     ("examples/bash", "conformance.handler"),
     ("examples/php", "src/conformance.conformance"),
+    ("examples/bun", "src/conformance.handler"),
+    ("examples/deno", "src/conformance.handler"),
+    ("examples/node", "src/conformance.handler"),
     ("tests/support/python-runtime", "conformance.handler"),
 ])
 def test_the_conformance_handler_is_found(folder: str, handler: str) -> None:

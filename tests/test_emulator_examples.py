@@ -1,9 +1,11 @@
-"""The example projects (examples/bash, examples/php) answer their events through `scaffold invoke` and the
-Invoke API. The examples are part of the repository: a missing bootstrap or php is a failure, not a skip."""
+"""The example projects (examples/<language>) answer their events through `scaffold invoke` and the Invoke API.
+The examples are part of the repository: a missing bootstrap, php or pinned bun/deno/node is a failure, not a
+skip."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ from click.testing import CliRunner
 from runtime_scaffold.cli import cli
 from runtime_scaffold.emulator import LocalLambda, start_invoke_server
 
-from .conftest import require_tool
+from .conftest import LANGUAGES, NPM_LANGUAGES, interpreter_environment, require_tool
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 Factory = Callable[..., LocalLambda]
@@ -29,19 +31,24 @@ def example(language: str, tmp_path: Path) -> Path:
     return Path(shutil.copytree(source, tmp_path / language, symlinks=True))
 
 
-@pytest.mark.parametrize("language", ["bash", "php"])
+def host(language: str) -> dict[str, str]:
+    """The machine's environment, with the pinned interpreter first on PATH for the languages that need one."""
+    return interpreter_environment(language) if language in NPM_LANGUAGES else dict(os.environ)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_invoke_answers_the_sample_event(language: str, tmp_path: Path) -> None:
     root = example(language, tmp_path)
-    result = CliRunner().invoke(cli, ["invoke", "hello", "--path", str(root / "events" / "hello.json"),
-                                      "--project", str(root)])
+    event = str(root / "events" / "hello.json")
+    result = CliRunner(env=host(language)).invoke(cli, ["invoke", "hello", "--path", event, "--project", str(root)])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"message": "Hello, World!"}
     assert "REPORT RequestId: " in result.stderr
 
 
-@pytest.mark.parametrize("language", ["bash", "php"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_serve_reports_function_errors(language: str, tmp_path: Path, local_lambda: Factory) -> None:
-    server = start_invoke_server(local_lambda(example(language, tmp_path)), port=0)
+    server = start_invoke_server(local_lambda(example(language, tmp_path), host_environment=host(language)), port=0)
     try:
         address = f"http://{server.address}/2015-03-31/functions/hello/invocations"
         ok = requests.post(address, data=b'{"name": "Ada"}', timeout=30)

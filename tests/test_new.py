@@ -19,7 +19,7 @@ from runtime_scaffold.cli import cli
 from runtime_scaffold.errors import ExitCode
 from runtime_scaffold.naming import layer_logical_id
 
-from .conftest import ARCHITECTURES, LANGUAGES, render, scaffold_bin
+from .conftest import ARCHITECTURES, LANGUAGES, NPM_LANGUAGES, interpreter_environment, render, scaffold_bin
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -41,6 +41,20 @@ def test_list_names_every_language_with_a_summary() -> None:
     lines = output.strip().splitlines()
     assert [line.split()[0] for line in lines] == list(LANGUAGES)
     assert all(len(line.split(None, 1)[1]) > 20 for line in lines)
+
+
+def test_list_says_what_each_layer_runs_on_and_whether_it_runs_here(tmp_path: Path) -> None:
+    here = tmp_path / "bin"
+    here.mkdir()
+    (here / "bun").write_text("#!/bin/sh\necho 1.4.5\n")
+    (here / "bun").chmod(0o755)
+    result = CliRunner(env={"PATH": f"{here}:/usr/bin/nothing"}).invoke(cli, ["list"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines()}
+    assert "bun 1.4.5" in rows["bun"] and "here: bun 1.4.5" in rows["bun"]
+    assert "deno 2.9.6" in rows["deno"] and "not on this machine" in rows["deno"]
+    assert "node 26.12.1" in rows["node"] and "php 8.3.14" in rows["php"]
+    assert "bash (Amazon Linux)" in rows["bash"]
 
 
 def test_help_and_version() -> None:
@@ -117,7 +131,7 @@ def test_extra_context_sets_template_variables(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message", "exit_code"),
     [
-        (["--lang", "cobol"], "unknown language 'cobol': choose one of bash, php", ExitCode.USAGE),
+        (["--lang", "cobol"], "unknown language 'cobol': choose one of bash, bun, deno, node, php", ExitCode.USAGE),
         (["--lang", "php", "--name", "9lives"], "not a valid service name", ExitCode.USAGE),
         (["--lang", "php", "--name", "has.dot"], "not a valid service name", ExitCode.USAGE),
         (["--lang", "php", "--name", "x" * 41], "too long", ExitCode.USAGE),
@@ -316,7 +330,10 @@ def test_the_next_lines_work_as_printed(tmp_path: Path, language: str) -> None:
     work = tmp_path / "my work"
     work.mkdir()
     scaffold = Path(scaffold_bin())
-    new = subprocess.run([str(scaffold), "new", "--lang", language, "--no-input", "-o", "out"], cwd=work,
+    # Bun, Deno and Node as a user who has them installed (without, the next test).
+    host = interpreter_environment(language) if language in NPM_LANGUAGES else os.environ
+    env = {**host, "PATH": f"{scaffold.parent}{os.pathsep}{host['PATH']}"}
+    new = subprocess.run([str(scaffold), "new", "--lang", language, "--no-input", "-o", "out"], cwd=work, env=env,
                          capture_output=True, text=True, timeout=60, check=True)
     lines = new.stdout.splitlines()
     assert lines[0] == f"Created out/hello-{language}"
@@ -324,13 +341,41 @@ def test_the_next_lines_work_as_printed(tmp_path: Path, language: str) -> None:
     first, second = (line.split("   # ")[0].strip() for line in lines[2:4])
     assert first == f"cd out/hello-{language} && scaffold invoke hello --path events/hello.json"
     assert second == "npm install -g serverless@3 && serverless package"
-    env = {**os.environ, "PATH": f"{scaffold.parent}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(["bash", "-c", first], cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"message": "Hello, World!"}
+
+
+@pytest.mark.parametrize("language", ["bun", "deno"])
+def test_the_next_lines_say_what_a_machine_without_the_interpreter_needs(tmp_path: Path, language: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """No bun or deno on PATH: the layer's build comes first when its binary runs here (the default architecture
+    is this machine's; test_layer_build runs build-layer.sh and then the function on it), else the install hint."""
+    monkeypatch.setenv("PATH", os.defpath)
+    here = {"aarch64": "arm64", "arm64": "arm64"}.get(os.uname().machine, "x86_64")
+    other = next(architecture for architecture in ARCHITECTURES if architecture != here)
+    defaults = templates.get_language(language).defaults
+    for architecture, expected in [
+        (here, f"cd {tmp_path}/{here}/hello-{language} && runtime/build-layer.sh && scaffold invoke hello --path "
+               f"events/hello.json   # fetches {defaults['_interpreter_name']} {defaults['_interpreter_version']} "
+               "into the layer (npm registry), then runs it here without Docker"),
+        (other, f"cd {tmp_path}/{other}/hello-{language} && scaffold invoke hello --path events/hello.json   # needs "
+                f"{language} on this machine first (the layer's {other} build cannot run here): "
+                f"{defaults['_interpreter_install']}"),
+    ]:
+        result = CliRunner().invoke(cli, ["new", "--lang", language, "--no-input", "--arch", architecture,
+                                          "-o", str(tmp_path / architecture)])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[2].strip() == expected
 
 
 def test_python_dash_m_runs_the_cli() -> None:
     result = subprocess.run([sys.executable, "-m", "runtime_scaffold", "list"], capture_output=True, text=True,
                             check=True)
     assert result.stdout.startswith("bash")
+
+
+def test_the_php_version_listed_is_the_one_build_php_builds() -> None:
+    project = templates.TEMPLATES_DIR / "php" / "{{cookiecutter.project_slug}}"
+    script = (project / "runtime" / "build-php.sh").read_text()
+    assert f"php_version=${{PHP_VERSION:-{templates.get_language('php').defaults['_interpreter_version']}}}" in script

@@ -26,9 +26,12 @@ import yaml
 from .conftest import (
     FRAMEWORKS,
     LANGUAGES,
+    NPM_LANGUAGES,
     REPO_ROOT,
     edit_config,
+    handler_files_missing,
     hello,
+    interpreter_environment,
     read_until,
     render,
     require_tool,
@@ -66,7 +69,8 @@ def build_php_locally(project: Path) -> None:
 # --- package ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+# Bun, Deno and Node are alike here (test_packaging and test_layer_build package each): bun stands for them.
+@pytest.mark.parametrize("language", [language for language in LANGUAGES if language not in ("deno", "node")])
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_generated_project_packages_with_the_check_run_first(tmp_path: Path, language: str, framework: str) -> None:
     project = render(language, tmp_path)
@@ -74,13 +78,15 @@ def test_generated_project_packages_with_the_check_run_first(tmp_path: Path, lan
     assert result.returncode == 0, output(result)
     if language == "bash":
         assert f"{project}: no problems found (2 functions checked)" in result.stdout
-    else:  # PHP is built into the layer later (Docker): packaging goes on, and says deploy would stop
+    elif language == "php":  # PHP is built into the layer later (Docker): packaging goes on, and says deploy would stop
         assert "warning: runtime/bootstrap: /opt/bin/php is in none of the function's layers" in result.stdout
         assert "(a warning before package; deploy stops on it) [shebang-interpreter-missing]" in result.stdout
+    else:  # likewise until runtime/build-layer.sh has fetched the binary
+        assert f"warning: runtime/bootstrap: the bootstrap execs /opt/bin/{language}, but" in result.stdout
+        assert "(a warning before package; deploy stops on it) [bootstrap-program-missing]" in result.stdout
     listing = subprocess.run([require_tool("zipinfo"), "-1", str(project / ".serverless" / f"{project.name}.zip")],
                              capture_output=True, text=True, check=True).stdout.split()
-    handler_files = {"function.sh", "web.sh"} if language == "bash" else {"src/hello.php", "src/web.php"}
-    assert handler_files <= set(listing), listing
+    assert handler_files_missing(language, listing) == [], listing
     assert not [name for name in listing if name.startswith(("plugins/", "runtime/", "events/"))], listing
 
 
@@ -382,9 +388,9 @@ EMULATOR_MISSING = _emulator_missing()
 needs_emulator = pytest.mark.skipif(EMULATOR_MISSING is not None, reason=str(EMULATOR_MISSING))
 
 
-def direct_response(project: Path, *event: str) -> Any:
+def direct_response(project: Path, *event: str, env: dict[str, str] | None = None) -> Any:
     """What `scaffold invoke hello` itself answers in ``project`` (its stdout is the response, as is)."""
-    result = subprocess.run([scaffold_bin(), "invoke", "hello", *event, "--project", str(project)],
+    result = subprocess.run([scaffold_bin(), "invoke", "hello", *event, "--project", str(project)], env=env,
                             cwd=project, capture_output=True, text=True, timeout=120, start_new_session=True)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
@@ -402,14 +408,16 @@ def example_copy(language: str, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_invoke_local_runs_the_example_without_docker(tmp_path: Path, language: str, framework: str) -> None:
-    """Each example, as committed (PHP's #!/opt/bin/php runs the machine's php until its layer has one)."""
+    """Each example, as committed (PHP's #!/opt/bin/php runs the machine's php until its layer has one; Bun, Deno
+    and Node before runtime/build-layer.sh run the pinned binaries on PATH, as for a user who has them)."""
     project = example_copy(language, tmp_path)
+    env = interpreter_environment(language) if language in NPM_LANGUAGES else None
     result = serverless(project, "invoke", "local", "-f", "hello", "--path", "events/hello.json",
-                        framework=framework, timeout=120)
+                        framework=framework, env=env, timeout=120)
     assert result.returncode == 0, output(result)
     [response] = responses(result.stdout)
     assert "World" in json.dumps(response)  # the example handlers answer with the event's name
-    assert response == direct_response(project, "--path", "events/hello.json")
+    assert response == direct_response(project, "--path", "events/hello.json", env=env)
     assert result.stdout.endswith("\n")  # the shell's prompt (or the next output) starts on a line of its own
     assert "docker" not in output(result).lower()
 

@@ -171,6 +171,20 @@ def _check_target(target: Path, *, force: bool) -> None:
             raise TemplateError(f"{target} already exists; use --force to replace it")
 
 
+def move_into_place(finished: Path, target: Path, *, staging: Path) -> None:
+    """Rename ``finished`` to ``target`` in one step; an existing ``target`` (``--force``) is set aside in
+    ``staging`` first and put back if the new one cannot land, so a failure never loses the old one."""
+    replaced = staging / "replaced"
+    if target.exists():
+        target.rename(replaced)
+    try:
+        finished.rename(target)
+    except OSError:
+        if replaced.exists():
+            replaced.rename(target)
+        raise
+
+
 def _make_bootstraps_executable(project: Path) -> None:
     # Lambda refuses a bootstrap without its executable bit, and Serverless zips the mode found on disk.
     for bootstrap in project.rglob("bootstrap"):
@@ -262,15 +276,7 @@ def _render(template: Language, values: Mapping[str, str], *, output_dir: Path, 
         _make_bootstraps_executable(rendered)
         target = output_dir / rendered.name
         _check_target(target, force=force)
-        replaced = staging / "replaced"
-        if target.exists():
-            target.rename(replaced)
-        try:
-            rendered.rename(target)
-        except OSError:
-            if replaced.exists():
-                replaced.rename(target)  # --force must not lose the old project when the new one cannot land
-            raise
+        move_into_place(rendered, target, staging=staging)
         return target
     except FailedHookException:
         raise TemplateError("the template refused these answers (see the message above); nothing was written") from None

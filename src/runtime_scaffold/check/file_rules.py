@@ -13,6 +13,7 @@ from pathlib import Path
 
 from runtime_scaffold.check.execution_environment import OPT, TASK_ROOT, ExecutionEnvironment, Package, shown
 from runtime_scaffold.check.findings import Finding, Severity
+from runtime_scaffold.elf import ELF_MACHINES, elf_machine, machine_name
 from runtime_scaffold.project import Project
 
 # Interpreters a #! line may name on Lambda's provided.al2023 (and provided.al2) base image without a layer.
@@ -24,9 +25,6 @@ AL2023_BASE_INTERPRETERS = frozenset(
     f"{folder}/{name}" for folder in ("/bin", "/usr/bin") for name in AL2023_BASE_COMMANDS
 )
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
-# ELF e_machine values (System V ABI) for Lambda's two architectures, and names for a few common others.
-ELF_MACHINES = {"x86_64": 62, "arm64": 183}
-ELF_MACHINE_NAMES = {3: "i386", 40: "32-bit ARM", 62: "x86_64", 183: "arm64", 243: "RISC-V"}
 HEADER_BYTES = 256
 CRLF_SCAN_LIMIT = 4 * 1024 * 1024
 MAX_LISTED = 5
@@ -113,7 +111,7 @@ def check_files(project: Project, environment: ExecutionEnvironment) -> Iterator
         for inner, path in package.files.items():
             head = read_head(path)
             if head.startswith(b"\x7fELF"):
-                machine = _elf_machine(head)
+                machine = elf_machine(head)
                 if expected is not None and machine is not None and machine != expected:
                     foreign.append((shown(project, path), machine))
                 continue
@@ -135,8 +133,32 @@ def check_files(project: Project, environment: ExecutionEnvironment) -> Iterator
                         _interpreter_fix(project, environment, shebang[0]),
                         awaits_build=_awaits_build(environment, shebang[0]),
                     )
+            if is_bootstrap and shebang is not None and _is_shell_script(inner, shebang):
+                yield from _exec_program(project, environment, path)
         if foreign:
             yield _foreign_elf(environment, package, foreign)
+
+
+def _exec_program(project: Project, environment: ExecutionEnvironment, bootstrap: Path) -> Iterator[Finding]:
+    """A shell bootstrap that hands over to a layer's binary (`exec /opt/bin/bun ...`) needs that binary."""
+    from runtime_scaffold.emulator.environment import opt_program  # the one parser of that line
+
+    program = opt_program(bootstrap)
+    if program is None or program.shell is None:
+        return
+    problem = _interpreter_problem(environment, program.path, "")
+    if problem:
+        yield Finding(
+            "bootstrap-program-missing",
+            Severity.ERROR,
+            shown(project, bootstrap),
+            f"the bootstrap execs {program.path}, but {problem}; in Lambda the exec fails (not found: "
+            "Runtime.ExitError, exit status 127)",
+            next((f"run {script} to put {program.path} into the layer folder before packaging"
+                  for script in _build_scripts(project, environment)),
+                 f"put the program into a layer as {program.path} (layers are unpacked in /opt)"),
+            awaits_build=_awaits_build(environment, program.path),
+        )
 
 
 def _awaits_build(environment: ExecutionEnvironment, interpreter: str) -> bool:
@@ -153,14 +175,18 @@ def _interpreter_fix(project: Project, environment: ExecutionEnvironment, interp
     )
     if not interpreter.startswith(OPT + "/"):
         return generic
-    # A generated project builds its interpreter into the layer folder with a script (e.g. build-php.sh).
-    # Looked for on disk: the layer's own patterns usually leave the build script out of its zip.
-    scripts = sorted(
-        shown(project, script) for package in environment.layers for script in package.root.glob("build*.sh")
-    )
+    scripts = _build_scripts(project, environment)
     if scripts:
         return f"run {scripts[0]} to build {interpreter} into the layer folder before packaging, or {generic}"
     return generic
+
+
+def _build_scripts(project: Project, environment: ExecutionEnvironment) -> list[str]:
+    """A generated project builds its interpreter into the layer folder with a script (e.g. build-php.sh).
+    Looked for on disk: the layer's own patterns usually leave the build script out of its zip."""
+    return sorted(
+        shown(project, script) for package in environment.layers for script in package.root.glob("build*.sh")
+    )
 
 
 def _is_command(package: Package, inner: str, path: Path) -> bool:
@@ -193,18 +219,10 @@ def _has_crlf(path: Path, *, whole: bool) -> bool:
     return b"\r\n" in (data if whole else data.split(b"\n", 1)[0] + b"\n")
 
 
-def _elf_machine(head: bytes) -> int | None:
-    if len(head) < 20:
-        return None
-    if head[5] == 2:  # EI_DATA: big-endian
-        return int.from_bytes(head[18:20], "big")
-    return int.from_bytes(head[18:20], "little")
-
-
 def _foreign_elf(environment: ExecutionEnvironment, package: Package, foreign: list[tuple[str, int]]) -> Finding:
     architecture = environment.function.architecture
     listed = ", ".join(
-        f"{where} ({ELF_MACHINE_NAMES.get(machine, f'e_machine {machine}')})"
+        f"{where} ({machine_name(machine)})"
         for where, machine in foreign[:MAX_LISTED]
     )
     more = f" and {len(foreign) - MAX_LISTED} more" if len(foreign) > MAX_LISTED else ""

@@ -68,6 +68,7 @@ RULES: dict[str, str] = {
     "bootstrap-format": "bootstrap is neither a script with #! nor a Linux ELF executable",
     "crlf-line-endings": "Windows line endings in bootstrap or a shell script",
     "shebang-interpreter-missing": "#! interpreter is neither in a layer nor on the Amazon Linux base image",
+    "bootstrap-program-missing": "the /opt program a shell bootstrap execs is in none of the function's layers",
     "elf-architecture": "ELF binary built for another architecture than the function's",
     "handler-file-missing": "the handler's file is not in the function package (task root)",
     "handler-undeterminable": "the handler does not follow file.method, so its file cannot be checked",

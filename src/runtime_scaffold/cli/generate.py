@@ -63,9 +63,15 @@ def new(language: str, name: str | None, output_dir: Path, architecture: str | N
     steps = [(f"{INSTALL_FRAMEWORK} && serverless package", "then packages it (needs AWS credentials)")]
     sample = templates.sample_invocation(project)
     if sample:
+        from runtime_scaffold.interpreters import local_run_needs  # runs no interpreter: PATH only
+
         function, event = sample
-        steps.insert(0, (f"cd {shlex.quote(shown)} && scaffold invoke {function} --path {shlex.quote(event)}",
-                         "runs it here, offline, without Docker"))
+        invoke = f"scaffold invoke {function} --path {shlex.quote(event)}"
+        what = "runs it here, offline, without Docker"
+        needs = local_run_needs(template, project, architecture=answers.complete(template, given)["architecture"])
+        if needs is not None:
+            invoke, what = (f"{needs.command} && {invoke}" if needs.command else invoke), needs.note
+        steps.insert(0, (f"cd {shlex.quote(shown)} && {invoke}", what))
     width = max(len(command) for command, _ in steps)
     for command, what in steps:
         click.echo(f"  {command:<{width}}   # {what}")
@@ -134,8 +140,15 @@ def _no_answer(key: str) -> InvalidInput:
 
 @click.command("list")
 def list_languages() -> None:
-    """List the languages `scaffold new --lang` knows, one line each."""
+    """List the languages `scaffold new --lang` knows, one line each.
+
+    Each line: the interpreter (and version) its layer gets, whether this machine has one to run it locally
+    before the layer is built, and what the template is.
+    """
+    from runtime_scaffold.interpreters import availability  # runs each interpreter's --version: list only
+
     languages = templates.list_languages()
-    width = max(len(language.name) for language in languages)
-    for language in languages:
-        click.echo(f"{language.name:<{width}}  {language.summary}")
+    rows = [(language.name, *availability(language), language.summary) for language in languages]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[3]]))

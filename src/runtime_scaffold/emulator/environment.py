@@ -4,6 +4,7 @@ bootstrap Lambda would pick, and the environment variables Lambda sets (docs/run
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 import uuid
@@ -11,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime_scaffold.elf import file_machine, host_machine, machine_name
 from runtime_scaffold.emulator.invocation import FUNCTION_VERSION
 from runtime_scaffold.project import Function, Project
 
@@ -28,7 +30,7 @@ class InvalidEntrypoint(Exception):
 class Entrypoint:
     bootstrap: Path
     argv: list[str]
-    note: str | None = None  # which interpreter a `#!/opt/...` shebang resolved to, for the log
+    note: str | None = None  # what runs in place of the /opt program the bootstrap starts, for the log
 
 
 def lay_out_opt(layers: Sequence[Path], opt: Path) -> None:
@@ -74,19 +76,105 @@ def _opt_bootstrap(opt: Path) -> str:
     return "is in none of the function's layers"
 
 
-def _posix_shell(bootstrap: Path, first_line: bytes) -> list[str]:
-    """How to run a ``#!/bin/sh`` bootstrap as Lambda does: on Amazon Linux 2023 /bin/sh is bash, so a bootstrap
+# A shell bootstrap that hands over to a layer's binary: `exec /opt/bin/bun /opt/lambda-runtime/index.ts`.
+_EXEC_LINE = re.compile(r"^[ \t]*exec[ \t]+(/opt/[^\s;&|'\"`$()]+)", re.MULTILINE)
+_OPT_PATH = re.compile(r"(?<![\w./-])/opt/[^\s;&|'\"`$()]*")
+SHELLS = frozenset({"sh", "bash", "dash"})
+SCRIPT_HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class OptProgram:
+    """The program under /opt (from a layer) that a bootstrap starts: named by its ``#!`` line, or by the ``exec``
+    line of a shell bootstrap. Locally there is no /opt: the runner needs a stand-in for it."""
+
+    path: str  # as Lambda sees it: /opt/bin/php
+    argument: str = ""  # the #! line's one argument
+    shell: str | None = None  # for an exec line: the shell (and its #! argument) that runs the script
+
+
+def opt_program(bootstrap: Path) -> OptProgram | None:
+    with open(bootstrap, "rb") as file:
+        head = file.read(SCRIPT_HEAD_BYTES).decode(errors="replace")
+    if not head.startswith("#!"):
+        return None
+    interpreter, _, argument = head[2:].split("\n", 1)[0].strip().partition(" ")
+    if interpreter.startswith(LAMBDA_OPT + "/"):
+        return OptProgram(interpreter, argument.strip())
+    if Path(interpreter).name in SHELLS:
+        found = _EXEC_LINE.search(head)
+        if found:
+            return OptProgram(found.group(1), argument.strip(), shell=interpreter)
+    return None
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """What runs here in place of an /opt program, and the log's line on it; ``path`` None: nothing can."""
+
+    path: str | None
+    note: str
+
+
+def _how_to_get(program: str, task_root: Path, opt: Path) -> str:
+    from runtime_scaffold.interpreters import install_hint  # only on this failure path: it reads the templates
+
+    ways = []
+    for script in sorted(opt.glob("build-*.sh")):
+        real = Path(os.path.realpath(script))
+        shown = real.relative_to(task_root.resolve()) if real.is_relative_to(task_root.resolve()) else real
+        ways.append(f"build it into the layer with {shown}")
+    name = Path(program).name
+    hint = install_hint(name)
+    ways.append(f"install {name} here ({hint})" if hint else f"put {name} on PATH")
+    return ", or ".join(ways)
+
+
+def local_program(program: str, *, task_root: Path, opt: Path, host_path: str) -> StandIn:
+    """The layer's own copy of ``program`` when it can run on this machine, else the host's on PATH."""
+    in_layer = opt / program[len(LAMBDA_OPT) + 1:]
+    problem = None  # why the layer's copy cannot run here
+    if _is_executable_file(in_layer):
+        real = os.path.realpath(in_layer)
+        machine, here = file_machine(in_layer), host_machine()
+        if machine is None or here is None or machine == here:
+            return StandIn(str(in_layer), f"{program}: running the layer's {real}")
+        problem = f"the layer's {real} is for {machine_name(machine)}, this machine is {machine_name(here)}"
+    on_host = shutil.which(Path(program).name, path=host_path)
+    if on_host is not None:
+        why = "is not in the layers" if problem is None else f"cannot run here ({problem})"
+        return StandIn(on_host, f"{program} {why}: running the host's {on_host}")
+    why = "is neither in the layers nor on PATH" if problem is None else f"cannot run here ({problem}) nor is on PATH"
+    return StandIn(None, f"{program} {why}: {_how_to_get(program, task_root, opt)}")
+
+
+def _localised(script: str, program: str, stand_in: str, opt: Path) -> str:
+    """The shell bootstrap with each /opt path pointing into the sandbox's opt folder, and ``program`` at its
+    stand-in (paths are put in as they are: the sandbox's folders hold no blanks or quotes)."""
+    def local(match: re.Match[str]) -> str:
+        return stand_in if match.group(0) == program else f"{opt}/{match.group(0)[len(LAMBDA_OPT) + 1:]}"
+    return _OPT_PATH.sub(local, script)
+
+
+def _posix_shell(arguments: list[str]) -> list[str] | None:
+    """How to run a ``#!/bin/sh`` script as Lambda does: on Amazon Linux 2023 /bin/sh is bash, so a bootstrap
     that relies on bash's ``sh`` (the AWS walkthrough's ``set -o pipefail``) works there, and must work here too
-    where /bin/sh is dash (Debian, Ubuntu)."""
+    where /bin/sh is dash (Debian, Ubuntu); None where the script can run as it is."""
     bash = shutil.which("bash", path=os.defpath + ":/usr/local/bin")
     if bash is None or Path("/bin/sh").resolve().name == "bash":
-        return [str(bootstrap)]
-    arguments = first_line[len(b"#!/bin/sh"):].decode(errors="replace").split()
-    return [bash, "--posix", *arguments, str(bootstrap)]  # bash started as sh runs in POSIX mode
+        return None
+    return [bash, "--posix", *arguments]  # bash started as sh runs in POSIX mode
+
+
+def _shell(interpreter: str, argument: str) -> list[str]:
+    """The command line of the shell a bootstrap's ``#!`` line names, up to the script."""
+    posix = _posix_shell(argument.split()) if interpreter == "/bin/sh" else None
+    return posix or [interpreter, *([argument] if argument else [])]
 
 
 def find_entrypoint(task_root: Path, opt: Path, *, host_path: str) -> Entrypoint:
-    """The bootstrap Lambda would run: the task root's first, then the layers'; `/opt` shebangs resolved."""
+    """The bootstrap Lambda would run: the task root's first, then the layers'; the /opt program it starts
+    resolved to one that runs here."""
     candidates = [task_root / "bootstrap", opt / "bootstrap"]
     bootstrap = next((c for c in candidates if _is_executable_file(c)), None)
     if bootstrap is None:
@@ -95,25 +183,28 @@ def find_entrypoint(task_root: Path, opt: Path, *, host_path: str) -> Entrypoint
         raise InvalidEntrypoint(f"Couldn't find valid bootstrap(s): [{LAMBDA_TASK_ROOT}/bootstrap "
                                 f"{LAMBDA_OPT}/bootstrap]; here {LAMBDA_TASK_ROOT}/bootstrap is "
                                 f"{_looked_at(candidates[0])} and {LAMBDA_OPT}/bootstrap {_opt_bootstrap(opt)}")
-    with open(bootstrap, "rb") as file:
-        first_line = file.readline(512)
-    if first_line.split(maxsplit=1)[:1] == [b"#!/bin/sh"]:
-        return Entrypoint(bootstrap, _posix_shell(bootstrap, first_line))
-    if not first_line.startswith(b"#!/opt/"):
-        return Entrypoint(bootstrap, [str(bootstrap)])
-    # Lambda's kernel would run /opt/<x>; here /opt is not ours, so run the layer's copy, else the host's.
-    interpreter, _, argument = first_line[2:].decode(errors="replace").strip().partition(" ")
-    arguments = [argument.strip()] if argument.strip() else []
-    in_layer = opt / interpreter[len("/opt/"):]
-    if _is_executable_file(in_layer):
-        return Entrypoint(bootstrap, [str(in_layer), *arguments, str(bootstrap)],
-                          f"{interpreter}: running the layer's {os.path.realpath(in_layer)}")
-    on_host = shutil.which(Path(interpreter).name, path=host_path)
-    if on_host is None:
-        raise InvalidEntrypoint(f"fork/exec {bootstrap}: no such file or directory "
-                                f"(interpreter {interpreter} is neither in the layers nor on PATH)")
-    return Entrypoint(bootstrap, [on_host, *arguments, str(bootstrap)],
-                      f"{interpreter} is not in the layers: running the host's {on_host}")
+    program = opt_program(bootstrap)
+    if program is None:
+        with open(bootstrap, "rb") as file:
+            first_line = file.readline(512)
+        shell = None
+        if first_line.split(maxsplit=1)[:1] == [b"#!/bin/sh"]:
+            shell = _posix_shell(first_line[len(b"#!/bin/sh"):].decode(errors="replace").split())
+        return Entrypoint(bootstrap, [*(shell or []), str(bootstrap)])
+    stand_in = local_program(program.path, task_root=task_root, opt=opt, host_path=host_path)
+    if program.shell is not None:
+        # The same shell runs the same script (bash --posix for /bin/sh, as above), with the layer's folder where
+        # Lambda has /opt; with no stand-in its exec fails as it would on Lambda (not found, exit status 127).
+        script = _localised(bootstrap.read_text(errors="replace"), program.path,
+                            stand_in.path or f"{opt}/{program.path[len(LAMBDA_OPT) + 1:]}", opt)
+        shell = _shell(program.shell, program.argument)
+        return Entrypoint(bootstrap, [*shell, "-c", script, str(bootstrap)], stand_in.note)
+    arguments = [program.argument] if program.argument else []
+    if stand_in.path is None:
+        # The kernel's exec fails for the missing interpreter, as on Lambda; the note says how to get one (once:
+        # in the log, not in the error Lambda reports).
+        return Entrypoint(bootstrap, ["/bin/sh", "-c", 'exec "$0"', str(bootstrap)], stand_in.note)
+    return Entrypoint(bootstrap, [stand_in.path, *arguments, str(bootstrap)], stand_in.note)
 
 
 def lambda_environment(

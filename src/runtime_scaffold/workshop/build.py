@@ -189,15 +189,7 @@ def build_workshop(target: Path, *, languages: Sequence[str] = ("bash", "php"), 
             previous = folder / step.name
             project.rename(previous)
         _write_root(folder, shared)
-        replaced = staging / "replaced"
-        if target.exists():
-            target.rename(replaced)
-        try:
-            folder.rename(target)
-        except OSError:
-            if replaced.exists():
-                replaced.rename(target)
-            raise
+        templates.move_into_place(folder, target, staging=staging)
         return Workshop(target, chosen)
     except OSError as error:
         raise TemplateError(f"writing the workshop failed: {error}; nothing was written") from None

@@ -1,0 +1,1 @@
+{% include "shared/runtime-scaffold-plugin.js" -%}

@@ -1,0 +1,1 @@
+{% include "shared/javascript/build-layer.sh" -%}

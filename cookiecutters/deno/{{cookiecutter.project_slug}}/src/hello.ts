@@ -1,0 +1,1 @@
+../../../_shared/javascript/handlers/hello.ts
