@@ -86,7 +86,8 @@ def test_php_example_passes_every_scenario() -> None:
 def test_javascript_example_passes_every_scenario(language: str) -> None:
     # Before runtime/build-layer.sh: the emulator runs `exec /opt/bin/<language>` with the pinned binary on PATH.
     example = REPO_ROOT / "examples" / language
-    _assert_all_pass(conform("--project", str(example), env=interpreter_environment(language)))
+    _assert_all_pass(conform("--project", str(example), env=interpreter_environment(language)),
+                     features=_features(example))
 
 
 # -- the AWS walkthrough runtime ---------------------------------------------------------------------------
