@@ -1,7 +1,7 @@
 """AWS's own runtime clients, unchanged, in Managed Instances mode and with tenants: awslambdaric (>= 4.2, which
 forks AWS_LAMBDA_MAX_CONCURRENCY workers) and aws-lambda-ric 4 (Node >= 22, the pinned Node 26 of
-tests/support/runtimes) each serve 4 overlapping invocations in one execution environment, echo each attempt's
-Lambda-Runtime-Invocation-Id, and hand the handler its tenant.
+tests/support/runtimes) each serve 4 overlapping invocations in one execution environment and hand the handler
+its tenant; awslambdaric echoes each attempt's Lambda-Runtime-Invocation-Id.
 
 The overlap is shown without a clock: each handler leaves a file named by its request id in a shared folder, then
 waits (up to a deadline) until all four are there; an answer that saw four files, for four invocations, proves
@@ -78,6 +78,9 @@ def node_project(root: Path) -> Path:
 
 
 CLIENTS = {"awslambdaric": python_project, "aws-lambda-ric@4": node_project}
+# awslambdaric echoes Lambda-Runtime-Invocation-Id; aws-lambda-ric 4.0.2 (the newest) never reads it, so its posts
+# come without one and are taken for the current attempt, as Lambda takes them.
+ECHOES_INVOCATION_ID = {"awslambdaric": True, "aws-lambda-ric@4": False}
 
 
 def invoke_together(local: LocalLambda, barrier: Path) -> list[InvocationResult]:
@@ -101,13 +104,15 @@ def test_four_overlapping_invocations_in_one_environment(client: str, tmp_path: 
     assert [answer["name"] for answer in answers] == [str(n) for n in range(WORKERS)]  # each caller its own
     assert [answer["requestId"] for answer in answers] == [result.request_id for result in results]
     assert all(answer["seen"] == WORKERS for answer in answers), answers  # all four ran at once
-    # The same overlap, in the handlers' own stamps: every one started before any one ended.
-    assert max(answer["started"] for answer in answers) < min(answer["ended"] for answer in answers)
+    # The same overlap, in the handlers' own stamps: none ended before the last one started (equal at the
+    # stamps' resolution when the last one found the other three waiting and went straight through).
+    assert max(answer["started"] for answer in answers) <= min(answer["ended"] for answer in answers)
     assert len(local.pool(local.function("hello"), TENANT).sandboxes) == 1  # one execution environment
     assert {answer["env"] for answer in answers} == {str(WORKERS)}
     assert {answer["tenantId"] for answer in answers} == {TENANT}
-    for result in results:  # the client echoed each attempt's invocation id on its /response
+    for result in results:  # each /response echoed its attempt's invocation id (or none), and was accepted
         (posted,) = recorder.posts("response", result.request_id)
         sent = recorder.invocations[result.request_id].invocation_id
-        assert sent and header(posted, "Lambda-Runtime-Invocation-Id") == sent and posted.status == 202
+        echoed = header(posted, "Lambda-Runtime-Invocation-Id")
+        assert sent and echoed == (sent if ECHOES_INVOCATION_ID[client] else None) and posted.status == 202
     assert len({invocation.invocation_id for invocation in recorder.invocations.values()}) == WORKERS
