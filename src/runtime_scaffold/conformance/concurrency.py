@@ -11,7 +11,13 @@ import time
 
 from runtime_scaffold.conformance.harness import Failed, Harness, Session
 from runtime_scaffold.conformance.payloads import describe
-from runtime_scaffold.conformance.scenario import CONTEXT_EVENT, Scenario, context_of, expect_echo
+from runtime_scaffold.conformance.scenario import (
+    CONTEXT_EVENT,
+    Scenario,
+    context_of,
+    expect_echo,
+    expect_same_process,
+)
 from runtime_scaffold.emulator import InvocationResult
 from runtime_scaffold.emulator.invocation import new_trace_id
 
@@ -90,9 +96,7 @@ def concurrent_next(harness: Harness) -> str:
             raise Failed(f"an invocation's context leaked into another's: request {result.request_id} with trace "
                          f"{trace} saw requestId {seen.get('requestId')!r}, traceId {seen.get('traceId')!r}, "
                          f"_X_AMZN_TRACE_ID {seen.get('xAmznTraceId')!r}")
-    if session.pids != pids:
-        raise Failed(f"expected one environment to serve them all; the runtime was replaced (pid {pids} -> "
-                     f"{session.pids})")
+    expect_same_process(session, pids, after="serving all of them in one environment")
     _check_json_logs(session)
     return (f"{WORKERS} events taken at once and answered last-taken first by one process, contexts apart, "
             "JSON log lines")
@@ -128,8 +132,7 @@ def timeout_410(harness: Harness) -> str:
         raise Failed(f"after the 410 the runtime posted {again.kind} again for the same request (answered "
                      f"{again.status}); a 410 is a 4xx for that request: log it and go on")
     expect_echo(session, b'{"after":"the 410"}', "the event after the 410")
-    if session.pids != pids:
-        raise Failed(f"the runtime was replaced after the 410 (pid {pids} -> {session.pids})")
+    expect_same_process(session, pids, after="after the 410")
     return f"the late {late.request_id[:8]} answer got 410, nothing more was posted for it, the next event served"
 
 
