@@ -20,7 +20,7 @@ from runtime_scaffold.cli import cli
 from runtime_scaffold.errors import ExitCode
 
 from .conftest import pid_alive
-from .emulator_fixtures import write_project
+from .emulator_fixtures import STREAMING_BOOTSTRAP, write_project
 
 
 @pytest.fixture
@@ -202,3 +202,35 @@ def test_invoke_reads_the_event_from_stdin(project: Path) -> None:
     result = CliRunner().invoke(cli, ["invoke", "--path", "-", "--project", str(project)],
                                 input='{"echo": "piped"}')
     assert (result.exit_code, result.stdout) == (0, '"piped"')
+
+
+def test_invoke_stream_writes_each_chunk_as_it_arrives(tmp_path: Path) -> None:
+    """The bootstrap waits, after its first chunk, for a file the test writes only once that chunk has reached
+    `scaffold invoke --stream`'s stdout: a command that waited for the whole response would leave it waiting."""
+    project = write_project(tmp_path / "p", bootstrap=STREAMING_BOOTSTRAP, timeout=30)
+    ack = tmp_path / "ack"
+    event = json.dumps({"pieces": ["first|", "last"], "wait_for": str(ack)})
+    process = subprocess.Popen([sys.executable, "-m", "runtime_scaffold", "invoke", "--stream", "--data", event,
+                                "--project", str(project)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.read(6) == b"first|"
+        ack.write_text("")
+        rest = process.stdout.read()
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    acknowledged, last = rest.rsplit(b"}", 1)
+    assert json.loads(acknowledged + b"}")["saw_the_callers_ack"] is True and last == b"last"
+
+
+def test_invoke_stream_reports_a_failure_after_the_first_byte_on_stderr(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", bootstrap=STREAMING_BOOTSTRAP, timeout=30)
+    code, out, err = run("invoke", "--stream", "--data", '{"pieces": ["partial"], "fail": "boom"}',
+                         "--project", str(project))
+    assert (code, out) == (ExitCode.ERROR, "partial")
+    assert err.strip().splitlines()[-1] == "Error: Boom: boom (after 7 bytes of the stream)"
+    code, out, _ = run("invoke", "--stream", "--data", '{"buffered": "\\"whole\\""}', "--project", str(project))
+    assert (code, out) == (0, '"whole"')  # a buffered answer comes as one chunk

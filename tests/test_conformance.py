@@ -153,12 +153,14 @@ def test_walkthrough_bug_is_caught(walkthrough_report: ConformanceReport, scenar
 
 def test_walkthrough_passes_what_it_gets_right(walkthrough_report: ConformanceReport) -> None:
     """The suite is not failing it wholesale: plain JSON echoes, a warm loop, a curl without a timeout and a loop
-    that never reads the optional headers pass; the concurrency scenarios, which it does not declare, are skipped."""
+    that never reads the optional headers pass; the streaming and concurrency scenarios, which it does not declare,
+    are skipped."""
     assert failing(walkthrough_report).isdisjoint({
         "echo-empty-object", "echo-unicode", "echo-quotes", "echo-backslashes", "warm-process", "next-delay",
         "missing-optional-headers",
     }), verdicts(walkthrough_report)
-    assert {result.name for result in walkthrough_report.skipped} == {"concurrent-next", "timeout-410"}
+    assert {result.name for result in walkthrough_report.skipped} == {
+        "stream-chunks", "stream-error-trailer", "stream-http-prelude", "concurrent-next", "timeout-410"}
 
 
 def test_a_bin_sh_bootstrap_runs_with_bash_as_on_amazon_linux(tmp_path: Path) -> None:
@@ -174,7 +176,7 @@ def test_a_bin_sh_bootstrap_runs_with_bash_as_on_amazon_linux(tmp_path: Path) ->
 
 def test_a_correct_python_runtime_passes_every_scenario() -> None:
     _assert_all_pass(conform("correct", "--project", str(PYTHON_RUNTIME), "--tmp-invocations", "200"),
-                     features=frozenset({"concurrency"}))
+                     features=frozenset({"streaming", "concurrency"}))
 
 
 @pytest.mark.parametrize(("flaw", "caught_by"), [
@@ -183,6 +185,10 @@ def test_a_correct_python_runtime_passes_every_scenario() -> None:
     ("ignores-500", {"next-500", "response-500", "error-500"}),
     ("error-after-413", {"response-413"}),
     ("leaks-tmp", {"tmp-clean"}),
+    ("stream-buffered", {"stream-chunks"}),
+    ("no-trailers", {"stream-error-trailer"}),
+    ("error-after-stream", {"stream-error-trailer"}),
+    ("drops-nul", {"stream-http-prelude"}),
     ("no-invocation-id", {"invocation-id-echo"}),
     ("no-tenant", {"tenant-id"}),
     ("needs-trace-id", {"missing-optional-headers"}),
@@ -192,7 +198,7 @@ def test_a_correct_python_runtime_passes_every_scenario() -> None:
     ("error-after-410", {"timeout-410"}),
 ])
 def test_each_deliberate_bug_fails_its_scenarios(flaw: str, caught_by: set[str]) -> None:
-    bystanders = [name for name in ("echo-unicode", "handler-error", "context", "invocation-id-echo")
+    bystanders = [name for name in ("echo-unicode", "handler-error", "context", "invocation-id-echo", "stream-*")
                   if name not in caught_by]  # unaffected ones stay green
     report = run_conformance(load_project(PYTHON_RUNTIME), function=flaw, only=[*caught_by, *bystanders],
                              tmp_invocations=20)
@@ -211,35 +217,6 @@ def test_a_failure_prints_its_reason_and_exits_6(tmp_path: Path) -> None:
     assert lines[2].startswith("FAIL tmp-clean  (") and "5 file(s) left in TMPDIR after 5 invocations" in lines[2]
     assert "1 scenario passed, 1 failed" in lines[3]
     assert "1 of 2 scenarios failed: tmp-clean" in result.stderr
-
-
-def test_a_runtime_that_does_not_declare_a_feature_gets_its_scenarios_skipped(tmp_path: Path) -> None:
-    """Skipped, not passed: the python runtime serves events concurrently, but a copy whose handler file does not
-    say so is not checked for it, and the report says why."""
-    copy = tmp_path / "python-runtime"
-    shutil.copytree(PYTHON_RUNTIME, copy)
-    handler = copy / "conformance.py"
-    handler.write_text(handler.read_text().replace("conformance features: concurrency", "no features"))
-    result = conform("correct", "--project", str(copy), "--only", "concurrent-next", "--only", "echo-unicode")
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[2] == ("SKIP concurrent-next: the conformance handler does not declare 'concurrency' "
-                        "(a 'conformance features: concurrency' line)")
-    assert lines[-1].startswith("1 scenario passed, 0 failed, 1 skipped in ")
-    report = run_conformance(load_project(copy), function="correct", only=["concurrent-next"])
-    assert report.passed and [r.skipped for r in report.results] == [True] and not report.failed
-
-
-def test_a_misspelt_feature_is_an_error_not_a_skip(tmp_path: Path) -> None:
-    copy = tmp_path / "python-runtime"
-    shutil.copytree(PYTHON_RUNTIME, copy)
-    handler = copy / "conformance.py"
-    handler.write_text(handler.read_text().replace("conformance features: concurrency",
-                                                   "conformance features: streaming, concurency"))
-    result = conform("correct", "--project", str(copy), "--only", "concurrent-next")
-    assert result.returncode == 4
-    assert "unknown conformance feature 'concurency'" in result.stderr
-    assert _features(PYTHON_RUNTIME) == {"concurrency"}
 
 
 def test_unknown_scenario_and_missing_handler_are_usage_errors(tmp_path: Path) -> None:
@@ -270,6 +247,36 @@ def test_help_lists_every_scenario_and_the_handler_protocol() -> None:
 def test_the_conformance_handler_is_found(folder: str, handler: str) -> None:
     project = load_project(REPO_ROOT / folder)
     assert find_conformance_handler(project, next(iter(project.functions.values()))) == handler
+
+
+def test_a_runtime_that_does_not_declare_a_feature_gets_its_scenarios_skipped(tmp_path: Path) -> None:
+    """Skipped, not passed: the python runtime streams, but a copy whose handler file does not say so is not
+    checked for it, and the report says why."""
+    copy = tmp_path / "python-runtime"
+    shutil.copytree(PYTHON_RUNTIME, copy)
+    handler = copy / "conformance.py"
+    handler.write_text(handler.read_text().replace("conformance features: streaming", "no features"))
+    result = conform("correct", "--project", str(copy), "--only", "stream-*", "--only", "echo-unicode")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2] == ("SKIP stream-chunks: the conformance handler does not declare 'streaming' "
+                        "(a 'conformance features: streaming' line)")
+    assert lines[-1].startswith("1 scenario passed, 0 failed, 3 skipped in ")
+    report = run_conformance(load_project(copy), function="correct", only=["stream-chunks"])
+    assert report.passed and [r.skipped for r in report.results] == [True] and not report.failed
+
+
+def test_a_misspelt_feature_is_an_error_not_a_skip(tmp_path: Path) -> None:
+    copy = tmp_path / "python-runtime"
+    shutil.copytree(PYTHON_RUNTIME, copy)
+    handler = copy / "conformance.py"
+    handler.write_text(handler.read_text().replace("conformance features: streaming",
+                                                   "conformance features: streamin, concurrency"))
+    result = conform("correct", "--project", str(copy), "--only", "stream-*")
+    assert result.returncode == 4
+    assert "unknown conformance feature 'streamin'" in result.stderr
+    assert "known: streaming, concurrency" in result.stderr
+    assert _features(PYTHON_RUNTIME) == {"streaming", "concurrency"}
 
 
 def test_an_undocumented_conformance_handler_is_its_first_function(tmp_path: Path) -> None:

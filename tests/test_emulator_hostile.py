@@ -236,6 +236,24 @@ def test_requests_naming_a_foreign_host_are_refused(serve_url: Callable[..., str
     assert reply.status_code == status
 
 
+def test_a_screen_for_browser_routes_checks_the_host_alone() -> None:
+    """The front door's web pages take requests from web pages (a form posts with an Origin), but not under a
+    foreign host name (DNS rebinding)."""
+    from runtime_scaffold.emulator.guard import request_screen
+    from runtime_scaffold.emulator.messages import Request
+    from runtime_scaffold.emulator.server import error_reply
+
+    screen = request_screen(listen_host="127.0.0.1", refuse=error_reply, check_origin=False)
+
+    def verdict(**headers: str) -> int | None:
+        refused = screen(Request("POST", "/", "", headers, b""))
+        return None if refused is None else refused.status
+
+    assert verdict(Origin="http://127.0.0.1:9000", Host="127.0.0.1:9000") is None
+    assert verdict(Origin="https://evil.example", Host="localhost:9000") is None
+    assert verdict(Origin="https://evil.example", Host="evil.example:9000") == 421
+
+
 def test_serve_warns_when_listening_beyond_loopback(tmp_path: Path) -> None:
     with ServeProcess(write_project(tmp_path / "p"), "--host", "0.0.0.0", log=tmp_path / "serve.err") as serve:
         port = serve.address.rsplit(":", 1)[1]

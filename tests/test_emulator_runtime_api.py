@@ -1,14 +1,24 @@
-"""The Runtime API state machine, driven with plain requests (no sockets, no processes)."""
+"""The Runtime API state machine, driven with plain requests (no sockets, no processes), and what becomes of a
+/next whose connection is lost, through the real server."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
 from email.message import Message
 
+import pytest
+
 from runtime_scaffold.emulator.invocation import MAX_RESPONSE_BYTES, Invocation
+from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.runtime_api import RuntimeApi, RuntimeCall, RuntimeHooks
-from runtime_scaffold.emulator.server import Reply, Request
+from runtime_scaffold.emulator.server import Listener, Reply, Request
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fixture-dev-hello"
 BASE = "/2018-06-01/runtime/"
@@ -318,3 +328,72 @@ def test_an_answer_without_the_invocation_id_is_taken_for_the_current_attempt() 
     answer(api, request("GET", "invocation/next"))
     assert answer(api, request("POST", f"invocation/{invocation.request_id}/response", b'"r"')).status == 202
     assert invocation.result is not None and invocation.result.payload == b'"r"'
+# -- a /next whose connection is lost, through the real server -------------------------------------------------
+
+
+class HeldNext(RuntimeHooks):
+    """Holds each /next's event in the hook (as the conformance suite's delays do) until released."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def next_reply(self, sandbox_id: str, invocation: Invocation) -> Reply | None:
+        self.entered.set()
+        self.release.wait(30)
+        return None
+
+
+class Observed(RuntimeHooks):
+    def observe(self, call: RuntimeCall) -> None:
+        pass
+
+
+def _until(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
+
+
+def _next_request(sock: socket.socket) -> None:
+    sock.sendall(f"GET {BASE}invocation/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+
+
+@pytest.mark.parametrize("hooks", [None, Observed(), HeldNext()], ids=["no hooks", "observed", "next held"])
+def test_a_next_whose_connection_is_lost_is_withdrawn_and_never_takes_the_event(hooks: RuntimeHooks | None) -> None:
+    # A bootstrap's connection dropped while its /next waited (the bash bootstrap then asks again on a new one):
+    # the event must go to the /next that asks next, not to the dead connection, whether the event arrived
+    # before the drop (held in a next_reply hook) or after it.
+    loop = LambdaLoop(name="test-dropped-next")
+    api = RuntimeApi(sandbox_id="s", hooks=hooks)
+    listener = Listener(api.routes())
+    loop.run(listener.start())
+    try:
+        dropped = socket.create_connection((listener.host, listener.port), timeout=10)
+        _next_request(dropped)
+        assert _until(lambda: loop.call(lambda: listener.in_flight) == 1)  # it waits for an event
+        invocation = Invocation(payload=b'{"a": 1}', function_arn=ARN, timeout_s=30.0)
+        if isinstance(hooks, HeldNext):
+            loop.call(lambda: (invocation.start_clock(), api.submit(invocation)))
+            assert hooks.entered.wait(10)
+        dropped.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        dropped.close()  # a reset
+        assert _until(lambda: loop.call(lambda: not listener.connections))
+        if isinstance(hooks, HeldNext):
+            hooks.release.set()
+        else:
+            loop.call(lambda: (invocation.start_clock(), api.submit(invocation)))
+        with socket.create_connection((listener.host, listener.port), timeout=10) as again:
+            _next_request(again)
+            reply = http.client.HTTPResponse(again)
+            reply.begin()
+            assert reply.status == 200, reply.read()
+            assert reply.getheader("Lambda-Runtime-Aws-Request-Id") == invocation.request_id
+            assert reply.read() == b'{"a": 1}'
+    finally:
+        if isinstance(hooks, HeldNext):
+            hooks.release.set()
+        loop.run(listener.close())
+        api.close()
+        loop.stop()

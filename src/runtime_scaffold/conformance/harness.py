@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from runtime_scaffold.emulator import (
@@ -20,6 +21,7 @@ from runtime_scaffold.emulator import (
     Shutdown,
 )
 from runtime_scaffold.emulator.logs import LogSink
+from runtime_scaffold.emulator.response_stream import invoke_streaming
 from runtime_scaffold.project import Function, Project
 
 
@@ -117,6 +119,23 @@ class LogTail:
         return text if len(text) <= 200 else "..." + text[-200:]  # an error's point is at its end
 
 
+@dataclass(frozen=True)
+class StreamedAnswer:
+    """What a streaming caller got: the pieces (as the Runtime API received them), the invocation's end, whether
+    the bootstrap streamed at all, and when (time.monotonic()) the event was handed over and the first byte came."""
+
+    pieces: list[bytes]
+    result: InvocationResult
+    streamed: bool
+    content_type: str | None
+    delivered_at: float
+    first_byte_at: float | None
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.pieces)
+
+
 class Session:
     """One fresh local Lambda for one function variant; every invocation goes through :meth:`invoke`."""
 
@@ -144,6 +163,17 @@ class Session:
                 return False
             time.sleep(0.01)
         return True
+
+    def invoke_streaming(self, payload: bytes) -> StreamedAnswer:
+        """Invoke as InvokeWithResponseStream does: the pieces of a streamed response as they came, and when."""
+        if self._aborted.is_set():
+            raise Aborted
+        streamed = invoke_streaming(self.local, self.function.key, payload)
+        pieces = list(streamed)
+        result = streamed.result()
+        stream = streamed.stream
+        return StreamedAnswer(pieces, result, stream.begun, stream.content_type, streamed.invocation.delivered,
+                              stream.first_byte_at)
 
     @property
     def pids(self) -> list[int]:

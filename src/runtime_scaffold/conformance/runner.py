@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime_scaffold.conformance import concurrency, echo, faults, lifecycle, tenancy
+from runtime_scaffold.conformance import concurrency, echo, faults, lifecycle, streaming, tenancy
 from runtime_scaffold.conformance.handler import declared_features, find_conformance_handler
 from runtime_scaffold.conformance.harness import Aborted, Failed, Harness
 from runtime_scaffold.conformance.scenario import Scenario
@@ -17,8 +17,8 @@ from runtime_scaffold.emulator.logs import LogSink
 from runtime_scaffold.errors import InvalidInput
 from runtime_scaffold.project import Function, Project
 
-SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS, *tenancy.SCENARIOS,
-                                   *concurrency.SCENARIOS)
+SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS, *streaming.SCENARIOS,
+                                   *tenancy.SCENARIOS, *concurrency.SCENARIOS)
 DEFAULT_TMP_INVOCATIONS = 1000
 # After its deadline, a scenario's bootstraps are killed; this long is left for its thread to notice.
 _ABORT_GRACE_S = 10.0

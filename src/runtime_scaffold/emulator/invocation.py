@@ -7,6 +7,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime_scaffold.emulator.response_stream import ResponseStream
 
 # Lambda's synchronous payload limit for the caller's request (the Invoke API refuses more with 413).
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
@@ -75,6 +79,9 @@ class Invocation:
     started: float = 0.0  # time.monotonic() when a sandbox took it
     delivered: float = 0.0  # time.monotonic() when the bootstrap received it from /next
     offered: bool = False  # a /next took it (even if a hook then answered instead): it belongs to that bootstrap
+    # Set by a caller that reads the response as a stream (InvokeWithResponseStream): a streamed /response is
+    # forwarded to it piece by piece; without one, a streamed /response is collected, as a buffered one is.
+    response_stream: ResponseStream | None = None
     _result: InvocationResult | None = field(default=None, repr=False)
     _callbacks: list[Callable[[InvocationResult], None]] = field(default_factory=list, repr=False)
 

@@ -26,6 +26,7 @@ from runtime_scaffold.emulator.local_lambda import LocalLambda
 from runtime_scaffold.emulator.messages import Reply, Request, UnsafeHeader, check_header_value
 from runtime_scaffold.emulator.pool import FunctionPool
 from runtime_scaffold.emulator.routes import Routes
+from runtime_scaffold.emulator.sandbox import Sandbox
 from runtime_scaffold.emulator.server import Listener
 from runtime_scaffold.emulator.tenancy import InvalidTenantId, check_tenant_id
 from runtime_scaffold.errors import EmulatorError, ProjectError
@@ -71,17 +72,33 @@ class InvokeApi:
     def __init__(self, local: LocalLambda) -> None:
         self.local = local
         self._functions: dict[str, tuple[Function, FunctionPool]] = {}
+        self._project = local.project  # the one _functions was filled from (live reload swaps it)
 
     def routes(self) -> Routes:
         routes = Routes(max_body_bytes=MAX_REQUEST_BYTES, not_found=self._unknown, method_not_allowed=self._unknown)
         routes.add("POST", INVOKE_PATH, self.invoke)
         return routes
 
+    def function_pool(self, name: str) -> tuple[Function, FunctionPool] | Reply:
+        """The function a path's ``{name}`` names and its pool, or the error to answer (for the other routes on
+        this listener, such as response streaming)."""
+        return self._resolve(name)
+
+    def invocation(self, function: Function, request: Request, *, invocation_type: str) -> Invocation | Reply:
+        """An invocation from a caller's request, checked as this API checks it, or the 400 to answer."""
+        try:
+            return self._invocation(function, request, invocation_type)
+        except _BadRequest as bad:
+            return bad.reply
+
     @staticmethod
     def _unknown(request: Request) -> Reply:
         return service_error(404, "UnknownOperationException", f"no operation {request.method} {request.path}")
 
     def _resolve(self, name: str) -> tuple[Function, FunctionPool] | Reply:
+        if self._project is not self.local.project:
+            self._functions.clear()
+            self._project = self.local.project
         known = self._functions.get(name)
         if known is not None:
             return known
@@ -117,17 +134,18 @@ class InvokeApi:
         headers = {"x-amzn-RequestId": invocation.request_id, "X-Amz-Executed-Version": FUNCTION_VERSION}
         if invocation_type == "DryRun":
             return Reply(204, b"", headers)
+        chosen = self.pool_for(function, pool, invocation)
+        if isinstance(chosen, Reply):
+            return chosen
         if invocation_type == "Event":
             try:
-                if invocation.tenant_id is not None:  # looked up where it is used: see tenancy.TenantPools
-                    pool = self.local.pool(function, invocation.tenant_id)
-                queued = pool.submit_event(invocation)
+                queued = chosen.submit_event(invocation)
             except EmulatorError as error:
                 return service_error(503, "ServiceException", error.message)
             if not queued:
                 return service_error(429, "TooManyRequestsException", "Rate Exceeded.")
             return Reply(202, b"", headers)
-        return self._run(function, pool, invocation, request, headers)
+        return self._run(chosen, invocation, request, headers)
 
     def _invocation(self, function: Function, request: Request, invocation_type: str) -> Invocation:
         payload = request.body or b"{}"  # an invoke without a payload hands the function an empty object
@@ -157,19 +175,32 @@ class InvokeApi:
             invocation.trace_id = trace_id
         return invocation
 
-    async def _run(self, function: Function, pool: FunctionPool, invocation: Invocation, request: Request,
+    def pool_for(self, function: Function, pool: FunctionPool, invocation: Invocation) -> FunctionPool | Reply:
+        """The pool ``invocation`` runs in: its tenant's (looked up where it is used: see tenancy.TenantPools),
+        or the function's own."""
+        if invocation.tenant_id is None:
+            return pool
+        try:
+            return self.local.pool(function, invocation.tenant_id)
+        except EmulatorError as error:
+            return service_error(503, "ServiceException", error.message)
+
+    @staticmethod
+    async def sandbox_for(pool: FunctionPool, request: Request) -> Sandbox | Reply:
+        """A sandbox of ``pool`` for this caller's invocation, in arrival order, or the 503 of a pool shutting
+        down; a caller gone before its turn gives up its place."""
+        waiting = pool.acquire()
+        request.on_gone.append(waiting.cancel)
+        try:
+            return await waiting
+        except EmulatorError as error:
+            return service_error(503, "ServiceException", error.message)
+
+    async def _run(self, pool: FunctionPool, invocation: Invocation, request: Request,
                    headers: dict[str, str]) -> Reply:
-        try:
-            if invocation.tenant_id is not None:  # looked up where it is used: see tenancy.TenantPools
-                pool = self.local.pool(function, invocation.tenant_id)
-            waiting = pool.acquire()
-        except EmulatorError as error:
-            return service_error(503, "ServiceException", error.message)
-        request.on_gone.append(waiting.cancel)  # a caller gone before its turn gives up its place
-        try:
-            sandbox = await waiting
-        except EmulatorError as error:
-            return service_error(503, "ServiceException", error.message)
+        sandbox = await self.sandbox_for(pool, request)
+        if isinstance(sandbox, Reply):
+            return sandbox
         try:
             result = await sandbox.invoke_async(invocation)
         finally:

@@ -3,7 +3,8 @@
 Both ``scaffold invoke`` and ``scaffold serve`` (through :mod:`invoke_api`) use :class:`LocalLambda`; so can
 the conformance suite, which plugs its fault injection in through ``hooks``. A LocalLambda owns one event loop
 (:class:`~loop.LambdaLoop`, in a background thread) on which all its sandboxes and listeners run; its blocking
-methods may be called from any other thread.
+methods may be called from any other thread. :meth:`LocalLambda.recycle` is live reload's: the invocations in
+flight finish, every warm environment is then retired, and a re-read project can take the old one's place.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from types import TracebackType
 
 from runtime_scaffold.emulator import logs
 from runtime_scaffold.emulator.concurrency import check_max_concurrency, function_max_concurrency
+from runtime_scaffold.emulator.folders import sweep_stale_folders
 from runtime_scaffold.emulator.invocation import DEFAULT_ACCOUNT_ID, MAX_REQUEST_BYTES, Invocation, InvocationResult
 from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.messages import UnsafeHeader, check_header_value
-from runtime_scaffold.emulator.pool import EVENT_QUEUE_SIZE, FunctionPool
+from runtime_scaffold.emulator.pool import EVENT_QUEUE_SIZE, FunctionPool, Recycled
 from runtime_scaffold.emulator.retries import LAMBDA_RETRY_DELAYS_S, retry_attempts
 from runtime_scaffold.emulator.runtime_api import RuntimeHooks
 from runtime_scaffold.emulator.sandbox import RouteProvider, Sandbox
@@ -75,9 +77,11 @@ class LocalLambda:
         self._pools: dict[str, FunctionPool] = {}
         self._tenants: dict[str, TenantPools] = {}  # function key -> its pools per tenant
         self._tenant_numbers = itertools.count(1)
+        self._former_pools: list[FunctionPool | TenantPools] = []  # of functions a reload removed, or replaced
         self._lock = threading.Lock()
         self._closed = False
         self._attached = 0  # listeners (the Invoke API) still using the loop after close()
+        sweep_stale_folders()  # what emulators that were killed (and their janitors) left behind
 
     def __enter__(self) -> LocalLambda:
         return self
@@ -122,16 +126,9 @@ class LocalLambda:
 
     def _new_pool(self, function: Function, name: str, on_new_sandbox: Callable[[], None] | None) -> FunctionPool:
         max_concurrency = self.max_concurrency or function_max_concurrency(self.project, function)
-
-        def factory(sandbox_id: str) -> Sandbox:
-            return Sandbox(project=self.project, function=function, sandbox_id=sandbox_id,
-                           loop=self.loop, hooks=self.hooks, log_sink=self.log_sink,
-                           host_environment=self.host_environment, accept=self.accept,
-                           route_providers=self.runtime_routes, max_concurrency=max_concurrency)
-
         retries = self.event_retry_delays_s[:retry_attempts(self.project, function)]
-        return FunctionPool(factory, name=name, concurrency=self.concurrency, loop=self.loop,
-                            event_queue_size=self.event_queue_size, max_concurrency=max_concurrency,
+        return FunctionPool(self._factory(self.project, function), name=name, concurrency=self.concurrency,
+                            loop=self.loop, event_queue_size=self.event_queue_size, max_concurrency=max_concurrency,
                             on_new_sandbox=on_new_sandbox, retry_delays_s=retries, note=self._note)
 
     def _note(self, text: str) -> None:
@@ -141,6 +138,43 @@ class LocalLambda:
         """The function's pools per tenant, once a tenant has invoked it."""
         with self._lock:
             return self._tenants.get(function.key)
+
+    def _factory(self, project: Project, function: Function) -> Callable[[str], Sandbox]:
+        def factory(sandbox_id: str) -> Sandbox:
+            return Sandbox(project=project, function=function, sandbox_id=sandbox_id, loop=self.loop,
+                           hooks=self.hooks, log_sink=self.log_sink, host_environment=self.host_environment,
+                           accept=self.accept, route_providers=self.runtime_routes,
+                           max_concurrency=self.max_concurrency or function_max_concurrency(project, function))
+
+        return factory
+
+    def recycle(self, project: Project | None = None) -> Recycled:
+        """Let the invocations in flight finish, then retire every warm environment, so that the next
+        invocation of each function starts cold (with the code as it is now); with ``project`` (its
+        serverless.yml re-read), functions are served as it declares them from now on. Returns how many
+        environments were retired at once and how many will be once their invocation ends."""
+        with self._lock:
+            if self._closed:
+                return Recycled()
+            if project is not None:
+                self.project = project
+            current = self.project
+            pools = list(self._pools.items())
+            removed = [pool for key, pool in pools if key not in current.functions]
+            self._pools = {key: pool for key, pool in pools if key in current.functions}
+            self._former_pools.extend(removed)
+            # Tenants' pools are made anew, from the project as it is now; the old ones retire when done.
+            tenants, self._tenants = list(self._tenants.values()), {}
+            self._former_pools.extend(tenants)
+
+        async def recycle_all() -> Recycled:
+            counts = await asyncio.gather(*(
+                pool.recycle_async(self._factory(current, current.functions[key])
+                                   if project is not None and key in current.functions else None)
+                for key, pool in pools), *(each.recycle_async() for each in tenants))
+            return sum(counts, Recycled())
+
+        return self.loop.run(recycle_all(), timeout=_CLOSE_S)
 
     def new_invocation(self, function: Function, payload: bytes, *, client_context: str | None = None,
                        trace_id: str | None = None, tenant_id: str | None = None) -> Invocation:
@@ -203,7 +237,7 @@ class LocalLambda:
             if self._closed:
                 return
             self._closed = True
-            pools, self._pools = list(self._pools.values()), {}
+            pools, self._pools = [*self._pools.values(), *self._former_pools], {}
             tenants, self._tenants = list(self._tenants.values()), {}
             stop = self._attached == 0
 

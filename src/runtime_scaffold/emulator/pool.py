@@ -8,6 +8,10 @@ queue served by a fixed set of workers, one per slot, which wait for slots in th
 callers: so a synchronous caller never waits behind more Event invocations than there are slots, and a full
 queue is refused at once (the Invoke API answers 429, as Lambda throttles). An Event invocation that fails is
 queued again after each of ``retry_delays_s`` (:mod:`retries`: Lambda's retries, under the same request id).
+
+:meth:`FunctionPool.recycle_async` (live reload) retires every environment once its invocations have finished:
+idle ones at once, busy ones when their last one is released, so an invocation in flight ends as it would have
+and every later one starts cold, from a new factory if the function's configuration changed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import contextlib
 import itertools
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from runtime_scaffold.emulator.invocation import Invocation, InvocationResult
 from runtime_scaffold.emulator.loop import LambdaLoop
@@ -26,6 +31,16 @@ from runtime_scaffold.errors import EmulatorError
 # Event invocations one function may have waiting before more are refused (429).
 EVENT_QUEUE_SIZE = 100
 SHUTTING_DOWN = "the local Lambda is shutting down"
+
+
+class Recycled(NamedTuple):
+    """How many environments a recycle retires: at once (idle), and when their invocation ends (busy)."""
+
+    idle: int = 0
+    busy: int = 0
+
+    def __add__(self, other: tuple[int, ...]) -> Recycled:  # type: ignore[override]
+        return Recycled(self.idle + other[0], self.busy + other[1])
 
 
 class FunctionPool:
@@ -52,6 +67,8 @@ class FunctionPool:
         self._event_queue_size = event_queue_size
         self._events: asyncio.Queue[Invocation] | None = None
         self._workers: list[asyncio.Task[None]] = []
+        self._stale: dict[Sandbox, int] = {}  # busy when recycled: how many invocations it still holds
+        self._retiring: set[asyncio.Task[None]] = set()
 
     # -- on the loop ------------------------------------------------------------------------------------
 
@@ -63,18 +80,35 @@ class FunctionPool:
         elif self._idle:
             future.set_result(self._idle.pop())  # the most recently used one is the warmest
         elif len(self._all) < self._concurrency:
-            sandbox = self._factory(f"{self._name}-{next(self._numbers)}")
-            self._all.append(sandbox)
-            self._idle.extend([sandbox] * (self._slots - 1))
-            future.set_result(sandbox)
-            if self._on_new_sandbox is not None:
-                self._on_new_sandbox()
+            future.set_result(self._new_sandbox())
         else:
             self._waiters.append(future)
         return future
 
+    def _new_sandbox(self) -> Sandbox:
+        """A new sandbox, one of its slots taken by the caller (the others free)."""
+        sandbox = self._factory(f"{self._name}-{next(self._numbers)}")
+        self._all.append(sandbox)
+        self._idle.extend([sandbox] * (self._slots - 1))
+        if self._on_new_sandbox is not None:
+            self._on_new_sandbox()
+        return sandbox
+
     def release(self, sandbox: Sandbox) -> None:
         if self._closed:
+            return
+        if self._stale and sandbox in self._stale:  # recycled while busy: one of its invocations is over now
+            self._stale[sandbox] -= 1
+            if self._stale[sandbox] > 0:
+                return
+            del self._stale[sandbox]
+            self._all.remove(sandbox)
+            self._retire(sandbox)
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(self._new_sandbox())
+                    return
             return
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -82,6 +116,27 @@ class FunctionPool:
                 waiter.set_result(sandbox)
                 return
         self._idle.append(sandbox)
+
+    def _retire(self, sandbox: Sandbox) -> None:
+        task = asyncio.get_running_loop().create_task(sandbox.close_async())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def recycle_async(self, factory: Callable[[str], Sandbox] | None = None) -> Recycled:
+        """Retire every environment once its invocation has finished; later invocations get new ones, made by
+        ``factory`` when given. Returns once the idle ones are gone."""
+        if self._closed:
+            return Recycled()
+        if factory is not None:
+            self._factory = factory
+        free, self._idle = self._idle, []
+        idle = [sandbox for sandbox in self._all if free.count(sandbox) == self._slots]
+        for sandbox in idle:
+            self._all.remove(sandbox)
+        for sandbox in self._all:  # busy: retired when the last invocation it holds is released
+            self._stale.setdefault(sandbox, self._slots - free.count(sandbox))
+        await asyncio.gather(*(sandbox.close_async() for sandbox in idle), return_exceptions=True)
+        return Recycled(len(idle), len(self._stale))
 
     async def invoke_async(self, invocation: Invocation) -> InvocationResult:
         sandbox = await self.acquire()
@@ -165,7 +220,8 @@ class FunctionPool:
         self._idle = []
         # Busy ones too: their invocations end with Sandbox.Failure, and their folders must not wait for the
         # invoker's release, which a process exiting after Ctrl-C may never run.
-        await asyncio.gather(*(sandbox.close_async() for sandbox in self._all), return_exceptions=True)
+        await asyncio.gather(*(sandbox.close_async() for sandbox in self._all), *self._retiring,
+                             return_exceptions=True)
 
     # -- from other threads -------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from runtime_scaffold.emulator import streaming
 from runtime_scaffold.emulator.invocation import (
     MAX_RESPONSE_BYTES,
     Invocation,
@@ -198,7 +199,8 @@ class RuntimeApi:
                         method_not_allowed=self._not_allowed)
         base = PREFIX.rstrip("/")
         routes.add("GET", f"{base}/invocation/next", self._route_next)
-        routes.add("POST", f"{base}/invocation/{{request_id}}/response", self._route_response)
+        routes.add("POST", f"{base}/invocation/{{request_id}}/response", self._route_response,
+                   streaming=streaming.wants_stream)
         routes.add("POST", f"{base}/invocation/{{request_id}}/error", self._route_error)
         routes.add("POST", f"{base}/init/error", self._route_init_error)
         return routes
@@ -368,9 +370,16 @@ class RuntimeApi:
                 return woken  # type: ignore[no-any-return]
         invocation = self._queued.popleft()
         self._delivered[invocation.request_id] = invocation
-        invocation.offered = True
+        offered, invocation.offered = invocation.offered, True
         assert self.hook_runner is not None
-        override = await self.hook_runner.call(self.hooks.next_reply, self.sandbox_id, invocation)
+        try:
+            override = await self.hook_runner.call(self.hooks.next_reply, self.sandbox_id, invocation)
+        except asyncio.CancelledError:  # its connection was lost while the hook held the event: not handed over
+            if self._delivered.get(invocation.request_id) is invocation:
+                del self._delivered[invocation.request_id]
+                self._queued.appendleft(invocation)
+                invocation.offered = offered
+            raise
         if override is not None:
             if self._delivered.get(invocation.request_id) is invocation:  # not failed meanwhile: queued again
                 del self._delivered[invocation.request_id]
@@ -411,25 +420,33 @@ class RuntimeApi:
         return self._post(request, "init_error", None)
 
     def _post(self, request: Request, kind: str, request_id: str | None) -> Reply | Awaitable[Reply]:
+        if kind == "response" and streaming.mode_given(request):
+            assert request_id is not None
+            hook = (lambda: self._post_hook(request, kind, request_id)) if self._hook_post else None
+            return self._observed(request, kind, request_id,
+                                  streaming.take_response(self, request, request_id, hook=hook))
+        if kind == "error":
+            refused = streaming.error_refused(self, request_id)
+            if refused is not None:
+                return self._observed_now(request, kind, request_id, refused)
         if self._hook_post:
             return self._observed(request, kind, request_id, self._post_hooked(request, kind, request_id))
         return self._observed_now(request, kind, request_id, self._take_post(request, kind, request_id))
 
     async def _post_hooked(self, request: Request, kind: str, request_id: str | None) -> Reply:
-        assert self.hook_runner is not None
-        override = await self.hook_runner.call(self.hooks.post_reply, self.sandbox_id, kind, request_id, request)
+        override = await self._post_hook(request, kind, request_id)
         return override or self._take_post(request, kind, request_id)
 
-    def _take_post(self, request: Request, kind: str, request_id: str | None) -> Reply:
-        if kind == "init_error":
-            return self._init_error_post(request)
-        assert request_id is not None
-        return self._answer(request, request_id, kind)
+    async def _post_hook(self, request: Request, kind: str, request_id: str | None) -> Reply | None:
+        assert self.hook_runner is not None
+        return await self.hook_runner.call(self.hooks.post_reply, self.sandbox_id, kind, request_id, request)
 
-    def _answer(self, request: Request, request_id: str, kind: str) -> Reply:
+    def current_invocation(self, request_id: str, request: Request | None = None) -> Invocation | Reply:
+        """The delivered invocation ``request_id`` names, or the 410, 400 or 403 that a post for it gets (410:
+        the post's Lambda-Runtime-Invocation-Id names an attempt that is no longer current; a post without the
+        header is taken for the current attempt, so runtimes from before it keep working)."""
         invocation = self._delivered.get(request_id)
-        # A post without the header is taken for the current attempt: runtimes from before it keep working.
-        attempt = request.headers.get(INVOCATION_ID_HEADER)
+        attempt = request.headers.get(INVOCATION_ID_HEADER) if request is not None else None
         stale = (request_id in self._expired if invocation is None
                  else bool(attempt) and attempt != invocation.invocation_id)
         if stale:
@@ -440,8 +457,26 @@ class RuntimeApi:
             if request_id in self._answered:
                 return _error(403, "InvalidStateTransition", f"request {request_id} was already answered")
             return _error(400, "InvalidRequestID", "Invalid request ID")
-        del self._delivered[request_id]
-        self._answered.append(request_id)
+        return invocation
+
+    def settle(self, invocation: Invocation) -> None:
+        """``invocation`` has had its answer (a post, or a streamed response that ended): it leaves the
+        delivered ones, and its /next place is free."""
+        if self._delivered.get(invocation.request_id) is invocation:
+            del self._delivered[invocation.request_id]
+            self._answered.append(invocation.request_id)
+
+    def _take_post(self, request: Request, kind: str, request_id: str | None) -> Reply:
+        if kind == "init_error":
+            return self._init_error_post(request)
+        assert request_id is not None
+        return self._answer(request, request_id, kind)
+
+    def _answer(self, request: Request, request_id: str, kind: str) -> Reply:
+        invocation = self.current_invocation(request_id, request)
+        if not isinstance(invocation, Invocation):
+            return invocation
+        self.settle(invocation)
         if kind == "response" and request.too_large:
             message = ("Response payload size exceeded maximum allowed payload size "
                        f"({MAX_RESPONSE_BYTES} bytes).")

@@ -12,23 +12,27 @@ pidfd), the log pipe and the deadline (a loop timer). :meth:`Sandbox.invoke` and
 the blocking forms, for threads other than the loop's. Seams: the bootstrap is started in :func:`process.spawn`
 only, the environment is reset in :meth:`Sandbox._reset` only, and ``accept`` (each Runtime API connection)
 and ``route_providers`` (more routes on the Runtime API's port) are passed in.
+
+Containment (:mod:`containment`, :mod:`folders`, :mod:`peers`; Linux): every process the bootstrap starts carries
+the sandbox's marker, so a reset kills all of them, however they detached; the folder is locked for its life and
+watched by the janitor, so a killed emulator's sandboxes are cleaned up too; and each Runtime API connection is
+traced to its process once, when accepted: one that no process of this sandbox holds is answered 403.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import errno
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
-from runtime_scaffold.emulator import logs
+from runtime_scaffold.emulator import logs, peers
 from runtime_scaffold.emulator.concurrency import JsonLogs, managed_instances_environment
+from runtime_scaffold.emulator.containment import SandboxProcesses
 from runtime_scaffold.emulator.environment import (
     InvalidEntrypoint,
     find_entrypoint,
@@ -36,9 +40,11 @@ from runtime_scaffold.emulator.environment import (
     lay_out_opt,
     missing_layers,
 )
+from runtime_scaffold.emulator.folders import SandboxFolder
 from runtime_scaffold.emulator.guard import request_screen
 from runtime_scaffold.emulator.invocation import Invocation, InvocationResult, error_body
 from runtime_scaffold.emulator.loop import LambdaLoop
+from runtime_scaffold.emulator.messages import Reply
 from runtime_scaffold.emulator.process import MEMORY_SAMPLE_S, BootstrapProcess, describe_exit, spawn
 from runtime_scaffold.emulator.routes import Routes
 from runtime_scaffold.emulator.runtime_api import HookRunner, RuntimeApi, RuntimeHooks, Shutdown, overridden
@@ -58,6 +64,12 @@ _REAP_S = 5.0
 RouteProvider = Callable[[Routes, "Sandbox"], None]
 # No web page may reach a Runtime API either (a bootstrap sends no Origin, and names 127.0.0.1).
 _RUNTIME_SCREEN = request_screen(listen_host="127.0.0.1", refuse=error_reply)
+# What a connection from outside the sandbox gets to every request (Lambda's Runtime API is reachable only from
+# inside its execution environment).
+_OUTSIDER = error_reply(403, "AccessDeniedException", "this Runtime API answers only the processes of its own sandbox")
+# Peer checks the bootstrap does not settle (a child holds the connection, or an outsider: every process is read)
+# run here, one at a time: a burst of outsiders queues on this thread instead of stalling the loop.
+_PEER_SEARCHES = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="peer-search")
 
 
 class _Retry:
@@ -95,7 +107,9 @@ class Sandbox:
         self.accept = accept
         self.route_providers = tuple(route_providers)
         self._lambda_loop = loop
-        self._root = Path(tempfile.mkdtemp(prefix=f"scaffold-{function.key}-"))
+        self._folder = SandboxFolder.create(prefix=f"scaffold-{function.key}-")  # swept if this emulator dies
+        self._root = self._folder.path
+        self._processes = SandboxProcesses(marker=self._folder.marker)
         self._process: BootstrapProcess | None = None
         self._api: RuntimeApi | None = None
         self._listener: Listener | None = None
@@ -162,6 +176,7 @@ class Sandbox:
             runtime_dir=runtime_dir, runtime_api=runtime_api, host_environment=self.host_environment)
         if self.max_concurrency is not None:
             environment.update(managed_instances_environment(self.max_concurrency))
+        environment.update(self._processes.environment)  # last: a marker inherited from the host must not win
         return [*entrypoint.argv], environment, entrypoint.note
 
     def _start_process(self, runtime_api: str) -> tuple[subprocess.Popen[bytes], int, str | None]:
@@ -177,6 +192,7 @@ class Sandbox:
             raise InvalidEntrypoint(f"fork/exec {argv[-1]}: {reason}") from None
         finally:
             os.close(write_end)
+        self._processes.started(popen.pid)
         return popen, read_end, note
 
     async def _start(self) -> None:
@@ -186,7 +202,7 @@ class Sandbox:
         routes = api.routes()
         for provide in self.route_providers:
             provide(routes, self)
-        listener = await Listener(routes, accept=self.accept, screen=_RUNTIME_SCREEN).start()
+        listener = await Listener(routes, accept=self._admit, screen=_RUNTIME_SCREEN).start()
         try:
             popen, read_end, note = await loop.run_in_executor(None, self._start_process, listener.address)
         except BaseException:
@@ -206,6 +222,24 @@ class Sandbox:
             stream.line(f"scaffold: {note}")
         if self._retired:  # closed while the bootstrap was being started
             await self._reset()
+
+    def _admit(self, transport: asyncio.BaseTransport) -> Reply | asyncio.Future[Reply | None] | None:
+        """Once per Runtime API connection, before any request: refuse it unless a process of this sandbox holds
+        its client end. The bootstrap almost always does, which is told at once (one netlink query, one
+        /proc/<pid>/fd); anything else is searched for off the loop, the connection unread until then."""
+        endpoint = transport.get_extra_info("socket")
+        verdict = peers.first_look(endpoint, self._processes) if endpoint is not None else True
+        if isinstance(verdict, peers.Search):
+            return asyncio.ensure_future(self._search(transport, verdict))
+        if not verdict:
+            return _OUTSIDER
+        return self.accept(transport) if self.accept is not None else None
+
+    async def _search(self, transport: asyncio.BaseTransport, search: peers.Search) -> Reply | None:
+        if not await asyncio.get_running_loop().run_in_executor(_PEER_SEARCHES, search):
+            return _OUTSIDER
+        verdict = self.accept(transport) if self.accept is not None else None
+        return await verdict if isinstance(verdict, asyncio.Future) else verdict
 
     async def _watch(self, process: BootstrapProcess, api: RuntimeApi) -> None:
         returncode = await process.exited
@@ -243,6 +277,8 @@ class Sandbox:
                 await asyncio.wait([process.exited], timeout=grace)
             in_grace = process.exited.done()
             process.kill_group()
+            # And what left the group (setsid, a daemon's double fork): a scan of /proc, so off the loop.
+            await asyncio.get_running_loop().run_in_executor(None, self._processes.kill_all)
             await asyncio.wait([process.exited], timeout=_REAP_S)
             process.close()
             if terminated and self._hook_shut_down and self._hook_runner is not None:
@@ -272,7 +308,8 @@ class Sandbox:
 
     async def close_async(self) -> None:
         await self.retire_async()
-        await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, self._root, True)
+        # After the kill, so that nothing of the sandbox still writes there.
+        await asyncio.get_running_loop().run_in_executor(None, self._folder.remove)
 
     # -- one invocation ------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Callable
 
-from runtime_scaffold.emulator.pool import FunctionPool
+from runtime_scaffold.emulator.pool import FunctionPool, Recycled
 
 # Lambda's TenantId: min 1, max 256, pattern [a-zA-Z0-9\._:\/=+\-@ ]+ (botocore's service model for Invoke).
 MAX_TENANT_ID_LENGTH = 256
@@ -90,6 +90,11 @@ class TenantPools:
                 task = asyncio.ensure_future(pool.close_async())
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
+
+    async def recycle_async(self) -> Recycled:
+        """Retire every tenant's environments once their invocations have finished (live reload)."""
+        counts = await asyncio.gather(*(pool.recycle_async() for pool in self._pools.values()))
+        return sum(counts, Recycled())
 
     async def close_async(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
