@@ -40,6 +40,17 @@ def test_invoke_prints_the_response_raw(project: Path) -> None:
     assert "START RequestId: " in err and "REPORT RequestId: " in err and "handling " in err
 
 
+def test_invoke_tenant_id_reaches_the_runtime_and_a_bad_one_is_one_line(project: Path) -> None:
+    code, out, err = run("invoke", "hello", "--data", '{"headers": true}', "--tenant-id", "blue",
+                         "--project", str(project))
+    assert code == 0 and json.loads(out)["Lambda-Runtime-Aws-Tenant-Id"] == "blue"
+    assert "\tTenant Id: blue" in err
+    code, out, err = run("invoke", "hello", "--tenant-id", "no;way", "--project", str(project))
+    assert code == ExitCode.USAGE and out == ""
+    assert err.strip().splitlines() == [
+        "Error: --tenant-id: the tenant id may hold only letters, digits, spaces and . _ : / = + - @"]
+
+
 def test_invoke_reads_an_event_file_and_defaults_the_function(project: Path, tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     event.write_text('{"echo": "from file"}')

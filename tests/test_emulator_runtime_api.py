@@ -223,6 +223,111 @@ def test_hooks_can_refuse_a_post_which_is_then_ignored() -> None:
     assert invocation.result is not None and invocation.result.error_type == "Unhandled"
 
 
+# -- several invocations at once (Managed Instances: max_concurrency > 1) --------------------------------
+
+
+def test_up_to_max_concurrency_invocations_are_delivered_and_answered_in_any_order() -> None:
+    api = RuntimeApi(sandbox_id="s", max_concurrency=3)
+    invocations = [queued(api, json.dumps({"n": n}).encode()) for n in range(3)]
+    delivered = [answer(api, request("GET", "invocation/next")) for _ in range(3)]
+    assert [reply.headers["Lambda-Runtime-Aws-Request-Id"] for reply in delivered] == [
+        invocation.request_id for invocation in invocations]  # in the order they were submitted
+    refused = answer(api, request("GET", "invocation/next"))  # a fourth while three are unanswered
+    assert (refused.status, body(refused)["errorType"]) == (403, "InvalidStateTransition")
+    for invocation in reversed(invocations):
+        path = f"invocation/{invocation.request_id}/response"
+        assert answer(api, request("POST", path, invocation.payload)).status == 202
+    assert [invocation.result.payload for invocation in invocations if invocation.result] == [
+        b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
+
+
+def test_waiting_next_calls_are_served_in_the_order_they_came() -> None:
+    async def run() -> list[str]:
+        api = RuntimeApi(sandbox_id="s", max_concurrency=2)
+        first = api.handle(request("GET", "invocation/next"))
+        second = api.handle(request("GET", "invocation/next"))
+        assert not isinstance(first, Reply) and not isinstance(second, Reply)
+        invocations = [queued(api, b'"a"'), queued(api, b'"b"')]
+        replies = [await first, await second]
+        assert [reply.body for reply in replies] == [b'"a"', b'"b"']
+        return [invocation.request_id for invocation in invocations]
+
+    assert len(asyncio.run(run())) == 2
+
+
+def test_a_third_waiting_next_takes_over_from_the_oldest_when_two_are_allowed() -> None:
+    async def run() -> None:
+        api = RuntimeApi(sandbox_id="s", max_concurrency=2)
+        oldest = api.handle(request("GET", "invocation/next"))
+        api.handle(request("GET", "invocation/next"))
+        api.handle(request("GET", "invocation/next"))
+        assert not isinstance(oldest, Reply)
+        reply = await oldest
+        assert reply.status == 500  # superseded: a client that reconnected holds its place now
+
+    asyncio.run(run())
+
+
+def test_one_invocation_fails_alone_and_the_others_stay_open() -> None:
+    api = RuntimeApi(sandbox_id="s", max_concurrency=2)
+    late, other = queued(api), queued(api)
+    answer(api, request("GET", "invocation/next"))
+    answer(api, request("GET", "invocation/next"))
+    api.fail_invocation(late, "Sandbox.Timedout", "Task timed out after 3.00 seconds")
+    assert late.result is not None and late.result.error_type == "Sandbox.Timedout"
+    assert not other.done
+    assert answer(api, request("POST", f"invocation/{other.request_id}/response", b'"r"')).status == 202
+    api.exited("Runtime exited with error: exit status 1")  # nothing left open: nothing more to fail
+    assert other.result is not None and other.result.payload == b'"r"'
+
+
+# -- per-attempt invocation ids and tenants ----------------------------------------------------------------
+
+
+def test_every_next_hands_out_a_fresh_invocation_id_and_the_tenant_only_when_there_is_one() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    plain = queued(api)
+    first = answer(api, request("GET", "invocation/next"))
+    assert first.headers["Lambda-Runtime-Invocation-Id"] == plain.invocation_id != ""
+    assert "Lambda-Runtime-Aws-Tenant-Id" not in first.headers
+    answer(api, request("POST", f"invocation/{plain.request_id}/response", b'"r"'))
+    tenant = Invocation(payload=b"{}", function_arn=ARN, timeout_s=3.0, tenant_id="blue tenant@1")
+    tenant.start_clock()
+    api.submit(tenant)
+    second = answer(api, request("GET", "invocation/next"))
+    assert second.headers["Lambda-Runtime-Aws-Tenant-Id"] == "blue tenant@1"
+    assert second.headers["Lambda-Runtime-Invocation-Id"] not in ("", plain.invocation_id)
+
+
+def test_an_answer_for_an_attempt_that_is_no_longer_current_is_410() -> None:
+    api = RuntimeApi(sandbox_id="s", max_concurrency=2)
+    first = queued(api)
+    answer(api, request("GET", "invocation/next"))
+    old_attempt = first.invocation_id
+    api.fail_invocation(first, "Sandbox.Timedout", "Task timed out after 3.00 seconds")  # the environment lives on
+    late = answer(api, request("POST", f"invocation/{first.request_id}/response", b'"late"',
+                               {"Lambda-Runtime-Invocation-Id": old_attempt}))
+    assert (late.status, body(late)["errorType"]) == (410, "ErrorRuntimeInvokeTimeout")
+    retry = first.retry()  # the retry of an Event invocation: same request id, a new attempt
+    retry.start_clock()
+    api.submit(retry)
+    answer(api, request("GET", "invocation/next"))
+    assert retry.request_id == first.request_id and retry.invocation_id != old_attempt
+    stale = answer(api, request("POST", f"invocation/{first.request_id}/error", b"{}",
+                                {"Lambda-Runtime-Invocation-Id": old_attempt}))
+    assert stale.status == 410 and not retry.done
+    current = answer(api, request("POST", f"invocation/{first.request_id}/response", b'"ok"',
+                                  {"Lambda-Runtime-Invocation-Id": retry.invocation_id}))
+    assert current.status == 202 and retry.result is not None and retry.result.payload == b'"ok"'
+    assert first.result is not None and first.result.error_type == "Sandbox.Timedout"
+
+
+def test_an_answer_without_the_invocation_id_is_taken_for_the_current_attempt() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    answer(api, request("GET", "invocation/next"))
+    assert answer(api, request("POST", f"invocation/{invocation.request_id}/response", b'"r"')).status == 202
+    assert invocation.result is not None and invocation.result.payload == b'"r"'
 # -- a /next whose connection is lost, through the real server -------------------------------------------------
 
 

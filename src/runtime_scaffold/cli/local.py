@@ -64,6 +64,9 @@ def _read_event(data: str | None, path: Path | None) -> bytes:
 @click.option("-d", "--data", metavar="JSON", help="The event, as JSON text.")
 @click.option("-p", "--path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="A file holding the event JSON ('-' reads standard input).")
+@click.option("--tenant-id", metavar="ID",
+              help="Invoke for this tenant (X-Amz-Tenant-Id): the runtime sees Lambda-Runtime-Aws-Tenant-Id; "
+                   "1 to 256 letters, digits, spaces or . _ : / = + - @.")
 @click.option("--stream", is_flag=True,
               help="Read the response as a stream, as InvokeWithResponseStream does: each chunk the function "
                    "streams is written to stdout as it arrives (a buffered response comes as one chunk); a "
@@ -72,7 +75,8 @@ def _read_event(data: str | None, path: Path | None) -> bytes:
 @PROJECT_OPTION
 @CONFIG_OPTION
 def invoke(function: str | None, function_option: str | None, data: str | None, path: Path | None,
-           project_dir: Path | None, config_file: Path | None, stream: bool, **conveniences: Any) -> None:
+           tenant_id: str | None, project_dir: Path | None, config_file: Path | None, stream: bool,
+           **conveniences: Any) -> None:
     """Run a function's real bootstrap once, locally, without Docker, and print its response.
 
     \b
@@ -94,6 +98,13 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
     from runtime_scaffold.emulator.local_lambda import LocalLambda
 
     payload = _read_event(data, path)
+    if tenant_id is not None:
+        from runtime_scaffold.emulator.tenancy import InvalidTenantId, check_tenant_id
+
+        try:
+            check_tenant_id(tenant_id)
+        except InvalidTenantId as error:
+            raise InvalidInput(f"--tenant-id: {error}") from None
     project = open_project(project_dir, config_file=config_file)
     project, payload = apply_invoke_options(project, function or function_option, **conveniences,
                                             file_event=payload, file_event_given=data is not None or path is not None)
@@ -102,9 +113,11 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
         # Leaving the with-block on Ctrl-C (or kill) stops and reaps the bootstrap.
         with StopSignals() as signals, LocalLambda(project) as local:
             if stream:
-                result, streamed = _invoke_streaming(local, function or function_option, payload, signals)
+                result, streamed = _invoke_streaming(local, function or function_option, payload, signals,
+                                                     tenant_id=tenant_id)
             else:
-                result = signals.wait(local.loop.submit(local.invoke_async(function or function_option, payload)))
+                result = signals.wait(local.loop.submit(local.invoke_async(function or function_option, payload,
+                                                                           tenant_id=tenant_id)))
     except KeyboardInterrupt:
         _say("Interrupted; the bootstrap was stopped.")
         raise click.exceptions.Exit(INTERRUPTED) from None
@@ -124,12 +137,12 @@ def invoke(function: str | None, function_option: str | None, data: str | None, 
         raise FunctionError(_error_summary(result.error_type, result.payload))
 
 
-def _invoke_streaming(local: LocalLambda, function: str | None, payload: bytes,
-                      signals: StopSignals) -> tuple[InvocationResult | None, int]:
+def _invoke_streaming(local: LocalLambda, function: str | None, payload: bytes, signals: StopSignals, *,
+                      tenant_id: str | None = None) -> tuple[InvocationResult | None, int]:
     """Write each piece of a streamed response to stdout as it comes; the result, and how many bytes streamed."""
     from runtime_scaffold.emulator.response_stream import invoke_streaming
 
-    streamed_invocation = invoke_streaming(local, function, payload)
+    streamed_invocation = invoke_streaming(local, function, payload, tenant_id=tenant_id)
     streamed = 0
     while (piece := signals.wait(streamed_invocation.next_piece())) is not None:
         sys.stdout.buffer.write(piece)
@@ -160,6 +173,10 @@ def _error_summary(error_type: str, payload: bytes) -> str:
               help="The port to listen on (0 picks a free one).")
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 1000),
               help="Execution environments per function; more parallel invokes wait their turn.")
+@click.option("--max-concurrency", type=click.IntRange(1, 1600), metavar="N",
+              help="Lambda Managed Instances: each environment takes up to N invocations at once, with "
+                   "AWS_LAMBDA_MAX_CONCURRENCY=N and JSON logs (overrides a function's "
+                   "capacityProvider.maxConcurrency).")
 @click.option("--allow-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
               help="Let web pages of this origin call the Invoke API, e.g. http://localhost:3000 (repeatable); "
                    "Invoke API requests carrying any other Origin header are refused with 403.")
@@ -167,7 +184,7 @@ def _error_summary(error_type: str, payload: bytes) -> str:
               help="Reload on every change to the project's files, layers or serverless.yml: invocations in "
                    "flight finish, then warm environments are retired, so the next invocation runs the new code.")
 def serve(project_dir: Path | None, config_file: Path | None, host: str, port: int, concurrency: int,
-          allowed_origins: tuple[str, ...], watch: bool) -> None:
+          max_concurrency: int | None, allowed_origins: tuple[str, ...], watch: bool) -> None:
     """Serve the project's functions as a local Lambda endpoint, and its HTTP routes to browsers, until Ctrl-C.
 
     \b
@@ -177,6 +194,8 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
     InvokeWithResponseStream (POST /2021-11-15/functions/NAME/response-streaming-invocations, boto3's
     invoke_with_response_stream) streams a function's response as the bootstrap sends it.
     Each function's bootstrap starts on its first invoke and stays warm; its logs go to stderr.
+    With --max-concurrency N (or a function's capacityProvider, as Serverless v4 writes it), one
+    environment serves up to N invocations at once, as Lambda Managed Instances do.
     Web pages cannot call the Invoke API (a request with an Origin header gets 403 unless --allow-origin
     names the origin), nor can a request naming another host than a loopback address or --host (421).
 
@@ -195,7 +214,8 @@ def serve(project_dir: Path | None, config_file: Path | None, host: str, port: i
 
     project = open_project(project_dir, config_file=config_file)
     _allow_many_connections()
-    with StopSignals() as signals, LocalLambda(project, concurrency=concurrency) as local:
+    with StopSignals() as signals, LocalLambda(project, concurrency=concurrency,
+                                               max_concurrency=max_concurrency) as local:
         front_door = FrontDoor(local, host=host, url_port=port + 1 if port else 0,
                                log=lambda text: logs.stderr_sink(text.encode() + b"\n"))
         server = start_invoke_server(local, host=host, port=port, allowed_origins=allowed_origins,

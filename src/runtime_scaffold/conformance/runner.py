@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime_scaffold.conformance import echo, extensions, faults, lifecycle, streaming
+from runtime_scaffold.conformance import concurrency, echo, extensions, faults, lifecycle, streaming, tenancy
 from runtime_scaffold.conformance.handler import declared_features, find_conformance_handler
 from runtime_scaffold.conformance.harness import Aborted, Failed, Harness
 from runtime_scaffold.conformance.scenario import Scenario
@@ -17,7 +17,8 @@ from runtime_scaffold.emulator.logs import LogSink
 from runtime_scaffold.errors import InvalidInput, ProjectError
 from runtime_scaffold.project import Function, Project
 
-SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS, *streaming.SCENARIOS)
+SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS, *streaming.SCENARIOS,
+                                   *tenancy.SCENARIOS, *concurrency.SCENARIOS)
 EXTENSION_SCENARIOS: tuple[Scenario, ...] = extensions.SCENARIOS  # scaffold conform --extension NAME
 DEFAULT_TMP_INVOCATIONS = 1000
 # After its deadline, a scenario's bootstraps are killed; this long is left for its thread to notice.

@@ -46,6 +46,13 @@ def expect_echo(session: Session, payload: bytes, what: str) -> InvocationResult
     return result
 
 
+def expect_same_process(session: Session, pids: list[int], *, after: str) -> None:
+    """Fail unless the bootstraps are still ``pids``: the runtime went on ``after`` something, not replaced."""
+    if session.pids != pids:
+        raise Failed(f"expected the same process to go on {after}; the runtime was replaced (pid {pids} -> "
+                     f"{session.pids})")
+
+
 def context_of(session: Session, result: InvocationResult) -> Mapping[str, Any]:
     """The JSON object the conformance handler answers to ``{"conform":"context"}``."""
     if result.error_type is not None:

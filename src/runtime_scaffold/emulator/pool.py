@@ -1,14 +1,17 @@
 """Up to N sandboxes of one function, the invocations waiting for one, and the function's Event queue.
 
-Invocations wait for a free sandbox in arrival order; one whose caller went away (:meth:`FunctionPool.acquire`'s
-future cancelled) gives up its place. ``Event`` invocations go into a bounded queue served by a fixed set of
-workers, at most the function's concurrency, which wait for sandboxes in the same line as synchronous callers:
-so a synchronous caller never waits behind more than ``concurrency`` Event invocations, and a full queue is
-refused at once (the Invoke API answers 429, as Lambda throttles).
+A sandbox takes one invocation at a time, or up to ``max_concurrency`` (Lambda Managed Instances): each is a
+slot, and a new invocation takes the slot freed last, so invocations gather in the warmest environment before
+another one starts. Invocations wait for a free slot in arrival order; one whose caller went away
+(:meth:`FunctionPool.acquire`'s future cancelled) gives up its place. ``Event`` invocations go into a bounded
+queue served by a fixed set of workers, one per slot, which wait for slots in the same line as synchronous
+callers: so a synchronous caller never waits behind more Event invocations than there are slots, and a full
+queue is refused at once (the Invoke API answers 429, as Lambda throttles). An Event invocation that fails is
+queued again after each of ``retry_delays_s`` (:mod:`retries`: Lambda's retries, under the same request id).
 
-:meth:`FunctionPool.recycle_async` (live reload) retires every environment once its invocation has finished:
-idle ones at once, busy ones when they are released, so an invocation in flight ends as it would have and every
-later one starts cold, from a new factory if the function's configuration changed.
+:meth:`FunctionPool.recycle_async` (live reload) retires every environment once its invocations have finished:
+idle ones at once, busy ones when their last one is released, so an invocation in flight ends as it would have
+and every later one starts cold, from a new factory if the function's configuration changed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from runtime_scaffold.emulator.invocation import Invocation, InvocationResult
@@ -44,12 +47,19 @@ class FunctionPool:
     """Up to ``concurrency`` sandboxes of one function; an invocation waits for a free one."""
 
     def __init__(self, factory: Callable[[str], Sandbox], *, name: str, concurrency: int, loop: LambdaLoop,
-                 event_queue_size: int = EVENT_QUEUE_SIZE) -> None:
+                 event_queue_size: int = EVENT_QUEUE_SIZE, max_concurrency: int | None = None,
+                 on_new_sandbox: Callable[[], None] | None = None, retry_delays_s: Sequence[float] = (),
+                 note: Callable[[str], None] | None = None) -> None:
         self._factory = factory
+        self._retry_delays_s = tuple(retry_delays_s)  # one per retry of a failed Event invocation
+        self._note = note  # a line for the function's log
+        self._retries: set[asyncio.TimerHandle] = set()
+        self._on_new_sandbox = on_new_sandbox  # e.g. the tenants' bound, which may retire others' idle ones
         self._name = name
         self._concurrency = concurrency
+        self._slots = max_concurrency or 1  # invocations one sandbox takes at once
         self._lambda_loop = loop
-        self._idle: list[Sandbox] = []
+        self._idle: list[Sandbox] = []  # one entry per free slot, the one freed last at the end
         self._all: list[Sandbox] = []
         self._waiters: deque[asyncio.Future[Sandbox]] = deque()
         self._closed = False
@@ -57,7 +67,7 @@ class FunctionPool:
         self._event_queue_size = event_queue_size
         self._events: asyncio.Queue[Invocation] | None = None
         self._workers: list[asyncio.Task[None]] = []
-        self._stale: set[Sandbox] = set()  # busy when recycled: retired on release
+        self._stale: dict[Sandbox, int] = {}  # busy when recycled: how many invocations it still holds
         self._retiring: set[asyncio.Task[None]] = set()
 
     # -- on the loop ------------------------------------------------------------------------------------
@@ -76,15 +86,22 @@ class FunctionPool:
         return future
 
     def _new_sandbox(self) -> Sandbox:
+        """A new sandbox, one of its slots taken by the caller (the others free)."""
         sandbox = self._factory(f"{self._name}-{next(self._numbers)}")
         self._all.append(sandbox)
+        self._idle.extend([sandbox] * (self._slots - 1))
+        if self._on_new_sandbox is not None:
+            self._on_new_sandbox()
         return sandbox
 
     def release(self, sandbox: Sandbox) -> None:
         if self._closed:
             return
-        if self._stale and sandbox in self._stale:  # recycled while busy: its invocation is over now
-            self._stale.discard(sandbox)
+        if self._stale and sandbox in self._stale:  # recycled while busy: one of its invocations is over now
+            self._stale[sandbox] -= 1
+            if self._stale[sandbox] > 0:
+                return
+            del self._stale[sandbox]
             self._all.remove(sandbox)
             self._retire(sandbox)
             while self._waiters:
@@ -112,10 +129,12 @@ class FunctionPool:
             return Recycled()
         if factory is not None:
             self._factory = factory
-        idle, self._idle = self._idle, []
+        free, self._idle = self._idle, []
+        idle = [sandbox for sandbox in self._all if free.count(sandbox) == self._slots]
         for sandbox in idle:
             self._all.remove(sandbox)
-        self._stale.update(self._all)
+        for sandbox in self._all:  # busy: retired when the last invocation it holds is released
+            self._stale.setdefault(sandbox, self._slots - free.count(sandbox))
         await asyncio.gather(*(sandbox.close_async() for sandbox in idle), return_exceptions=True)
         return Recycled(len(idle), len(self._stale))
 
@@ -133,7 +152,8 @@ class FunctionPool:
         if self._events is None:
             self._events = asyncio.Queue(self._event_queue_size)
             loop = asyncio.get_running_loop()
-            self._workers = [loop.create_task(self._serve_events(self._events)) for _ in range(self._concurrency)]
+            self._workers = [loop.create_task(self._serve_events(self._events))
+                             for _ in range(self._concurrency * self._slots)]
         try:
             self._events.put_nowait(invocation)
         except asyncio.QueueFull:
@@ -144,12 +164,55 @@ class FunctionPool:
         while True:
             invocation = await events.get()
             with contextlib.suppress(EmulatorError):  # shutting down: an Event invocation has no caller to tell
-                await self.invoke_async(invocation)
+                result = await self.invoke_async(invocation)
+                if result.error_type is not None and invocation.attempt <= len(self._retry_delays_s):
+                    self._retry_later(invocation, result.error_type)
+
+    def _retry_later(self, invocation: Invocation, error_type: str) -> None:
+        delay = self._retry_delays_s[invocation.attempt - 1]
+        if self._note is not None:
+            self._note(f"scaffold: Event invocation {invocation.request_id} failed ({error_type}): retry "
+                       f"{invocation.attempt} of {len(self._retry_delays_s)} in {delay:g} s")
+
+        def retry() -> None:
+            self._retries.discard(handle)
+            if self._closed or self._events is None:
+                return
+            try:
+                self._events.put_nowait(invocation.retry())
+            except asyncio.QueueFull:
+                if self._note is not None:
+                    self._note(f"scaffold: the retry of Event invocation {invocation.request_id} was dropped: "
+                               "the Event queue is full")
+
+        handle = asyncio.get_running_loop().call_later(delay, retry)
+        self._retries.add(handle)
+
+    def take_idle(self, most: int) -> list[Sandbox]:
+        """Up to ``most`` sandboxes running nothing, taken out of the pool (to be retired)."""
+        idle = [sandbox for sandbox in self._all if self._idle.count(sandbox) == self._slots][:most]
+        for sandbox in idle:
+            self._all.remove(sandbox)
+            self._idle = [each for each in self._idle if each is not sandbox]
+        return idle
+
+    async def retire(self, sandboxes: list[Sandbox]) -> None:
+        """Shut the taken sandboxes down (SIGTERM, then SIGKILL) and remove their folders."""
+        await asyncio.gather(*(sandbox.close_async() for sandbox in sandboxes), return_exceptions=True)
+
+    @property
+    def unused(self) -> bool:
+        """No sandbox, nobody waiting, no Event queued: the pool can be forgotten."""
+        return not self._all and not self._retries and not any(not waiter.done() for waiter in self._waiters) and (
+            self._events is None or self._events.empty())
 
     async def close_async(self) -> None:
         self._closed = True
         for worker in self._workers:
             worker.cancel()
+        for handle in self._retries:
+            handle.cancel()
+        self._retries.clear()
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

@@ -166,16 +166,16 @@ class StreamedInvocation:
 
 
 def invoke_streaming(local: LocalLambda, function: str | None, payload: bytes, *, client_context: str | None = None,
-                     trace_id: str | None = None) -> StreamedInvocation:
+                     trace_id: str | None = None, tenant_id: str | None = None) -> StreamedInvocation:
     """Start invoking ``function`` with its response streamed to the calling thread (``scaffold invoke --stream``)."""
     resolved = local.function(function)
-    invocation = local.new_invocation(resolved, payload, client_context=client_context, trace_id=trace_id)
+    invocation = local.new_invocation(resolved, payload, client_context=client_context, trace_id=trace_id,
+                                      tenant_id=tenant_id)
     stream = invocation.response_stream = ResponseStream()
-    pool = local.pool(resolved)
 
     async def run() -> InvocationResult:
         try:
-            return await pool.invoke_async(invocation)
+            return await local.run_invocation(resolved, invocation)  # in the tenant's pool, if it has one
         finally:
             stream.close()
 

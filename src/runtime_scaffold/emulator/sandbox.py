@@ -1,8 +1,10 @@
-"""One execution environment: a bootstrap process, its Runtime API, its deadline and its crashes.
+"""One execution environment: a bootstrap process, its Runtime API, its deadlines and its crashes.
 
-A sandbox runs one invocation at a time. It starts the bootstrap lazily on the first invocation (a cold start)
-and keeps it warm; a timeout, a crash or an init error throws the process group away so the next invocation
-starts afresh, as Lambda resets an environment. A bootstrap found dead when an event is about to be handed over
+A sandbox runs one invocation at a time, or up to ``max_concurrency`` at once in the Managed Instances mode
+(:mod:`concurrency`: the mode's variables, JSON logs, a deadline that fails its invocation alone). It starts the
+bootstrap lazily on the first invocation (a cold start) and keeps it warm; a timeout (outside that mode), a crash
+or an init error throws the process group away so the next invocation starts afresh, as Lambda resets an
+environment. A bootstrap found dead when an event is about to be handed over
 (it died while idle, or before its /next took the event) means a cold start for that event, never an error.
 
 Everything here runs on the local Lambda's event loop (:mod:`loop`): the Runtime API listener, the exit (a
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import errno
 import os
@@ -29,6 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from runtime_scaffold.emulator import exec_wrapper, logs, peers, shutdown
+from runtime_scaffold.emulator.concurrency import JsonLogs, managed_instances_environment
 from runtime_scaffold.emulator.containment import SandboxProcesses
 from runtime_scaffold.emulator.environment import (
     InvalidEntrypoint,
@@ -45,11 +49,15 @@ from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.messages import Reply
 from runtime_scaffold.emulator.process import MEMORY_SAMPLE_S, BootstrapProcess, describe_exit, spawn
 from runtime_scaffold.emulator.routes import Routes
-from runtime_scaffold.emulator.runtime_api import HookRunner, RuntimeApi, RuntimeHooks, overridden
+from runtime_scaffold.emulator.runtime_api import HookRunner, RuntimeApi, RuntimeHooks, Shutdown, overridden
 from runtime_scaffold.emulator.server import Accept, Listener, error_reply
 from runtime_scaffold.project import Function, Project
 
 SHUTTING_DOWN = "the local Lambda is shutting down"
+# A shutdown sends SIGTERM to the bootstrap, then SIGKILL to its group this much later: Lambda's Shutdown phase
+# with internal extensions only (docs/runtime-api.md §8.5; 2,000 ms with external extensions; with none Lambda
+# allows 0 ms, and no runtime could react).
+SHUTDOWN_GRACE_S = 0.5
 # How long a bootstrap that reported an init error may take to exit by itself before it is killed.
 INIT_ERROR_GRACE_S = 1.0
 # How long a killed bootstrap may take to be reaped before the sandbox stops waiting for it.
@@ -100,8 +108,11 @@ class Sandbox:
         route_providers: Sequence[RouteProvider] = (),
         account_id: str = DEFAULT_ACCOUNT_ID,
         extension_observer: ExtensionObserver | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         self.project = project
+        self.max_concurrency = max_concurrency  # set: Lambda Managed Instances, that many invocations at once
+        self.shutdown_grace_s = SHUTDOWN_GRACE_S
         self.function = function
         self.sandbox_id = sandbox_id
         self.hooks = hooks or RuntimeHooks()
@@ -120,9 +131,11 @@ class Sandbox:
         self._listener: Listener | None = None
         self._logs: logs.LogStream | None = None
         self._exit_task: asyncio.Task[None] | None = None
-        self._outcome: asyncio.Future[InvocationResult | _Retry] | None = None
-        self._running: Invocation | None = None  # between its submission and its answer
-        self._killed = False  # the running invocation was killed at its deadline
+        # Each invocation between its submission and its answer, with the future of its outcome.
+        self._running: dict[Invocation, asyncio.Future[InvocationResult | _Retry]] = {}
+        self._killed: set[Invocation] = set()  # those whose deadline passed (outside Managed Instances: killed)
+        self._starting: asyncio.Future[None] | None = None  # a cold start under way, which others wait for
+        self._json_logs: JsonLogs | None = None
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._memory_timer: asyncio.TimerHandle | None = None
         self._deadline_due = 0.0
@@ -131,9 +144,10 @@ class Sandbox:
         self._lifecycle: Lifecycle | None = None  # the extensions and telemetry of the running generation
         self._generations = 0
         self._tail: asyncio.Task[None] | None = None  # the last invocation's end, while extensions work on it
-        names = ("next_reply", "post_reply", "observe", "exited")
+        names = ("next_reply", "post_reply", "observe", "exited", "shut_down")
         self._hooked = any(overridden(self.hooks, name) for name in names)
         self._hook_exited = overridden(self.hooks, "exited")
+        self._hook_shut_down = overridden(self.hooks, "shut_down")
         self._hook_runner = HookRunner() if self._hooked else None
 
     @property
@@ -141,6 +155,11 @@ class Sandbox:
         """The bootstrap's pid (also its process group id) while it runs."""
         process = self._process
         return process.pid if process is not None else None
+
+    @property
+    def waiting_for_next(self) -> int:
+        """How many /next calls of its bootstrap wait for an event now (on the loop: ``loop.call``)."""
+        return self._api.waiting if self._api is not None else 0
 
     # -- blocking forms, for other threads -------------------------------------------------------------
 
@@ -174,6 +193,8 @@ class Sandbox:
         environment = lambda_environment(
             function=self.function, region=self.project.region, task_root=self.project.root, opt=opt,
             runtime_dir=runtime_dir, runtime_api=runtime_api, host_environment=self.host_environment)
+        if self.max_concurrency is not None:
+            environment.update(managed_instances_environment(self.max_concurrency))
         environment.update(self._processes.environment)  # last: a marker inherited from the host must not win
         return [*entrypoint.argv], environment, entrypoint.note
 
@@ -194,7 +215,8 @@ class Sandbox:
 
     async def _start(self, timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
-        api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks, hook_runner=self._hook_runner)
+        api = RuntimeApi(sandbox_id=self.sandbox_id, hooks=self.hooks, hook_runner=self._hook_runner,
+                         max_concurrency=self.max_concurrency or 1)
         self._generations += 1
         lifecycle = self._lifecycle = Lifecycle(sandbox_id=self.sandbox_id, function=self.function,
                                                 account_id=self.account_id, log_sink=self.log_sink,
@@ -218,8 +240,11 @@ class Sandbox:
             raise
         process = BootstrapProcess(popen, loop)
         self._spawned_at = time.monotonic()
+        json_logs = JsonLogs() if self.max_concurrency is not None else None
         stream = logs.LogStream(read_end, self.log_sink, add_reader=loop.add_reader,
-                                remove_reader=loop.remove_reader, tap=lifecycle.function_output)
+                                remove_reader=loop.remove_reader, tap=lifecycle.function_output,
+                                output_filter=json_logs.runtime_output if json_logs is not None else None)
+        self._json_logs = json_logs
         lifecycle.runtime_started(process=process, api=api, stream=stream, on_init_done=process.sample_memory)
         self._process, self._api, self._listener, self._logs = process, api, listener, stream
         self._exit_task = loop.create_task(self._watch(process, api))
@@ -264,10 +289,11 @@ class Sandbox:
 
     async def _watch(self, process: BootstrapProcess, api: RuntimeApi) -> None:
         returncode = await process.exited
-        outcome = self._outcome
-        warm = api.first_next_at is not None
-        if warm and outcome is not None and not outcome.done() and api.take_unoffered() is not None:
-            outcome.set_result(_RETRY)  # the event was never taken: a cold start for it
+        if api.first_next_at is not None:
+            for invocation in api.take_unoffered():  # events never taken: a cold start for each
+                outcome = self._running.get(invocation)
+                if outcome is not None and not outcome.done():
+                    outcome.set_result(_RETRY)
         try:
             if self._hook_exited and self._hook_runner is not None:
                 await self._hook_runner.call(self.hooks.exited, self.sandbox_id, returncode)
@@ -275,28 +301,49 @@ class Sandbox:
             pass
         api.exited(describe_exit(returncode))
 
-    async def _reset(self, *, grace: float = 0.0, reason: str = shutdown.FAILURE) -> None:
-        """End the bootstrap and everything it started, and reap it; the next invocation starts cold. With
-        extensions this is Lambda's Shutdown phase (SIGTERM, the SHUTDOWN event with ``reason``, then SIGKILL)."""
+    async def _reset(self, *, grace: float = 0.0, only: BootstrapProcess | None = None,
+                     reason: str = shutdown.FAILURE) -> None:
+        """End the bootstrap and everything it started, and reap it; the next invocation starts cold.
+
+        With ``only``, nothing happens unless that bootstrap is still this sandbox's: an invocation of a
+        bootstrap already replaced (invocations at once saw it die) must not end the new one. When the
+        environment closes (``reason`` spindown) this is Lambda's Shutdown phase: the runtime gets SIGTERM, then
+        SIGKILL after the grace period (with extensions, their SHUTDOWN event and the phase's longer limit); a
+        reset after a failure kills at once, as Lambda does."""
+        if only is not None and self._process is not only:
+            return
         process, self._process = self._process, None
         api, listener, stream, watcher = self._api, self._listener, self._logs, self._exit_task
         lifecycle, self._lifecycle = self._lifecycle, None
         self._api = self._listener = self._logs = self._exit_task = None
         if process is not None and grace > 0:
             await asyncio.wait([process.exited], timeout=grace)
+        terminated = reason == shutdown.SPINDOWN and process is not None and not process.exited.done()
+        if terminated and process is not None and (lifecycle is None or not lifecycle.graceful):
+            process.terminate()  # with extensions, the lifecycle's Shutdown phase sends it
+            await asyncio.wait([process.exited], timeout=self.shutdown_grace_s)
         if lifecycle is not None:
             await lifecycle.shut_down(reason)
         if process is not None:
+            in_grace = process.exited.done()
             process.kill_group()
             # And what left the group (setsid, a daemon's double fork): a scan of /proc, so off the loop.
             await asyncio.get_running_loop().run_in_executor(None, self._processes.kill_all)
             await asyncio.wait([process.exited], timeout=_REAP_S)
             process.close()
+            if terminated and self._hook_shut_down and self._hook_runner is not None:
+                report = Shutdown(process.returncode, in_grace, process.leftovers, self.shutdown_grace_s)
+                with contextlib.suppress(Exception):
+                    await self._hook_runner.call(self.hooks.shut_down, self.sandbox_id, report)
         if watcher is not None:
             await asyncio.wait([watcher], timeout=_REAP_S)
         if api is not None:
             api.close()
         if stream is not None:
+            json_logs, self._json_logs = self._json_logs, None
+            summary = json_logs.summary() if json_logs is not None else None
+            if summary is not None:
+                stream.line(summary)
             stream.close()
         if listener is not None:
             await listener.close()
@@ -306,7 +353,7 @@ class Sandbox:
         if self._tail is not None:  # the last invocation's extensions finish it (its REPORT) first
             await asyncio.wait([self._tail], timeout=_TAIL_S)
         if self._api is not None:  # its caller gets an answer now rather than a dropped connection
-            self._api.end("Sandbox.Failure", SHUTTING_DOWN)
+            self._api.end("Sandbox.Failure", SHUTTING_DOWN, close=False)  # /next calls wait for the SIGTERM
         elif self._lifecycle is not None:  # still starting its extensions: stop waiting for them
             self._lifecycle.api.fail(None, "", "Sandbox.Failure", SHUTTING_DOWN)
         await self._reset(reason=shutdown.SPINDOWN)
@@ -335,28 +382,45 @@ class Sandbox:
         message = f"RequestId: {invocation.request_id} Error: {SHUTTING_DOWN}"
         return InvocationResult(invocation.request_id, error_body("Sandbox.Failure", message), "Sandbox.Failure")
 
+    async def _warm(self, timeout_s: float) -> bool:
+        """Have a running bootstrap, starting one if needed; True when this call started it (a cold start).
+        Invocations that arrive together (Managed Instances) share one cold start."""
+        while self._starting is not None:
+            await asyncio.wait([self._starting])
+        if self._process is not None and self._process.alive():
+            return False
+        self._starting = asyncio.get_running_loop().create_future()
+        try:
+            if self._process is not None:
+                await self._reset()  # it died while idle
+            await self._start(timeout_s)
+            return True
+        finally:
+            starting, self._starting = self._starting, None
+            starting.set_result(None)
+
     async def _attempt(self, invocation: Invocation, *, announced: bool) -> InvocationResult | _Retry:
         if self._retired:
             return self._shutting_down(invocation)
-        if self._process is not None and not self._process.alive():
-            await self._reset()  # it died while idle
-        cold = self._process is None
-        if cold:
-            try:
-                await self._start(invocation.remaining_s)
-            except InvalidEntrypoint as error:
-                return self._entrypoint_failure(invocation, str(error))
-            except _InitFailed as failure:
-                if self._retired:
-                    return self._shutting_down(invocation)
-                return self._entrypoint_failure(invocation, str(failure), error_type=failure.error_type)
+        try:
+            cold = await self._warm(invocation.remaining_s)
+        except InvalidEntrypoint as error:
+            return self._entrypoint_failure(invocation, str(error))
+        except _InitFailed as failure:
             if self._retired:
                 return self._shutting_down(invocation)
-        api, stream, process, lifecycle = self._api, self._logs, self._process, self._lifecycle
+            return self._entrypoint_failure(invocation, str(failure), error_type=failure.error_type)
+        if self._retired:
+            return self._shutting_down(invocation)
+        api, stream, process, json_logs = self._api, self._logs, self._process, self._json_logs
+        lifecycle = self._lifecycle
         assert api is not None and stream is not None and process is not None and lifecycle is not None
         if not announced:
-            stream.start_invocation(keep=cold)
-            stream.line(logs.start_line(invocation.request_id))
+            if json_logs is not None:
+                stream.line(json_logs.start(invocation))
+            else:
+                stream.start_invocation(keep=cold)
+                stream.line(logs.start_line(invocation.request_id))
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[InvocationResult | _Retry] = loop.create_future()
         def answered(result: InvocationResult) -> None:
@@ -364,8 +428,7 @@ class Sandbox:
                 outcome.set_result(result)
 
         invocation.on_finish(answered)
-        self._outcome = outcome
-        self._running, self._killed = invocation, False
+        self._running[invocation] = outcome
         self._arm_deadline(loop, invocation)
         if self._memory_timer is None:
             self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
@@ -374,14 +437,17 @@ class Sandbox:
         try:
             answer = await outcome
         finally:
-            self._outcome = self._running = None
+            del self._running[invocation]
+        killed = invocation in self._killed
+        self._killed.discard(invocation)
         if isinstance(answer, _Retry):
-            await self._reset()
+            await self._reset(only=process)
             return answer
         result = self._report(invocation, answer, cold=cold, api=api, stream=stream, process=process)
         lifecycle.runtime_done(invocation, result, status=self._telemetry_status(result, api))
-        finish = self._finish(invocation, result, api=api, stream=stream, process=process, lifecycle=lifecycle)
-        if lifecycle.waits_for_extensions and not self._killed:
+        finish = self._finish(invocation, result, api=api, stream=stream, process=process, lifecycle=lifecycle,
+                              killed=killed, json_logs=json_logs)
+        if lifecycle.waits_for_extensions and not killed:
             result.log_tail = stream.tail()  # the caller is answered now; END and REPORT follow the extensions
             self._tail = loop.create_task(finish)
         else:
@@ -391,8 +457,10 @@ class Sandbox:
         return result
 
     async def _finish(self, invocation: Invocation, result: InvocationResult, *, api: RuntimeApi,
-                      stream: logs.LogStream, process: BootstrapProcess, lifecycle: Lifecycle) -> None:
-        """The end of an invocation: once its extensions are done, END and REPORT, and a reset if it failed."""
+                      stream: logs.LogStream, process: BootstrapProcess, lifecycle: Lifecycle, killed: bool,
+                      json_logs: JsonLogs | None) -> None:
+        """The end of an invocation: once its extensions are done, END and REPORT, and a reset if it failed (in
+        Managed Instances a timeout leaves the environment be)."""
         report, reason = result, None
         if lifecycle.waits_for_extensions:
             reason = await lifecycle.invoke_finished(invocation)
@@ -403,14 +471,16 @@ class Sandbox:
         if result.error_type == "Runtime.ExitError":
             await asyncio.wait([process.exited], timeout=_REAP_S)
             self._exit_lines(invocation, stream, process)
-        self._end_lines(invocation, report, api, stream, lifecycle)
+        self._end_lines(invocation, report, api, stream, lifecycle, json_logs)
         lifecycle.report(invocation, report, status=self._telemetry_status(report, api),
                          memory_size_mb=self.function.memory_size)
-        if self._killed or reason == shutdown.TIMEOUT:
-            await self._reset(reason=shutdown.TIMEOUT)
-        elif reason is not None or self._status(report, api, lifecycle) is not None:
-            # reset: the next invocation starts afresh
-            await self._reset(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0)
+        status = self._status(report, api, lifecycle)
+        timed_out = killed or reason == shutdown.TIMEOUT or status == "timeout"
+        if timed_out:
+            if self.max_concurrency is None:
+                await self._reset(reason=shutdown.TIMEOUT, only=process)
+        elif reason is not None or status is not None:  # reset: the next invocation starts afresh
+            await self._reset(grace=INIT_ERROR_GRACE_S if api.init_error is not None else 0.0, only=process)
         self._tail = None
 
     def _arm_deadline(self, loop: asyncio.AbstractEventLoop, invocation: Invocation) -> None:
@@ -425,16 +495,22 @@ class Sandbox:
 
     def _deadline(self, loop: asyncio.AbstractEventLoop) -> None:
         self._deadline_timer = None
-        invocation, api, process = self._running, self._api, self._process
-        if invocation is None or api is None or process is None:
+        api, process = self._api, self._process
+        if not self._running or api is None or process is None:
             return
-        if invocation.remaining_s > 0:  # the one due then has ended; this one's deadline is later
-            self._arm_deadline(loop, invocation)
-            return
-        self._killed = True
-        api.fail("Sandbox.Timedout", f"Task timed out after {invocation.timeout_s:.2f} seconds")
+        remaining = {invocation: invocation.remaining_s for invocation in self._running}  # one clock reading each
+        expired = [invocation for invocation, left in remaining.items() if left <= 0]
+        later = [invocation for invocation, left in remaining.items() if left > 0]
+        if later:  # the ones due then may have ended; the next deadline is the earliest of the rest
+            self._arm_deadline(loop, min(later, key=remaining.__getitem__))
+        for invocation in expired:
+            self._killed.add(invocation)
+            api.fail_invocation(invocation, "Sandbox.Timedout",
+                                f"Task timed out after {invocation.timeout_s:.2f} seconds")
         lifecycle = self._lifecycle
-        if lifecycle is None or not lifecycle.graceful:  # with extensions, the reset's SIGTERM comes first
+        graceful = lifecycle is not None and lifecycle.graceful  # with extensions, the reset's SIGTERM comes first
+        if expired and self.max_concurrency is None and not graceful:  # Managed Instances lets the handler run on
+            process.kill_group()
             process.kill_group()
 
     def _sample_memory(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -443,7 +519,7 @@ class Sandbox:
         self._memory_timer = None
         if self._process is not None:
             self._process.sample_memory()
-            if self._running is not None:
+            if self._running:
                 self._memory_timer = loop.call_later(MEMORY_SAMPLE_S, self._sample_memory, loop)
 
     @staticmethod
@@ -492,10 +568,17 @@ class Sandbox:
         return result
 
     def _end_lines(self, invocation: Invocation, result: InvocationResult, api: RuntimeApi,
-                   stream: logs.LogStream, lifecycle: Lifecycle | None = None) -> None:
+                   stream: logs.LogStream, lifecycle: Lifecycle | None = None,
+                   json_logs: JsonLogs | None = None) -> None:
+        if json_logs is not None:  # one record, and the invocation's own lines for its tail
+            stream.line(json_logs.report(invocation, result, memory_size_mb=self.function.memory_size,
+                                         init_failed=api.init_error is not None))
+            result.log_tail = json_logs.tail(invocation.request_id)
+            return
         status = self._status(result, api, lifecycle)
         lines = [logs.end_line(invocation.request_id),
-                 logs.report_line(result, memory_size_mb=self.function.memory_size, status=status)]
+                 logs.report_line(result, memory_size_mb=self.function.memory_size, status=status,
+                                  tenant_id=invocation.tenant_id)]
         if result.error_type == "Sandbox.Timedout":
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
             lines.append(f"{stamp}Z {invocation.request_id} Task timed out after {invocation.timeout_s:.2f} seconds")
@@ -510,7 +593,8 @@ class Sandbox:
                                   init_duration_ms=0.0)
         status = "timeout" if error_type == "Sandbox.Timedout" else f"error\tError Type: {error_type}"
         lines = [text, error_type, logs.start_line(invocation.request_id), logs.end_line(invocation.request_id),
-                 logs.report_line(result, memory_size_mb=self.function.memory_size, status=status)]
+                 logs.report_line(result, memory_size_mb=self.function.memory_size, status=status,
+                                  tenant_id=invocation.tenant_id)]
         data = "".join(line + "\n" for line in lines).encode()
         self.log_sink(data)
         result.log_tail = data

@@ -52,8 +52,11 @@ def invoke_with_response_stream(api: InvokeApi, request: Request) -> Reply | Awa
     headers = {"x-amzn-RequestId": invocation.request_id, "X-Amz-Executed-Version": FUNCTION_VERSION}
     if invocation_type == "DryRun":
         return Reply(204, b"", headers)
+    chosen = api.pool_for(function, pool, invocation)
+    if isinstance(chosen, Reply):
+        return chosen
     tail = (request.headers.get("X-Amz-Log-Type") or "").lower() == "tail"
-    return _start(pool, invocation, request, headers, tail=tail)
+    return _start(chosen, invocation, request, headers, tail=tail)
 
 
 async def _start(pool: FunctionPool, invocation: Invocation, request: Request, headers: dict[str, str], *,

@@ -76,7 +76,7 @@ async def take_response(api: RuntimeApi, request: Request, request_id: str, *,
         if override is not None:  # a fault injected in place of this post: its body is not the answer
             await _drain(body)
             return override
-    current = api.current_invocation(request_id)
+    current = api.current_invocation(request_id, request)
     mode = request.headers.get(RESPONSE_MODE_HEADER)
     if mode != STREAMING_MODE:
         if isinstance(current, Invocation):

@@ -62,6 +62,17 @@ WALKTHROUGH_BUGS: tuple[Bug, ...] = (
     Bug("context", "bootstrap",
         "REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$HEADERS\" | tr -d '[:space:]' | cut -d: -f2)",
         "nor do the deadline and the function's ARN reach the handler: it cannot tell how much time it has left"),
+    Bug("invocation-id-echo", "bootstrap",
+        'curl "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response"  -d "$RESPONSE"',
+        "the response goes back without the `Lambda-Runtime-Invocation-Id` header `/next` gave: Lambda cannot tell "
+        "it from the late answer of an attempt that timed out and was retried"),
+    Bug("tenant-id", "bootstrap",
+        "REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$HEADERS\" | tr -d '[:space:]' | cut -d: -f2)",
+        "nor does `Lambda-Runtime-Aws-Tenant-Id`: a handler of a tenant-isolated function cannot tell its tenant"),
+    Bug("sigterm-on-shutdown", "bootstrap",
+        'EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")',
+        "there is no `trap` for SIGTERM: when the environment ends, bash dies of it at once and leaves this curl, "
+        "still waiting for the next event, running until Lambda kills what is left"),
     Bug("response-413", "function.sh", "echo $RESPONSE",
         "the 7 MB answer is collapsed by `echo` to a few bytes, so the runtime never meets Lambda's 6 MB limit it "
         "should handle (and `curl` without `-f` would ignore the 413 anyway)"),

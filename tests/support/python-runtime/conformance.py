@@ -1,7 +1,7 @@
 """Conformance handler of the test Python runtime (_HANDLER=conformance.handler), following the protocol of
 `scaffold conform`: echo the event byte for byte, except the {"conform":"<command>",...} events.
 
-conformance features: streaming
+conformance features: streaming, concurrency
 """
 
 from __future__ import annotations
