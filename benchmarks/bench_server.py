@@ -12,6 +12,18 @@ import queue
 import socket
 import threading
 import time
+from typing import Any
+
+
+def _read_chunked(rfile: Any) -> bytes:
+    """A chunked request body (trailers skipped)."""
+    parts = []
+    while size := int(rfile.readline().split(b";")[0], 16):
+        parts.append(rfile.read(size))
+        rfile.readline()
+    while rfile.readline() not in (b"\r\n", b"\n", b""):
+        pass
+    return b"".join(parts)
 
 
 class BenchServer:
@@ -28,6 +40,7 @@ class BenchServer:
         self._sent_ns = 0
         self._ids = 0
         self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
         self._accepter = threading.Thread(target=self._accept, daemon=True)
         self._accepter.start()
 
@@ -44,6 +57,9 @@ class BenchServer:
         self._stop.set()
         self._accepter.join(timeout=5)
         self._listener.close()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout=5)
 
@@ -60,15 +76,14 @@ class BenchServer:
             thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
+        # Blocking reads, no timeout: a runtime slowed by the machine's load must not lose its connection mid-body.
+        # close() shuts the connections down, which ends these reads.
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.settimeout(0.2)
+        self._conns.append(conn)
         rfile = conn.makefile("rb")
         try:
             while not self._stop.is_set():
-                try:
-                    line = rfile.readline()
-                except TimeoutError:
-                    continue
+                line = rfile.readline()
                 if not line:
                     return
                 method, target = line.split(b" ")[:2]
@@ -82,7 +97,10 @@ class BenchServer:
                     continue
                 if headers.get(b"expect", b"").lower() == b"100-continue":
                     conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                body = rfile.read(int(headers.get(b"content-length", b"0")))
+                if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+                    body = _read_chunked(rfile)
+                else:
+                    body = rfile.read(int(headers.get(b"content-length", b"0")))
                 done = time.perf_counter_ns()
                 if target.endswith(b"/response"):
                     self.responses.put((self._sent_ns, done, body))

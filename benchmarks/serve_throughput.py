@@ -13,8 +13,15 @@ The same minimal keep-alive Python bootstrap is driven four ways in one run:
   serve       `scaffold serve` as a subprocess, called over HTTP keep-alive like an SDK would
 `library` compares with `floor`, `serve` with `floor-http` (same number of HTTP hops).
 
+With --peer-check both, `library` and `serve` also run with the Runtime API's peer check (containment) patched
+out, as `library-open` and `serve-open`, and each is compared with its open twin too. The bootstrap keeps one
+connection, so the check runs once per cold start; --reconnect makes it open a new connection for every call (the
+worst case: a check per request, as a curl-based runtime has). The PHP rows' `x main` compares with main's src,
+which has the core without containment.
+
 Usage:  python benchmarks/serve_throughput.py [--invocations 2000] [--seconds 20] [--rounds 3]
                                             [--php-seconds 5] [--php-rounds 3] [--only php|python]
+                                            [--peer-check on|both] [--reconnect]
 Each mode stops after --invocations or --seconds, whichever comes first; the best of --rounds is shown.
 Timings are wall clock on this machine; compare the ratios, not the absolute numbers.
 """
@@ -22,6 +29,7 @@ Timings are wall clock on this machine; compare the ratios, not the absolute num
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import http.client
 import json
@@ -36,12 +44,14 @@ import tempfile
 import textwrap
 import threading
 import time
+import unittest.mock
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from wrk_load import Run, checkout_main_src, wrk_path, wrk_run
 
-from runtime_scaffold.emulator import LocalLambda
+from runtime_scaffold.emulator import LocalLambda, peers
 from runtime_scaffold.emulator.logs import discard_sink
 from runtime_scaffold.emulator.loop import loop_kind
 from runtime_scaffold.project import load_project
@@ -61,17 +71,25 @@ BOOTSTRAP = textwrap.dedent("""\
         connection.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", body)
         connection.getresponse().read()
 """)
+RECONNECTING_BOOTSTRAP = BOOTSTRAP.replace(
+    '    connection.request("GET"', '    connection = http.client.HTTPConnection(host, int(port))\n'
+    '    connection.request("GET"').replace(
+    '    connection.request("POST"', '    connection = http.client.HTTPConnection(host, int(port))\n'
+    '    connection.request("POST"')
 EVENT = json.dumps({"name": "World"}).encode()
+# Turns the peer check off in a `scaffold serve` subprocess (the -open modes).
+OPEN_SERVE = ("from runtime_scaffold.emulator import peers; peers.first_look = lambda endpoint, processes: True; "
+              "from runtime_scaffold.cli import main; main()")
 
 
-def write_project(root: Path) -> Path:
+def write_project(root: Path, *, reconnect: bool = False) -> Path:
     (root / "runtime").mkdir(parents=True)
     (root / "serverless.yml").write_text(
         "service: bench\nprovider:\n  name: aws\n  runtime: provided.al2023\n"
         "layers:\n  runtime:\n    path: runtime\n"
         "functions:\n  echo:\n    handler: echo.handler\n    layers:\n      - {Ref: RuntimeLambdaLayer}\n")
     bootstrap = root / "runtime" / "bootstrap"
-    bootstrap.write_text(f"#!{sys.executable}\n{BOOTSTRAP}")
+    bootstrap.write_text(f"#!{sys.executable}\n{RECONNECTING_BOOTSTRAP if reconnect else BOOTSTRAP}")
     bootstrap.chmod(0o755)
     return root
 
@@ -157,7 +175,14 @@ def floor(root: Path, invocations: int, seconds: float, *, http_front: bool = Fa
             each.server_close()
 
 
-def library(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
+def library(root: Path, invocations: int, seconds: float, *, peer_check: bool = True) -> tuple[int, float]:
+    with contextlib.ExitStack() as stack:
+        if not peer_check:
+            stack.enter_context(unittest.mock.patch.object(peers, "first_look", lambda endpoint, processes: True))
+        return _library(root, invocations, seconds)
+
+
+def _library(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
     with LocalLambda(load_project(root), log_sink=discard_sink) as local:
         def invoke() -> None:
             result = local.invoke("echo", EVENT)
@@ -166,9 +191,10 @@ def library(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
         return measure(invoke, invocations, seconds)
 
 
-def serve(root: Path, invocations: int, seconds: float) -> tuple[int, float]:
+def serve(root: Path, invocations: int, seconds: float, *, peer_check: bool = True) -> tuple[int, float]:
+    entry = ["-m", "runtime_scaffold"] if peer_check else ["-c", OPEN_SERVE]
     process = subprocess.Popen(
-        [sys.executable, "-m", "runtime_scaffold", "serve", "--project", str(root), "--port", "0"],
+        [sys.executable, *entry, "serve", "--project", str(root), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         assert process.stdout is not None
@@ -244,25 +270,34 @@ def main() -> None:
     parser.add_argument("--php-seconds", type=float, default=5.0)
     parser.add_argument("--php-rounds", type=int, default=3)
     parser.add_argument("--only", choices=("php", "python"))
+    parser.add_argument("--peer-check", choices=("on", "both"), default="on")
+    parser.add_argument("--reconnect", action="store_true")
     options = parser.parse_args()
     if options.only != "python":
         php(options.php_seconds, options.php_rounds)
     if options.only == "php":
         return
     with tempfile.TemporaryDirectory() as folder:
-        root = write_project(Path(folder) / "bench")
+        root = write_project(Path(folder) / "bench", reconnect=options.reconnect)
         rows = {}
-        modes = (("floor", floor), ("library", library),
-                 ("floor-http", functools.partial(floor, http_front=True)), ("serve", serve))
+        modes: tuple[tuple[str, Callable[[Path, int, float], tuple[int, float]]], ...] = (
+            ("floor", floor), ("library", library),
+            ("floor-http", functools.partial(floor, http_front=True)), ("serve", serve))
+        if options.peer_check == "both":
+            modes += (("library-open", functools.partial(library, peer_check=False)),
+                      ("serve-open", functools.partial(serve, peer_check=False)))
         for _ in range(options.rounds):  # interleaved rounds, best kept: a busy machine only ever slows a run
             for name, run in modes:
                 count, elapsed = run(root, options.invocations, options.seconds)
                 if name not in rows or elapsed / count * 1e6 < rows[name][1]:
                     rows[name] = (count / elapsed, elapsed / count * 1e6)
-    baseline = {"floor": "floor", "library": "floor", "floor-http": "floor-http", "serve": "floor-http"}
-    print(f"{'mode':10} {'invocations/s':>14} {'round trip (us)':>16} {'vs its floor':>13}")
+    baseline = {"floor": "floor", "library": "floor", "floor-http": "floor-http", "serve": "floor-http",
+                "library-open": "floor", "serve-open": "floor-http"}
+    print(f"{'mode':12} {'invocations/s':>14} {'round trip (us)':>16} {'vs its floor':>13} {'vs unchecked':>13}")
     for name, (rate, micros) in rows.items():
-        print(f"{name:10} {rate:14.0f} {micros:16.0f} {micros / rows[baseline[name]][1]:12.2f}x")
+        open_twin = rows.get(f"{name}-open")
+        versus_open = f"{micros / open_twin[1]:12.3f}x" if open_twin else ""
+        print(f"{name:12} {rate:14.0f} {micros:16.0f} {micros / rows[baseline[name]][1]:12.2f}x {versus_open:>13}")
 
 
 if __name__ == "__main__":

@@ -152,6 +152,68 @@ RAW_ECHO_BOOTSTRAP = textwrap.dedent('''\
 ''')
 
 
+# A streaming bootstrap for tests/test_streaming.py and the CLI's --stream tests.
+# Events: {"pieces": [...]} streams each string as one chunk; "wait_for": PATH after the first piece waits
+# (20 s at most) for that file and says in the next piece whether it came; "mode" replaces the response mode;
+# "type" is the Content-Type; "fail": MESSAGE ends with the error trailers; "error_after": posts /error once the
+# stream has ended; "bytes": N streams N bytes in "chunk"-byte pieces; "sleep": S after the first piece;
+# "buffered": X posts X as a plain /response. It logs the status of each post.
+STREAMING_BOOTSTRAP = textwrap.dedent('''\
+    import base64, http.client, json, os, time
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    while True:
+        conn.request("GET", "/2018-06-01/runtime/invocation/next")
+        reply = conn.getresponse()
+        event = json.loads(reply.read())
+        rid = reply.getheader("Lambda-Runtime-Aws-Request-Id")
+        path = f"/2018-06-01/runtime/invocation/{rid}/response"
+        if "buffered" in event:
+            conn.request("POST", path, event["buffered"].encode())
+            answer = conn.getresponse()
+            print("buffered status", answer.status, answer.read().decode(), flush=True)
+            continue
+        conn.putrequest("POST", path)
+        conn.putheader("Lambda-Runtime-Function-Response-Mode", event.get("mode", "streaming"))
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.putheader("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
+        if "type" in event:
+            conn.putheader("Content-Type", event["type"])
+        conn.endheaders()
+        def send(piece):
+            conn.send(b"%x\\r\\n%s\\r\\n" % (len(piece), piece))
+        pieces = [base64.b64decode(p) if event.get("base64") else p.encode() for p in event.get("pieces", [])]
+        for number, piece in enumerate(pieces):
+            send(piece)
+            if number == 0 and event.get("wait_for"):
+                deadline = time.monotonic() + 20
+                while not os.path.exists(event["wait_for"]) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                send(json.dumps({"saw_the_callers_ack": os.path.exists(event["wait_for"]),
+                                 "at": time.time()}).encode())
+            if number == 0 and event.get("sleep"):
+                time.sleep(event["sleep"])
+        if "bytes" in event:
+            left = event["bytes"]
+            while left > 0:
+                send(b"x" * min(left, event["chunk"]))
+                left -= event["chunk"]
+        trailers = b""
+        if "fail" in event:
+            body = json.dumps({"errorMessage": event["fail"], "errorType": "Boom", "stackTrace": ["at here"]})
+            trailers = (b"Lambda-Runtime-Function-Error-Type: Function.Boom\\r\\n"
+                        b"Lambda-Runtime-Function-Error-Body: " + base64.b64encode(body.encode()) + b"\\r\\n")
+        conn.send(b"0\\r\\n" + trailers + b"\\r\\n")
+        answer = conn.getresponse()
+        print("stream status", answer.status, answer.read().decode(), flush=True)
+        if event.get("error_after"):
+            conn.request("POST", f"/2018-06-01/runtime/invocation/{rid}/error", b"{}",
+                         {"Lambda-Runtime-Function-Error-Type": "Function.Late"})
+            late = conn.getresponse()
+            print("late error status", late.status, late.read().decode(), flush=True)
+''')
+
+
 class ServeProcess:
     """`scaffold serve` as a user runs it, in a process group of its own; always killed and reaped on exit."""
 

@@ -6,45 +6,26 @@ which the bootstrap must obey by exiting (so every run also checks the 500 rule)
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from runtime_scaffold.templates import get_language
-
-from .conftest import NPM_LANGUAGES, interpreter
+from .bootstrap_run import (
+    ALL_LANGS,
+    LANGS,
+    PROJECT,
+    SAMPLE,
+    TEMPLATES,
+    error_post,
+    init_error,
+    run_bootstrap,
+    write_bash_handler,
+)
 from .runtime_api_fake import FakeRuntimeAPI
-
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = ROOT / "cookiecutters"
-SLUG = "{{cookiecutter.project_slug}}"
-PROJECT = {language: TEMPLATES / language / SLUG for language in ("bash", "php", *NPM_LANGUAGES)}
-CONFORMANCE = {"bash": "conformance.handler", "php": "src/conformance.conformance",
-               **dict.fromkeys(NPM_LANGUAGES, "src/conformance.handler")}
-SAMPLE = {"bash": "function.handler", "php": "src/hello.hello", **dict.fromkeys(NPM_LANGUAGES, "src/hello.handler")}
-# Runs the host's php, or the pinned bun, deno and node: marked slow, like every test that needs an external tool
-# beyond bash.
-LANGS = ["bash", *(pytest.param(language, marks=pytest.mark.slow) for language in ("php", *NPM_LANGUAGES))]
-
-
-def runtime_argv(lang: str) -> list[str]:
-    """How the host runs LANG's runtime, as its bootstrap does on Lambda with the layer's binary."""
-    bootstrap = PROJECT[lang] / "runtime" / "bootstrap"
-    if lang == "bash":
-        return ["bash", str(bootstrap)]
-    if lang == "php":
-        return ["php", str(bootstrap)]  # #!/opt/bin/php exists only in the layer on Lambda
-    defaults = get_language(lang).defaults
-    return [interpreter(lang), *str(defaults["_interpreter_args"]).split(),
-            str(PROJECT[lang] / "runtime" / str(defaults["_runtime_entry"]))]
 
 PAYLOADS: dict[str, bytes] = {
     "unicode": '{"text": "héllo wörld ✓ 日本語 😀 \u2028"}'.encode(),
@@ -73,85 +54,6 @@ def event_of(size: int) -> bytes:
     return b'{"d":"' + filler[: size - 8] + b'"}'
 
 
-@dataclass
-class Run:
-    returncode: int
-    stderr: str
-    stdout: str = ""
-
-
-def run_bootstrap(
-    lang: str,
-    api: FakeRuntimeAPI | str,
-    tmp_path: Path,
-    *,
-    handler: str | None = None,
-    task_root: Path | None = None,
-    timeout: float = 60,
-    environment: dict[str, str] | None = None,
-) -> Run:
-    """Run LANG's bootstrap until it exits; fail on a timeout or on anything left in its TMPDIR."""
-    tmpdir = tmp_path / "tmpdir"
-    tmpdir.mkdir(exist_ok=True)
-    argv = runtime_argv(lang)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "HOME": str(tmp_path),
-        "TMPDIR": str(tmpdir),
-        "AWS_LAMBDA_RUNTIME_API": api if isinstance(api, str) else api.address,
-        "_HANDLER": handler or CONFORMANCE[lang],
-        "LAMBDA_TASK_ROOT": str(task_root or PROJECT[lang]),
-        "AWS_LAMBDA_FUNCTION_NAME": "conform",
-        **(environment or {}),
-    }
-    proc = subprocess.Popen(
-        argv,
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"{lang} bootstrap still running after {timeout} s")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # anything the handler left running
-    assert list(tmpdir.iterdir()) == [], "the bootstrap left files in TMPDIR"
-    return Run(proc.returncode, stderr.decode(errors="replace"), stdout.decode(errors="replace"))
-
-
-def error_post(api: FakeRuntimeAPI, request_id: str) -> dict[str, object]:
-    """The single /error post for REQUEST_ID, checked for the header and the ErrorRequest shape."""
-    posts = api.posts_for(request_id)
-    assert [p.resource for p in posts] == [f"invocation/{request_id}/error"], posts
-    assert posts[0].headers.get("lambda-runtime-function-error-type", "").startswith("Function.")
-    body: dict[str, object] = json.loads(posts[0].body)
-    assert isinstance(body["errorMessage"], str)
-    assert isinstance(body["errorType"], str) and body["errorType"]
-    assert isinstance(body["stackTrace"], list)
-    assert all(isinstance(line, str) for line in body["stackTrace"])
-    return body
-
-
-def init_error(api: FakeRuntimeAPI, run: Run, error_type: str) -> dict[str, object]:
-    assert run.returncode != 0
-    assert [(m, r) for m, r, _ in api.requests] == [("POST", "init/error")], "nothing but init/error expected"
-    post = api.posts[0]
-    assert post.headers["lambda-runtime-function-error-type"] == error_type
-    body: dict[str, object] = json.loads(post.body)
-    assert body["errorType"] == error_type
-    assert isinstance(body["errorMessage"], str) and body["errorMessage"]
-    assert isinstance(body["stackTrace"], list)
-    return body
-
-
 @pytest.fixture
 def api() -> Iterator[FakeRuntimeAPI]:
     with FakeRuntimeAPI() as fake:
@@ -161,7 +63,7 @@ def api() -> Iterator[FakeRuntimeAPI]:
 # ---- responses ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_echoes_tricky_payloads_byte_for_byte(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     ids = {name: api.add(body) for name, body in PAYLOADS.items()}
     api.add_status(500)
@@ -171,7 +73,7 @@ def test_echoes_tricky_payloads_byte_for_byte(lang: str, api: FakeRuntimeAPI, tm
         assert api.response(ids[name]) == body, name
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_echoes_just_under_6_mb(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     body = b'"' + b"0123456789abcdef" * ((6 * 1024 * 1024 - 1000) // 16) + b'"'
     request_id = api.add(body)
@@ -180,7 +82,7 @@ def test_echoes_just_under_6_mb(lang: str, api: FakeRuntimeAPI, tmp_path: Path) 
     assert api.response(request_id) == body
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_echoes_sizes_around_the_bash_thresholds(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     # bash: up to 4 KiB the runtime writes the event itself; above, dd copies it from the socket (or, chunked,
     # a child prints it); up to 64 KiB the conformance handler echoes in bash, above it hands over to cat.
@@ -195,7 +97,7 @@ def test_echoes_sizes_around_the_bash_thresholds(lang: str, api: FakeRuntimeAPI,
         assert api.response(request_id) == event_of(n), n
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_chunked_event_and_delayed_next(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     chunked = api.add(PAYLOADS["one_mb"][:25_000], chunked=True)
     # Several seconds without an event must not break the bootstrap: it has no client timeout on /next.
@@ -206,7 +108,7 @@ def test_chunked_event_and_delayed_next(lang: str, api: FakeRuntimeAPI, tmp_path
     assert api.response(delayed) == b'{"late": true}'
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_sample_handler_greets(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     ok = api.add(b'{"name": "World"}')
     bad = api.add(b'{"nom": "World"}')
@@ -216,7 +118,7 @@ def test_sample_handler_greets(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -
     assert "name" in str(error_post(api, bad)["errorMessage"])
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_one_connection_many_invocations_no_temp_files(
     lang: str, api: FakeRuntimeAPI, tmp_path: Path
 ) -> None:
@@ -229,7 +131,7 @@ def test_one_connection_many_invocations_no_temp_files(
     )
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_reconnects_when_the_api_closes_the_connection(
     lang: str, api: FakeRuntimeAPI, tmp_path: Path
 ) -> None:
@@ -245,7 +147,7 @@ def test_reconnects_when_the_api_closes_the_connection(
 # ---- context -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_trace_id_and_context_per_event(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     ask = b'{"conform":"context"}'
     first = api.add(ask, deadline_ms=4_102_444_800_000)
@@ -269,7 +171,7 @@ def test_trace_id_and_context_per_event(lang: str, api: FakeRuntimeAPI, tmp_path
 # ---- errors ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_handler_error_posts_header_and_json_then_carries_on(
     lang: str, api: FakeRuntimeAPI, tmp_path: Path
 ) -> None:
@@ -281,7 +183,7 @@ def test_handler_error_posts_header_and_json_then_carries_on(
     assert api.response(after) == b'"still alive"'
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_no_error_post_after_413(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     too_big = api.add(b'{"conform":"output","bytes":7000000}')
     after = api.add(b'"next"')
@@ -294,7 +196,7 @@ def test_no_error_post_after_413(lang: str, api: FakeRuntimeAPI, tmp_path: Path)
     assert [p.resource for p in api.posts_for(after)] == [f"invocation/{after}/response"]
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 @pytest.mark.parametrize("resource", ["/response", "/error"])
 def test_exits_on_500_from_a_post(lang: str, resource: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     api.add(b'{"conform":"error","message":"x"}' if resource == "/error" else b'"x"')
@@ -309,26 +211,26 @@ def test_exits_on_500_from_a_post(lang: str, resource: str, api: FakeRuntimeAPI,
     assert api.posts_for(never) == []
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_init_error_missing_handler_file(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     run = run_bootstrap(lang, api, tmp_path, handler="nowhere.handler")
     assert "nowhere" in str(init_error(api, run, "Runtime.ImportModuleError")["errorMessage"])
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_init_error_missing_function(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     handler = {"bash": "function.nope", "php": "src/hello.nope"}.get(lang, "src/hello.nope")
     run = run_bootstrap(lang, api, tmp_path, handler=handler)
     assert "nope" in str(init_error(api, run, "Runtime.HandlerNotFound")["errorMessage"])
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_init_error_malformed_handler(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     run = run_bootstrap(lang, api, tmp_path, handler="nodot")
     init_error(api, run, "Runtime.MalformedHandlerName")
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_init_error_when_loading_fails(lang: str, api: FakeRuntimeAPI, tmp_path: Path) -> None:
     if lang == "bash":
         (tmp_path / "broken.sh").write_text("handler() { :; }\necho 'loading' >&2\nexit 3\n")
@@ -340,7 +242,7 @@ def test_init_error_when_loading_fails(lang: str, api: FakeRuntimeAPI, tmp_path:
     init_error(api, run, "Runtime.ImportModuleError")
 
 
-@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("lang", ALL_LANGS)
 def test_exit_without_runtime_api(lang: str, tmp_path: Path) -> None:
     with FakeRuntimeAPI() as api:
         address = api.address  # closed once the block ends: nothing listens there any more
@@ -348,14 +250,94 @@ def test_exit_without_runtime_api(lang: str, tmp_path: Path) -> None:
     assert run.returncode != 0
 
 
+# ---- NUL bytes, path prefixes, Nagle ------------------------------------------------------------------------
+
+NUL_EVENTS: dict[str, bytes] = {
+    "only_nul": b"\0",
+    "nul_first": b"\0{}",
+    "nul_last": b"{}\0",
+    "nuls_together": b'{"a":"\0\0\0"}',
+    "nuls_apart": b"\0a\0\0b\0",
+    "just_under_2k": b"\0" + event_of(2046) + b"\0",
+    "at_2k": event_of(2047) + b"\0",
+    "just_over_2k": b"\0" * 2049,
+    "64k": event_of(65536)[:-10] + b"\0" * 10,
+    "200k": b"\0".join([event_of(1000)] * 200),
+}
+
+
+def echo_with_cat(lang: str, tmp_path: Path) -> dict[str, object]:
+    """A handler that echoes its stdin with cat, byte for byte, NULs included (bash); PHP's raw echo already is."""
+    if lang == "bash":
+        return {"handler": "h.handler", "task_root": write_bash_handler(tmp_path, "handler() { cat; }\n")}
+    return {}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_nul_bytes_in_events_and_responses_go_through_byte_for_byte(
+    lang: str, api: FakeRuntimeAPI, tmp_path: Path
+) -> None:
+    # Issue 15 item 11: the bash bootstrap waited for the handler's timeout on an event with a NUL byte.
+    ids = {name: api.add(body) for name, body in NUL_EVENTS.items()}
+    chunked = api.add(b"\0".join([event_of(700)] * 10), chunked=True)
+    after = api.add(b'"after"')
+    api.add_status(500)
+    run_bootstrap(lang, api, tmp_path, timeout=30, **echo_with_cat(lang, tmp_path))
+    for name, body in NUL_EVENTS.items():
+        assert api.response(ids[name]) == body, name
+    assert api.response(chunked) == b"\0".join([event_of(700)] * 10)
+    assert api.response(after) == b'"after"'
+
+
+def test_bash_conformance_handler_echoes_nul_bytes(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    ids = {name: api.add(body) for name, body in NUL_EVENTS.items()}
+    api.add_status(500)
+    run_bootstrap("bash", api, tmp_path, timeout=30)
+    for name, body in NUL_EVENTS.items():
+        assert api.response(ids[name]) == body, name
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_runtime_api_with_a_path_prefix(lang: str, tmp_path: Path) -> None:
+    # cargo-lambda hands runtimes host:port/.rt/<function>; AWS's clients put /2018-06-01 after whatever is there.
+    with FakeRuntimeAPI(prefix="/.rt/hello") as api:
+        small = api.add(b'{"small": true}')
+        large = api.add(event_of(100_000))
+        failing = api.add(b'{"conform":"error","message":"boom"}')
+        api.add_status(500)
+        run = run_bootstrap(lang, api, tmp_path)
+        assert run.returncode != 0
+        assert all(path.startswith("invocation/") for _, path, _ in api.requests), api.requests
+        assert api.response(small) == b'{"small": true}'
+        assert api.response(large) == event_of(100_000)
+        assert error_post(api, failing)["errorMessage"] == "boom"
+    with FakeRuntimeAPI(prefix="/.rt/hello") as api:
+        run = run_bootstrap(lang, api, tmp_path, handler="nowhere.handler")
+        init_error(api, run, "Runtime.ImportModuleError")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_dependence_on_the_server_disabling_nagle(lang: str, tmp_path: Path) -> None:
+    # A server with Nagle's algorithm on holds a reply back while the runtime has not acknowledged the last one
+    # (40 ms with delayed ACKs: the old bash bootstrap pipelined GET /next behind each POST and paid it per event);
+    # a request written in pieces waits the same way behind the runtime's own Nagle. The fake counts both from the
+    # kernel's TCP_INFO, so this needs no clock.
+    with FakeRuntimeAPI(nodelay=False) as api:
+        for i in range(30):
+            api.add(b'{"n": %d}' % i)
+        api.add(b'{"conform":"error","message":"boom"}')
+        api.add(event_of(3000))
+        api.add(event_of(10_000))
+        api.add(b'{"conform":"output","bytes":3000}')
+        api.add(b'{"conform":"output","bytes":20000}')
+        api.add_status(500)
+        run_bootstrap(lang, api, tmp_path)
+        assert len(api.posts) == 35
+        assert api.nagle_holds == 0, "replies held back by the server's Nagle"
+        assert api.split_requests == [], "requests written in more than one piece"
+
+
 # ---- bash specifics ----------------------------------------------------------------------------------------
-
-
-def write_bash_handler(tmp_path: Path, body: str) -> Path:
-    task_root = tmp_path / "task"
-    task_root.mkdir()
-    (task_root / "h.sh").write_text(body)
-    return task_root
 
 
 def test_bash_handler_status_and_message(api: FakeRuntimeAPI, tmp_path: Path) -> None:
@@ -388,6 +370,32 @@ def test_bash_xtrace_in_handler_file_traces_only_the_handler(api: FakeRuntimeAPI
     assert api.response(request_id) == b"traced"
     assert "printf %s traced" in run.stderr
     assert "secret-event-bytes" not in run.stderr, "the runtime's own commands must not be traced"
+
+
+SPAWNER_PROBE = r"""
+_lr_sock='' _lr_pr='' _lr_pw=''
+source "$1"
+_lr_child() { read -r -N 1 _; printf 'L\0'; exit 0; }  # finds no event and ends at once, as on a lost connection
+coproc SPAWNER { _lr_spawner; }
+exec {req}>&"${SPAWNER[1]}" {msg}<&"${SPAWNER[0]}"
+printf 'n\n' >&"$req"
+IFS= read -r -d '' -u "$msg" forked
+printf 's\n' >&"$req"  # the spawner waits for the process, so it has ended and been reaped
+IFS= read -r -d '' -u "$msg" exited
+exec {out}<"/proc/$SPAWNER_PID/fd/${forked#* }" && IFS= read -r -d '' -u "$out" first
+printf '%s %s' "$exited" "$first"
+"""
+
+
+def test_bash_spawner_keeps_the_stdout_of_a_process_that_ended_at_once() -> None:
+    # Bash closes a coprocess's pipes, unread data and all, once it has reaped it. A handler's process that finds no
+    # event (the connection lost, an error status) ends at once, maybe before the runtime has opened its stdout
+    # through /proc/<spawner>/fd: the spawner must keep a copy of its own. In the runtime the window is microseconds,
+    # so this drives the spawner of bash-runtime/handler.sh directly, in the order that loses the pipe.
+    handler_sh = PROJECT["bash"] / "runtime" / "bash-runtime" / "handler.sh"
+    probe = subprocess.run(["bash", "-c", SPAWNER_PROBE, "probe", str(handler_sh)], capture_output=True, text=True,
+                           timeout=30)
+    assert probe.stdout == "X0 L", probe.stderr
 
 
 def test_bash_large_output_before_reading_input_does_not_deadlock(
@@ -449,12 +457,95 @@ def test_php_fatal_error_is_reported(api: FakeRuntimeAPI, tmp_path: Path) -> Non
     assert run.returncode != 0
 
 
+@pytest.mark.slow
+def test_php_without_curl_says_what_to_install(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    # php -n loads no php.ini, so none of Debian's shared extensions: curl is missing, as on a bare PHP build.
+    run = run_bootstrap("php", api, tmp_path, php_options=("-n",))
+    body = init_error(api, run, "Runtime.MissingExtension")
+    message = str(body["errorMessage"])
+    assert "php-curl" in message and "brew install php" in message
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "php-curl" in run.stderr, run.stderr
+    assert "undefined function" not in run.stderr
+
+
+@pytest.mark.slow
+def test_php_concurrency_without_posix_serves_one_at_a_time(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    ids = [api.add(b'{"n": %d}' % i) for i in range(3)]
+    api.add_status(500)
+    run = run_bootstrap("php", api, tmp_path, php_options=("-n", "-d", "extension=curl"),
+                        environment={"AWS_LAMBDA_MAX_CONCURRENCY": "4"})
+    assert [api.response(i) for i in ids] == [b'{"n": %d}' % i for i in range(3)]
+    assert run.stderr.count("pcntl and posix") == 1, run.stderr
+
+
+PHP_STREAMS = """<?php
+function fat(string $event, LambdaContext $context, LambdaResponseStream $stream): string
+{
+    if ($event === 'quiet') { return 'returned, not streamed'; }
+    $stream->write('one');
+    if ($event === 'exit') { exit(0); }
+    ini_set('memory_limit', '16M');
+    return str_repeat('x', 64 << 20);
+}
+function generated(string $event, LambdaContext $context): Generator
+{
+    yield 'a';
+    yield ['b' => 1];
+    yield '';
+    throw new DomainException('after two');
+}
+"""
+
+
+@pytest.mark.slow
+def test_php_streams_fatal_errors_and_generator_failures(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    (tmp_path / "s.php").write_text(PHP_STREAMS)
+    quiet = api.add(b"quiet")
+    fatal = api.add(b"{}")
+    never = api.add(b"{}")
+    run = run_bootstrap("php", api, tmp_path, handler="s.fat", task_root=tmp_path)
+    # Nothing written: the return value is an ordinary response.
+    assert api.response(quiet) == b"returned, not streamed"
+    assert "lambda-runtime-function-response-mode" not in api.posts_for(quiet)[0].headers
+    post = api.posts_for(fatal)[0]
+    assert post.body == b"one"
+    assert post.trailers["lambda-runtime-function-error-type"] == "Function.FatalError"
+    error = post.error_trailer()
+    assert error is not None and "memory" in error["errorMessage"]
+    assert run.returncode != 0 and api.posts_for(never) == []
+    with FakeRuntimeAPI() as again:
+        failing = again.add(b"{}")
+        after = again.add(b"{}")
+        again.add_status(500)
+        run_bootstrap("php", again, tmp_path, handler="s.generated", task_root=tmp_path)
+        post = again.posts_for(failing)[0]
+        assert post.chunks == [b"a", b'{"b":1}'], "an empty yield sends nothing"
+        assert post.trailers["lambda-runtime-function-error-type"] == "Function.DomainException"
+        assert again.posts_for(after)[0].body == b'a{"b":1}'
+
+
+@pytest.mark.slow
+def test_php_worker_replaced_after_a_fatal_exit(api: FakeRuntimeAPI, tmp_path: Path) -> None:
+    (tmp_path / "s.php").write_text(PHP_STREAMS)
+    exits = [api.add(b"exit") for _ in range(3)]
+    served = [api.add(b"quiet") for _ in range(3)]
+    api.add_status(500)
+    run_bootstrap("php", api, tmp_path, handler="s.fat", task_root=tmp_path,
+                  environment={"AWS_LAMBDA_MAX_CONCURRENCY": "2"})
+    for request_id in exits:
+        post = api.posts_for(request_id)[0]
+        assert post.trailers["lambda-runtime-function-error-type"] == "Function.Exit"
+    assert [api.response(r) for r in served] == [b"returned, not streamed"] * 3
+
+
 # ---- static checks -----------------------------------------------------------------------------------------
 
 
 def shell_files() -> list[Path]:
     return [
         PROJECT["bash"] / "runtime" / "bootstrap",
+        *sorted((PROJECT["bash"] / "runtime" / "bash-runtime").glob("*.sh")),
         PROJECT["bash"] / "function.sh",
         PROJECT["bash"] / "conformance.sh",
         PROJECT["php"] / "runtime" / "build-php.sh",
@@ -464,6 +555,7 @@ def shell_files() -> list[Path]:
 def php_files() -> list[Path]:
     return [
         PROJECT["php"] / "runtime" / "bootstrap",
+        *sorted((PROJECT["php"] / "runtime" / "lambda-runtime").glob("*.php")),
         PROJECT["php"] / "src" / "hello.php",
         PROJECT["php"] / "src" / "conformance.php",
     ]

@@ -288,6 +288,34 @@ def runtime_absent(root: Path) -> None:
     edit_config(root, lambda c: c["provider"].pop("runtime"))
 
 
+EXTENSION = "#!/bin/bash\nexit 0\n"
+
+
+def extension_not_executable(root: Path) -> None:
+    write(root / "runtime" / "extensions" / "logger", EXTENSION, 0o644)
+
+
+def extension_owner_only(root: Path) -> None:
+    write(root / "runtime" / "extensions" / "logger", EXTENSION, 0o700)
+
+
+def extension_crlf(root: Path) -> None:
+    write(root / "runtime" / "extensions" / "logger", EXTENSION.replace("\n", "\r\n"), 0o755)
+
+
+def extension_python_shebang(root: Path) -> None:
+    write(root / "runtime" / "extensions" / "logger", "#!/usr/bin/python3\n", 0o755)
+
+
+def eleven_extensions(root: Path) -> None:
+    for number in range(11):
+        write(root / "runtime" / "extensions" / f"ext-{number:02d}", EXTENSION, 0o755)
+
+
+def exec_wrapper_on_provided(root: Path) -> None:
+    edit_config(root, lambda c: hello(c).update(environment={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrapper"}))
+
+
 E, W = Severity.ERROR, Severity.WARNING
 # (break the good project, rule expected, severity, file reported, words the message or fix must hold)
 VARIANTS: list[tuple[Callable[[Path], None], str, Severity, str, tuple[str, ...]]] = [
@@ -349,6 +377,16 @@ VARIANTS: list[tuple[Callable[[Path], None], str, Severity, str, tuple[str, ...]
     (runtime_al2, "runtime-deprecated", W, "serverless.yml", ("Jul 31 2026", "provided.al2023")),
     (runtime_managed, "runtime-unsupported", E, "serverless.yml", ("nodejs20.x", "ignores the bootstrap")),
     (runtime_absent, "runtime-unsupported", E, "serverless.yml", ("nodejs16.x",)),
+    (extension_not_executable, "extension-not-executable", E, "runtime/extensions/logger",
+     ("mode 0644", "Extension.LaunchError", "chmod 755")),
+    (extension_owner_only, "extension-not-executable", E, "runtime/extensions/logger", ("mode 0700", "execute")),
+    (extension_crlf, "crlf-line-endings", E, "runtime/extensions/logger", ("CRLF",)),
+    (extension_python_shebang, "shebang-interpreter-missing", E, "runtime/extensions/logger",
+     ("/usr/bin/python3", "Extension.LaunchError")),
+    (eleven_extensions, "extensions-too-many", E, "runtime/extensions",
+     ("11 files in /opt/extensions", "at most 10", "ErrTooManyExtensions")),
+    (exec_wrapper_on_provided, "exec-wrapper-ignored", W, "serverless.yml",
+     ("AWS_LAMBDA_EXEC_WRAPPER=/opt/wrapper", "OS-only runtime", "never runs the wrapper")),
 ]
 
 

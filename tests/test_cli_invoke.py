@@ -21,7 +21,7 @@ from runtime_scaffold.cli import local as local_cli
 from runtime_scaffold.errors import ExitCode
 
 from .conftest import pid_alive
-from .emulator_fixtures import write_project
+from .emulator_fixtures import STREAMING_BOOTSTRAP, write_project
 
 
 @pytest.fixture
@@ -39,6 +39,17 @@ def test_invoke_prints_the_response_raw(project: Path) -> None:
     assert code == 0
     assert out == '{"a": 1}'
     assert "START RequestId: " in err and "REPORT RequestId: " in err and "handling " in err
+
+
+def test_invoke_tenant_id_reaches_the_runtime_and_a_bad_one_is_one_line(project: Path) -> None:
+    code, out, err = run("invoke", "hello", "--data", '{"headers": true}', "--tenant-id", "blue",
+                         "--project", str(project))
+    assert code == 0 and json.loads(out)["Lambda-Runtime-Aws-Tenant-Id"] == "blue"
+    assert "\tTenant Id: blue" in err
+    code, out, err = run("invoke", "hello", "--tenant-id", "no;way", "--project", str(project))
+    assert code == ExitCode.USAGE and out == ""
+    assert err.strip().splitlines() == [
+        "Error: --tenant-id: the tenant id may hold only letters, digits, spaces and . _ : / = + - @"]
 
 
 def test_invoke_reads_an_event_file_and_defaults_the_function(project: Path, tmp_path: Path) -> None:
@@ -210,3 +221,35 @@ def test_invoke_reads_the_event_from_stdin(project: Path) -> None:
     result = CliRunner().invoke(cli, ["invoke", "--path", "-", "--project", str(project)],
                                 input='{"echo": "piped"}')
     assert (result.exit_code, result.stdout) == (0, '"piped"')
+
+
+def test_invoke_stream_writes_each_chunk_as_it_arrives(tmp_path: Path) -> None:
+    """The bootstrap waits, after its first chunk, for a file the test writes only once that chunk has reached
+    `scaffold invoke --stream`'s stdout: a command that waited for the whole response would leave it waiting."""
+    project = write_project(tmp_path / "p", bootstrap=STREAMING_BOOTSTRAP, timeout=30)
+    ack = tmp_path / "ack"
+    event = json.dumps({"pieces": ["first|", "last"], "wait_for": str(ack)})
+    process = subprocess.Popen([sys.executable, "-m", "runtime_scaffold", "invoke", "--stream", "--data", event,
+                                "--project", str(project)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.read(6) == b"first|"
+        ack.write_text("")
+        rest = process.stdout.read()
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    acknowledged, last = rest.rsplit(b"}", 1)
+    assert json.loads(acknowledged + b"}")["saw_the_callers_ack"] is True and last == b"last"
+
+
+def test_invoke_stream_reports_a_failure_after_the_first_byte_on_stderr(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", bootstrap=STREAMING_BOOTSTRAP, timeout=30)
+    code, out, err = run("invoke", "--stream", "--data", '{"pieces": ["partial"], "fail": "boom"}',
+                         "--project", str(project))
+    assert (code, out) == (ExitCode.ERROR, "partial")
+    assert err.strip().splitlines()[-1] == "Error: Boom: boom (after 7 bytes of the stream)"
+    code, out, _ = run("invoke", "--stream", "--data", '{"buffered": "\\"whole\\""}', "--project", str(project))
+    assert (code, out) == (0, '"whole"')  # a buffered answer comes as one chunk

@@ -1,14 +1,24 @@
-"""The Runtime API state machine, driven with plain requests (no sockets, no processes)."""
+"""The Runtime API state machine, driven with plain requests (no sockets, no processes), and what becomes of a
+/next whose connection is lost, through the real server."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
 from email.message import Message
 
+import pytest
+
 from runtime_scaffold.emulator.invocation import MAX_RESPONSE_BYTES, Invocation
+from runtime_scaffold.emulator.loop import LambdaLoop
 from runtime_scaffold.emulator.runtime_api import RuntimeApi, RuntimeCall, RuntimeHooks
-from runtime_scaffold.emulator.server import Reply, Request
+from runtime_scaffold.emulator.server import Listener, Reply, Request
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fixture-dev-hello"
 BASE = "/2018-06-01/runtime/"
@@ -211,3 +221,179 @@ def test_hooks_can_refuse_a_post_which_is_then_ignored() -> None:
     assert not invocation.done  # still open: the bootstrap should now exit
     assert answer(api, request("POST", f"invocation/{invocation.request_id}/error", b"{}")).status == 202
     assert invocation.result is not None and invocation.result.error_type == "Unhandled"
+
+
+# -- several invocations at once (Managed Instances: max_concurrency > 1) --------------------------------
+
+
+def test_up_to_max_concurrency_invocations_are_delivered_and_answered_in_any_order() -> None:
+    api = RuntimeApi(sandbox_id="s", max_concurrency=3)
+    invocations = [queued(api, json.dumps({"n": n}).encode()) for n in range(3)]
+    delivered = [answer(api, request("GET", "invocation/next")) for _ in range(3)]
+    assert [reply.headers["Lambda-Runtime-Aws-Request-Id"] for reply in delivered] == [
+        invocation.request_id for invocation in invocations]  # in the order they were submitted
+    refused = answer(api, request("GET", "invocation/next"))  # a fourth while three are unanswered
+    assert (refused.status, body(refused)["errorType"]) == (403, "InvalidStateTransition")
+    for invocation in reversed(invocations):
+        path = f"invocation/{invocation.request_id}/response"
+        assert answer(api, request("POST", path, invocation.payload)).status == 202
+    assert [invocation.result.payload for invocation in invocations if invocation.result] == [
+        b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
+
+
+def test_waiting_next_calls_are_served_in_the_order_they_came() -> None:
+    async def run() -> list[str]:
+        api = RuntimeApi(sandbox_id="s", max_concurrency=2)
+        first = api.handle(request("GET", "invocation/next"))
+        second = api.handle(request("GET", "invocation/next"))
+        assert not isinstance(first, Reply) and not isinstance(second, Reply)
+        invocations = [queued(api, b'"a"'), queued(api, b'"b"')]
+        replies = [await first, await second]
+        assert [reply.body for reply in replies] == [b'"a"', b'"b"']
+        return [invocation.request_id for invocation in invocations]
+
+    assert len(asyncio.run(run())) == 2
+
+
+def test_a_third_waiting_next_takes_over_from_the_oldest_when_two_are_allowed() -> None:
+    async def run() -> None:
+        api = RuntimeApi(sandbox_id="s", max_concurrency=2)
+        oldest = api.handle(request("GET", "invocation/next"))
+        api.handle(request("GET", "invocation/next"))
+        api.handle(request("GET", "invocation/next"))
+        assert not isinstance(oldest, Reply)
+        reply = await oldest
+        assert reply.status == 500  # superseded: a client that reconnected holds its place now
+
+    asyncio.run(run())
+
+
+def test_one_invocation_fails_alone_and_the_others_stay_open() -> None:
+    api = RuntimeApi(sandbox_id="s", max_concurrency=2)
+    late, other = queued(api), queued(api)
+    answer(api, request("GET", "invocation/next"))
+    answer(api, request("GET", "invocation/next"))
+    api.fail_invocation(late, "Sandbox.Timedout", "Task timed out after 3.00 seconds")
+    assert late.result is not None and late.result.error_type == "Sandbox.Timedout"
+    assert not other.done
+    assert answer(api, request("POST", f"invocation/{other.request_id}/response", b'"r"')).status == 202
+    api.exited("Runtime exited with error: exit status 1")  # nothing left open: nothing more to fail
+    assert other.result is not None and other.result.payload == b'"r"'
+
+
+# -- per-attempt invocation ids and tenants ----------------------------------------------------------------
+
+
+def test_every_next_hands_out_a_fresh_invocation_id_and_the_tenant_only_when_there_is_one() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    plain = queued(api)
+    first = answer(api, request("GET", "invocation/next"))
+    assert first.headers["Lambda-Runtime-Invocation-Id"] == plain.invocation_id != ""
+    assert "Lambda-Runtime-Aws-Tenant-Id" not in first.headers
+    answer(api, request("POST", f"invocation/{plain.request_id}/response", b'"r"'))
+    tenant = Invocation(payload=b"{}", function_arn=ARN, timeout_s=3.0, tenant_id="blue tenant@1")
+    tenant.start_clock()
+    api.submit(tenant)
+    second = answer(api, request("GET", "invocation/next"))
+    assert second.headers["Lambda-Runtime-Aws-Tenant-Id"] == "blue tenant@1"
+    assert second.headers["Lambda-Runtime-Invocation-Id"] not in ("", plain.invocation_id)
+
+
+def test_an_answer_for_an_attempt_that_is_no_longer_current_is_410() -> None:
+    api = RuntimeApi(sandbox_id="s", max_concurrency=2)
+    first = queued(api)
+    answer(api, request("GET", "invocation/next"))
+    old_attempt = first.invocation_id
+    api.fail_invocation(first, "Sandbox.Timedout", "Task timed out after 3.00 seconds")  # the environment lives on
+    late = answer(api, request("POST", f"invocation/{first.request_id}/response", b'"late"',
+                               {"Lambda-Runtime-Invocation-Id": old_attempt}))
+    assert (late.status, body(late)["errorType"]) == (410, "ErrorRuntimeInvokeTimeout")
+    retry = first.retry()  # the retry of an Event invocation: same request id, a new attempt
+    retry.start_clock()
+    api.submit(retry)
+    answer(api, request("GET", "invocation/next"))
+    assert retry.request_id == first.request_id and retry.invocation_id != old_attempt
+    stale = answer(api, request("POST", f"invocation/{first.request_id}/error", b"{}",
+                                {"Lambda-Runtime-Invocation-Id": old_attempt}))
+    assert stale.status == 410 and not retry.done
+    current = answer(api, request("POST", f"invocation/{first.request_id}/response", b'"ok"',
+                                  {"Lambda-Runtime-Invocation-Id": retry.invocation_id}))
+    assert current.status == 202 and retry.result is not None and retry.result.payload == b'"ok"'
+    assert first.result is not None and first.result.error_type == "Sandbox.Timedout"
+
+
+def test_an_answer_without_the_invocation_id_is_taken_for_the_current_attempt() -> None:
+    api = RuntimeApi(sandbox_id="s")
+    invocation = queued(api)
+    answer(api, request("GET", "invocation/next"))
+    assert answer(api, request("POST", f"invocation/{invocation.request_id}/response", b'"r"')).status == 202
+    assert invocation.result is not None and invocation.result.payload == b'"r"'
+# -- a /next whose connection is lost, through the real server -------------------------------------------------
+
+
+class HeldNext(RuntimeHooks):
+    """Holds each /next's event in the hook (as the conformance suite's delays do) until released."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def next_reply(self, sandbox_id: str, invocation: Invocation) -> Reply | None:
+        self.entered.set()
+        self.release.wait(30)
+        return None
+
+
+class Observed(RuntimeHooks):
+    def observe(self, call: RuntimeCall) -> None:
+        pass
+
+
+def _until(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
+
+
+def _next_request(sock: socket.socket) -> None:
+    sock.sendall(f"GET {BASE}invocation/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+
+
+@pytest.mark.parametrize("hooks", [None, Observed(), HeldNext()], ids=["no hooks", "observed", "next held"])
+def test_a_next_whose_connection_is_lost_is_withdrawn_and_never_takes_the_event(hooks: RuntimeHooks | None) -> None:
+    # A bootstrap's connection dropped while its /next waited (the bash bootstrap then asks again on a new one):
+    # the event must go to the /next that asks next, not to the dead connection, whether the event arrived
+    # before the drop (held in a next_reply hook) or after it.
+    loop = LambdaLoop(name="test-dropped-next")
+    api = RuntimeApi(sandbox_id="s", hooks=hooks)
+    listener = Listener(api.routes())
+    loop.run(listener.start())
+    try:
+        dropped = socket.create_connection((listener.host, listener.port), timeout=10)
+        _next_request(dropped)
+        assert _until(lambda: loop.call(lambda: listener.in_flight) == 1)  # it waits for an event
+        invocation = Invocation(payload=b'{"a": 1}', function_arn=ARN, timeout_s=30.0)
+        if isinstance(hooks, HeldNext):
+            loop.call(lambda: (invocation.start_clock(), api.submit(invocation)))
+            assert hooks.entered.wait(10)
+        dropped.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        dropped.close()  # a reset
+        assert _until(lambda: loop.call(lambda: not listener.connections))
+        if isinstance(hooks, HeldNext):
+            hooks.release.set()
+        else:
+            loop.call(lambda: (invocation.start_clock(), api.submit(invocation)))
+        with socket.create_connection((listener.host, listener.port), timeout=10) as again:
+            _next_request(again)
+            reply = http.client.HTTPResponse(again)
+            reply.begin()
+            assert reply.status == 200, reply.read()
+            assert reply.getheader("Lambda-Runtime-Aws-Request-Id") == invocation.request_id
+            assert reply.read() == b'{"a": 1}'
+    finally:
+        if isinstance(hooks, HeldNext):
+            hooks.release.set()
+        loop.run(listener.close())
+        api.close()
+        loop.stop()

@@ -20,9 +20,9 @@ import pytest
 
 from runtime_scaffold.templates import get_language
 
+from .bootstrap_run import PROJECT, error_post, init_error, run_bootstrap, runtime_argv, task_root_with
 from .conftest import NPM_LANGUAGES, REPO_ROOT, interpreter, render
 from .runtime_api_fake import FakeRuntimeAPI
-from .test_bootstraps import PROJECT, error_post, init_error, run_bootstrap, runtime_argv
 
 pytestmark = pytest.mark.slow  # runs bun, deno and node
 STREAMING = {"SCAFFOLD_RESPONSE_STREAMING": "1"}
@@ -41,10 +41,7 @@ def api() -> Iterator[FakeRuntimeAPI]:
 
 def handler_module(tmp_path: Path, source: str) -> Path:
     """A task root holding h.mjs (JavaScript: all three run it as is)."""
-    root = tmp_path / "task"
-    root.mkdir(exist_ok=True)
-    (root / "h.mjs").write_text(source)
-    return root
+    return task_root_with(tmp_path, "h.mjs", source)
 
 
 def fake_url(api: FakeRuntimeAPI) -> str:

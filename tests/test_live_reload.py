@@ -76,6 +76,18 @@ def test_a_handler_edit_is_a_code_change(watching: tuple[ProjectWatcher, Recorde
     assert change.describe(project_root) == "function.sh changed"
 
 
+def test_an_edit_through_a_renamed_temporary_file_names_the_file_edited(
+        watching: tuple[ProjectWatcher, Recorder], project_root: Path) -> None:
+    """sed -i (and many editors) write a temporary file and rename it over the one edited: the line names the
+    file edited, not the temporary one that no longer exists."""
+    _, recorder = watching
+    temporary = project_root / "a-temporary-file"  # sorts before function.sh
+    temporary.write_text("handler() { echo sed; }\n")
+    temporary.rename(project_root / "function.sh")
+    _, _, change = recorder.next()
+    assert change.describe(project_root) == "function.sh changed", change
+
+
 def test_a_layer_edit_is_a_code_change(watching: tuple[ProjectWatcher, Recorder], project_root: Path) -> None:
     _, recorder = watching
     (project_root / "runtime" / "bootstrap").write_text("#!/bin/sh\nexit 0\n")

@@ -462,6 +462,19 @@ def test_function_error_prints_the_error_json_then_its_message_once(tmp_path: Pa
     assert "runtime-scaffold-" not in output(result)
 
 
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """End the Framework and the scaffold serve it started (it stops its bootstraps on SIGTERM), whatever."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 @needs_emulator
 def test_scaffold_serve_answers_the_invoke_api(tmp_path: Path) -> None:
     project = render("bash", tmp_path)
@@ -476,12 +489,34 @@ def test_scaffold_serve_answers_the_invoke_api(tmp_path: Path) -> None:
             assert "Serve" in json.dumps(response)
             assert response == direct_response(project, "--data", '{"name": "Serve"}')
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)  # scaffold serve stops its bootstraps on SIGTERM
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            stop_group(process)
+
+
+@needs_emulator
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_scaffold_serve_watch_serves_the_page_and_reloads(tmp_path: Path, framework: str) -> None:
+    """`serverless scaffold serve --watch`: the web page through the Framework's resolved configuration; an edit
+    to the handler shows on the next request, and serverless.yml, which the Framework cannot resolve again from
+    here, is re-read by scaffold itself, as the log line says."""
+    project = render("bash", tmp_path)
+    command, env = serverless_command("scaffold", "serve", "--port", "0", "--watch", framework=framework)
+    with subprocess.Popen(command, cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, start_new_session=True) as process:
+        try:
+            page = read_until(process, rb"http://\S+/(?=  ->  web \(HTTP API)", timeout=90)
+            read_until(process, rb"Press Ctrl-C to stop", timeout=30)
+            with urllib.request.urlopen(page, timeout=30) as reply:
+                assert b'<form method="post">' in reply.read()
+            handler = project / "web.sh"
+            handler.write_text(handler.read_text().replace("Hello, ", "Howdy, "))
+            read_until(process, rb"web.sh changed: 1 environment recycled", timeout=60)
+            with urllib.request.urlopen(urllib.request.Request(page, data=b"name=Ada"), timeout=30) as reply:
+                assert b"Howdy, Ada!" in reply.read()
+            edit_config(project, lambda config: config["functions"]["web"]["events"].append(
+                {"httpApi": "GET /about"}))
+            read_until(process, rb"configuration re-read directly \(not through the Framework\); "
+                                rb"route added: GET /about", timeout=60)
+            with urllib.request.urlopen(f"{page}about", timeout=30) as reply:
+                assert reply.status == 200
+        finally:
+            stop_group(process)

@@ -64,6 +64,20 @@ def test_post_greets_the_name_escaped(language: str, example: Callable[[str], Pa
     assert "<script>" not in html and FORM in html
 
 
+@pytest.mark.parametrize("language", ["bash", "php"])
+def test_the_form_works_behind_a_function_url_too(language: str, tmp_path: Path) -> None:
+    """Behind a URL (or a $default route) the route key is `$default` for every method: the handler must tell a
+    post by requestContext.http.method."""
+    project = example(language, tmp_path)
+    config = project / "serverless.yml"
+    config.write_text(config.read_text().replace("\n  web:\n", "\n  web:\n    url: true\n"))
+    result = CliRunner().invoke(cli, ["invoke", "web", "--event-type", "url", "--body", "name=Ada",
+                                      "--project", str(project)])
+    assert result.exit_code == 0, result.output
+    route = read_routes(load_project(project)).urls["web"]
+    assert '<p class="greeting">Hello, Ada!</p>' in function_response(route, result.stdout_bytes).body.decode()
+
+
 def test_routes_of_the_templates() -> None:
     for language in LANGUAGES:
         routes = read_routes(load_project(REPO_ROOT / "examples" / language))

@@ -3,6 +3,7 @@
 TIMEOUT_RANGE_S = (1, 900)  # a function's timeout; CloudFormation rejects anything outside it at deploy
 MEMORY_RANGE_MB = (128, 10240)  # a function's memorySize
 MAX_LAYERS = 5  # layers per function
+MAX_EXTENSIONS = 10  # extensions per function, external (files of /opt/extensions) and internal together
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024  # function package plus its layers, unzipped
 # An on-demand function's Init phase (runtime and function init, up to the first /next) has 10 s of its own, apart
 # from the invocation's timeout; past it, or after an init error, Lambda runs Init again within the invocation.

@@ -165,8 +165,15 @@ class ProjectWatcher:
 
     def _handle(self, batch: set[tuple[watchfiles.Change, str]]) -> bool:
         """Report one batch; True when the configuration was reloaded."""
-        # Configuration files first, so a description names them.
-        paths = tuple(sorted({Path(path) for _, path in batch}, key=lambda p: (p not in self._config_files, p)))
+        # A file made and gone within the batch is an editor's (or sed -i's) temporary file, renamed over the
+        # one it saved: not a change. Configuration files first, so a description names them.
+        made = {path for kind, path in batch if kind is watchfiles.Change.added}
+        gone = {path for kind, path in batch if kind is watchfiles.Change.deleted}
+        transient = {path for path in made & gone if not Path(path).exists()}
+        paths = tuple(sorted({Path(path) for _, path in batch if path not in transient},
+                             key=lambda p: (p not in self._config_files, not p.exists(), p)))
+        if not paths:
+            return False
         touches_config = paths[0] in self._config_files
         change = ProjectChange(ChangeKind.CONFIGURATION if touches_config else ChangeKind.CODE, paths)
         try:

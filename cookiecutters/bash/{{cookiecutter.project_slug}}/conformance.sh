@@ -3,11 +3,16 @@
 # except events that begin exactly with {"conform":"<command>" (no spaces), which ask for something else:
 #   {"conform":"error","message":"boom"}  fail: exit 1, the message on stdout (-> /error)
 #   {"conform":"context"}                 answer {"requestId","deadlineMs","remainingMs","invokedFunctionArn",
-#                                          "traceId","xAmznTraceId","xAmznTraceIdExported","tmpdir"} as seen here
+#                                          "traceId","xAmznTraceId","xAmznTraceIdExported","tmpdir","tenantId"}
 #   {"conform":"sleep","ms":1500}         sleep that long, then answer {"slept":1500}
 #   {"conform":"output","bytes":7000000}  answer a JSON string of that many bytes in all (e.g. to provoke a 413)
-# Echoing stays in bash builtins up to 4 KiB (most events); beyond that cat copies the rest: an exec costs about a
-# millisecond, bash string handling about 25 ns a byte.
+#   {"conform":"stream","chunks":["one","two"],"delayMs":300}   write each string apart, delayMs between them
+#   {"conform":"stream-error","chunks":["one"],"message":"boom"} write the chunks, then fail with that message
+#   {"conform":"stream-bytes","base64":"...","contentType":"..."} write exactly those bytes, in one write
+# (the stream commands stream when the function sets SCAFFOLD_RESPONSE_STREAMING=1).
+# conformance features: streaming, concurrency
+# Echoing stays in bash builtins up to 4 KiB (most events) and NUL bytes; beyond that cat copies the rest: an exec
+# costs about a millisecond, bash string handling about 25 ns a byte.
 
 conform_json() {  # conform_json VALUE: the value as a JSON string, into REPLY
     local s=$1
@@ -23,15 +28,35 @@ conform_field() {  # conform_field EVENT KEY: a string or integer field of a fla
     fi
 }
 
+conform_sleep() {  # conform_sleep MS
+    local pad
+    printf -v pad '%d.%03d' $(( $1 / 1000 )) $(( $1 % 1000 ))
+    sleep "$pad"
+}
+
+conform_chunks() {  # conform_chunks EVENT DELAY_MS: write each string of the "chunks" array with one printf
+    local rest=$1 first=1
+    [[ $rest == *'"chunks":['* ]] || return 0
+    rest=${rest#*'"chunks":['}
+    while [[ $rest =~ ^[[:space:]]*,?[[:space:]]*\"(([^\"\\]|\\.)*)\" ]]; do
+        (( first )) || conform_sleep "$2"
+        first=0
+        printf '%b' "${BASH_REMATCH[1]}"  # JSON escapes such as \n and \" read the same to printf %b
+        rest=${rest:${#BASH_REMATCH[0]}}
+    done
+}
+
 handler() {
     local event rest now_ms out n pad
-    if IFS= read -r -N 4096 event && [[ $event != '{"conform":"'* ]]; then
+    # Up to 4 KiB, or to the first NUL byte (bash strings cannot hold one): whatever follows, cat copies as it is.
+    if ! IFS= read -r -d '' -n 4096 event; then
+        [[ $event == '{"conform":"'* ]] || { printf '%s' "$event"; return 0; }
+    elif (( ${#event} < 4096 )); then
+        printf '%s\0' "$event"
+        exec cat
+    elif [[ $event != '{"conform":"'* ]]; then
         printf '%s' "$event"
         exec cat
-    fi
-    if [[ $event != '{"conform":"'* ]]; then
-        printf '%s' "$event"
-        return 0
     fi
     IFS= read -r -N 2000000000 rest
     event+=$rest
@@ -60,13 +85,18 @@ handler() {
             if [[ ${_X_AMZN_TRACE_ID@a} == *x* ]]; then out+=true; else out+=false; fi
             out+=',"tmpdir":'
             conform_json "${TMPDIR-}"; out+=$REPLY
+            out+=',"tenantId":'
+            if [[ -n $LAMBDA_RUNTIME_AWS_TENANT_ID ]]; then
+                conform_json "$LAMBDA_RUNTIME_AWS_TENANT_ID"; out+=$REPLY
+            else
+                out+=null
+            fi
             printf '%s}' "$out"
             ;;
         '{"conform":"sleep"'*)
             conform_field "$event" ms
             n=${REPLY:-0}
-            printf -v pad '%d.%03d' $(( n / 1000 )) $(( n % 1000 ))
-            sleep "$pad"
+            conform_sleep "$n"
             printf '{"slept":%d}' "$n"
             ;;
         '{"conform":"output"'*)
@@ -75,6 +105,23 @@ handler() {
             (( n >= 2 )) || n=2
             printf -v pad '%*s' $(( n - 2 )) ''
             printf '"%s"' "$pad"
+            ;;
+        '{"conform":"stream"'*)
+            conform_field "$event" delayMs
+            conform_chunks "$event" "${REPLY:-0}"
+            ;;
+        '{"conform":"stream-error"'*)
+            conform_chunks "$event" 0
+            conform_field "$event" message
+            lambda_error_message "${REPLY:-conformance stream error requested}"
+            return 1
+            ;;
+        '{"conform":"stream-bytes"'*)
+            conform_field "$event" contentType
+            [[ -n $REPLY ]] && lambda_content_type "$REPLY"
+            conform_field "$event" base64
+            # base64 writes what it decodes in one write; NUL bytes included (a bash string could not hold them).
+            base64 -d <<< "$REPLY"
             ;;
         *)
             printf '%s' "$event"

@@ -9,7 +9,9 @@
 
 # Read once per execution environment, at init.
 web_page=$(<"${LAMBDA_TASK_ROOT:-.}/web/page.html")
-web_post_route='"routeKey"[[:space:]]*:[[:space:]]*"POST '
+# requestContext.http.method, not the route key: behind a function URL (or a `$default` route) every request's
+# routeKey is `$default`.
+web_post='"method"[[:space:]]*:[[:space:]]*"POST"'
 web_body='.*"body"[[:space:]]*:[[:space:]]*"([^"\\]*)"'  # the last "body" key: the event's own, not a header
 web_base64='"isBase64Encoded"[[:space:]]*:[[:space:]]*true'
 
@@ -41,7 +43,7 @@ html_escape() {
 handler() {
     local event form name greeting=
     IFS= read -r -d '' event || :   # the whole event (read stops at end of input, with status 1)
-    if [[ $event =~ $web_post_route && $event =~ $web_body ]]; then
+    if [[ $event =~ $web_post && $event =~ $web_body ]]; then
         form=${BASH_REMATCH[1]}
         if [[ $event =~ $web_base64 ]]; then   # a browser's form post: API Gateway base64-encodes it
             form=$(printf '%s' "$form" | base64 -d)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from runtime_scaffold.check import bootstrap_rules, config_rules, file_rules, package_rules
+from runtime_scaffold.check import bootstrap_rules, config_rules, extension_rules, file_rules, package_rules
 from runtime_scaffold.check.findings import RULES, Finding, Severity, Stage
 from runtime_scaffold.execution_environment import ExecutionEnvironmentBuilder
 from runtime_scaffold.project import Project
@@ -33,10 +33,12 @@ def check_project(project: Project, *, before: Stage = Stage.DEPLOY) -> list[Fin
         findings += config_rules.check_environment(project, environment)
         findings += config_rules.check_layer_references(project, environment)
         findings += config_rules.check_layer_lists(project, environment)
+        findings += extension_rules.check_exec_wrapper(project, environment)
         if not config_rules.expects_bootstrap(environment):
             continue
         findings += bootstrap_rules.check_bootstrap(project, environment)
         findings += file_rules.check_files(project, environment)
+        findings += extension_rules.check_extensions(project, environment)
         findings += package_rules.check_handler(project, environment)
         findings += package_rules.check_size(project, environment)
         findings += package_rules.check_layer_folders(project, environment)

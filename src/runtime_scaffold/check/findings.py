@@ -74,4 +74,7 @@ RULES: dict[str, str] = {
     "handler-undeterminable": "the handler does not follow file.method, so its file cannot be checked",
     "package-too-large": "function plus layers exceed 250 MB unzipped",
     "layer-shipped-twice": "the layer folder is also packaged into the function zip",
+    "extension-not-executable": "a file in a layer's extensions/ lacks the read/execute bits (Extension.LaunchError)",
+    "extensions-too-many": "more than 10 files in /opt/extensions (Lambda launches at most 10 extensions)",
+    "exec-wrapper-ignored": "AWS_LAMBDA_EXEC_WRAPPER is set on an OS-only (provided.*) runtime, which ignores it",
 }

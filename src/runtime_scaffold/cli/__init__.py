@@ -19,6 +19,8 @@ from runtime_scaffold.cli.options import CONTEXT_SETTINGS
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "new": ("runtime_scaffold.cli.generate", "new",
             "Write a new project: a custom runtime in a layer, and a function that uses it."),
+    "new-extension": ("runtime_scaffold.cli.extension", "new_extension",
+                      "Add an external extension in bash to a project's layer."),
     "list": ("runtime_scaffold.cli.generate", "list_languages",
              "List the languages `scaffold new --lang` knows, one line each."),
     "invoke": ("runtime_scaffold.cli.local", "invoke",

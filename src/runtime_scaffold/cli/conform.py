@@ -10,8 +10,10 @@ import click
 from runtime_scaffold.cli.options import CONFIG_OPTION, PROJECT_OPTION, open_project, plural
 from runtime_scaffold.conformance import (
     DEFAULT_TMP_INVOCATIONS,
+    EXTENSION_SCENARIOS,
     SCENARIOS,
     ScenarioResult,
+    check_extension,
     conformance_function,
     find_conformance_handler,
     run_conformance,
@@ -20,16 +22,20 @@ from runtime_scaffold.conformance import (
 from runtime_scaffold.emulator import logs as logs_module
 from runtime_scaffold.errors import ConformanceFailure, ExitCode
 
-_SCENARIO_WIDTH = max(len(scenario.name) for scenario in SCENARIOS)
+_SCENARIO_WIDTH = max(len(scenario.name) for scenario in (*SCENARIOS, *EXTENSION_SCENARIOS))
 
 
 @click.command(
     short_help="Check a runtime's bootstrap against the Runtime API contract.",
     epilog="\b\nScenarios:\n"
     + "\n".join(f"  {scenario.name:<{_SCENARIO_WIDTH}}  {scenario.summary}" for scenario in SCENARIOS)
+    + "\n\n\b\nWith --extension NAME, instead:\n"
+    + "\n".join(f"  {scenario.name:<{_SCENARIO_WIDTH}}  {scenario.summary}" for scenario in EXTENSION_SCENARIOS)
     + "\n\n\b\nThe conformance handler echoes every event byte for byte, except events starting with\n"
-    '{"conform":"error"|"context"|"sleep"|"output", ...}; its protocol is in the project README\n'
-    "(section \"Conformance handler\") and in the README of runtime-scaffold.\n"
+    '{"conform":"error"|"context"|"sleep"|"output"|"stream"|..., ...}; its protocol is in the project\n'
+    "README (section \"Conformance handler\") and in the README of runtime-scaffold. Scenarios of a\n"
+    "feature (streaming, concurrency) run only when the handler's file declares it in a line\n"
+    "'conformance features: streaming, concurrency'; otherwise they are reported as skipped.\n"
     f"\n\b\nExit status: {ExitCode.OK} every scenario passed, {ExitCode.CONFORMANCE} at least one failed,\n"
     f"{ExitCode.PROJECT} project unreadable or no conformance handler found.",
 )
@@ -44,11 +50,14 @@ _SCENARIO_WIDTH = max(len(scenario.name) for scenario in SCENARIOS)
 @click.option("--tmp-invocations", default=DEFAULT_TMP_INVOCATIONS, show_default=True,
               type=click.IntRange(1, 1_000_000), help="Invocations the tmp-clean scenario runs before it looks "
               "at TMPDIR.")
+@click.option("--extension", metavar="NAME",
+              help="Check the external extension NAME of the function's layers (a file of their extensions/ "
+              "folders) against the Extensions API contract, instead of the runtime.")
 @click.option("-v", "--verbose", is_flag=True, help="Also say what each passing scenario checked.")
 @click.option("--logs", is_flag=True, help="Pass the bootstraps' output (and Lambda's START/END/REPORT lines) "
               "to stderr.")
 def conform(function: str | None, project_dir: Path | None, config_file: Path | None, handler: str | None,
-            only: tuple[str, ...], tmp_invocations: int, verbose: bool, logs: bool) -> None:
+            only: tuple[str, ...], tmp_invocations: int, extension: str | None, verbose: bool, logs: bool) -> None:
     """Run the conformance suite against a function's real bootstrap, locally, without Docker.
 
     \b
@@ -61,25 +70,28 @@ def conform(function: str | None, project_dir: Path | None, config_file: Path | 
     them run the same bootstrap (then the first is used). Its bootstrap and layers are used; its
     handler is replaced by the conformance handler and its timeout by the scenario's.
     """
-    select_scenarios(only)  # a misspelt --only fails before anything starts
+    select_scenarios(only, extension=extension is not None)  # a misspelt --only fails before anything starts
     project = open_project(project_dir, config_file=config_file)
     started = time.monotonic()
 
     def progress(result: ScenarioResult) -> None:
-        line = f"{'PASS' if result.passed else 'FAIL'} {result.name}  ({result.duration_ms:.0f} ms)"
+        line = f"{result.status} {result.name}" + ("" if result.skipped else f"  ({result.duration_ms:.0f} ms)")
         if not result.passed or verbose:
             line += f": {result.reason}"
         click.echo(line)
 
     fn = conformance_function(project, function)
+    if extension is not None:
+        check_extension(project, fn, extension)
     handler = handler or find_conformance_handler(project, fn)
-    click.echo(f"Conformance of {project.service} function {fn.key} ({project.root}), _HANDLER={handler}")
+    subject = f"Conformance of extension {extension} of" if extension else "Conformance of"
+    click.echo(f"{subject} {project.service} function {fn.key} ({project.root}), _HANDLER={handler}")
     report = run_conformance(project, function=fn.key, handler=handler, only=only,
                              tmp_invocations=tmp_invocations, progress=progress,
-                             log_sink=logs_module.stderr_sink if logs else None)
-    failed = report.failed
-    click.echo(f"{plural(len(report.results) - len(failed), 'scenario')} passed, {len(failed)} failed "
-               f"in {time.monotonic() - started:.1f} s")
+                             log_sink=logs_module.stderr_sink if logs else None, extension=extension)
+    failed, skips = report.failed, report.skipped
+    click.echo(f"{plural(len(report.results) - len(failed) - len(skips), 'scenario')} passed, {len(failed)} failed"
+               + (f", {len(skips)} skipped" if skips else "") + f" in {time.monotonic() - started:.1f} s")
     if failed:
         names = ", ".join(result.name for result in failed)
         raise ConformanceFailure(f"{len(failed)} of {len(report.results)} scenarios failed: {names}")

@@ -29,8 +29,8 @@ def _steps(_ctx: click.Context, _param: click.Parameter, value: str | None) -> l
 
 @click.command(short_help="Write a hands-on workshop on custom runtimes: one runnable project per step.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--lang", "languages", default="bash,php", show_default=True, callback=_languages, metavar="LIST",
-              help="The languages whose steps to include (steps 1-3 are bash, 4 is PHP).")
+@click.option("--lang", "languages", default="bash,php,node", show_default=True, callback=_languages,
+              metavar="LIST", help="The languages whose steps to include (steps 1-3 are bash, 4 and 5 PHP, 6 Node.js).")
 @click.option("--steps", "numbers", callback=_steps, metavar="RANGE",
               help="The steps to write, e.g. 1-3 or 1,3,4 [default: all of the chosen languages'].")
 @click.option("--arch", "architecture", type=click.Choice(("x86_64", "arm64")),

@@ -9,9 +9,11 @@ files left in TMPDIR.
 from runtime_scaffold.conformance.handler import find_conformance_handler
 from runtime_scaffold.conformance.runner import (
     DEFAULT_TMP_INVOCATIONS,
+    EXTENSION_SCENARIOS,
     SCENARIOS,
     ConformanceReport,
     ScenarioResult,
+    check_extension,
     conformance_function,
     run_conformance,
     select_scenarios,
@@ -20,10 +22,12 @@ from runtime_scaffold.conformance.scenario import Scenario
 
 __all__ = [
     "DEFAULT_TMP_INVOCATIONS",
+    "EXTENSION_SCENARIOS",
     "SCENARIOS",
     "ConformanceReport",
     "Scenario",
     "ScenarioResult",
+    "check_extension",
     "conformance_function",
     "find_conformance_handler",
     "run_conformance",

@@ -15,6 +15,9 @@ from runtime_scaffold.project import Function, Project
 _SKIPPED = {".git", ".serverless", "node_modules", "vendor", "__pycache__", ".venv", "venv"}
 # The file documents its handler string, e.g. "(_HANDLER=src/conformance.conformance)".
 _DOCUMENTED = re.compile(r"_HANDLER=([A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*)")
+# What the runtime supports, on one comment line of the file: "conformance features: streaming, concurrency".
+_FEATURES = re.compile(r"conformance features:[ \t]*([^\r\n]*)")
+KNOWN_FEATURES = ("streaming", "concurrency")
 # Otherwise, the first function it defines: bash `name() {` / `function name`, PHP `function name(`, Python `def name(`.
 _DEFINED = re.compile(r"^\s*(?:function\s+([A-Za-z_]\w*)|def\s+([A-Za-z_]\w*)\s*\(|([A-Za-z_]\w*)\s*\(\s*\)\s*\{)",
                       re.MULTILINE)
@@ -85,3 +88,32 @@ def with_handler_packaged(project: Project, function: Function, handler: str) ->
         package["patterns"] = [*(package.get("patterns") or []), f"{module}.*"]
         config["package"] = package
     return dataclasses.replace(project, config=config)
+
+
+def handler_file(project: Project, handler: str) -> Path | None:
+    """The file a _HANDLER names (``src/conformance.conformance`` -> ``src/conformance.php``), if there is one."""
+    module = handler.rpartition(".")[0]
+    folder = (project.root / module).parent
+    name = Path(module).name
+    if not module or not folder.is_dir():
+        return None
+    found = sorted(path for path in folder.iterdir()
+                   if path.is_file() and path.stem == name and path.suffix not in (".md", ".txt", ".json"))
+    return found[0] if found else None
+
+
+def declared_features(project: Project, handler: str) -> frozenset[str]:
+    """The features the conformance handler's file declares (none when it declares none, or cannot be found);
+    ProjectError for a name that is not a known feature, so that a misspelt one is not silently skipped."""
+    path = handler_file(project, handler)
+    if path is None:
+        return frozenset()
+    match = _FEATURES.search(path.read_text(encoding="utf-8", errors="replace"))
+    if match is None:
+        return frozenset()
+    names = {name.strip().lower() for name in re.split(r"[,\s]+", match.group(1)) if name.strip()}
+    unknown = sorted(names - set(KNOWN_FEATURES))
+    if unknown:
+        raise ProjectError(f"{path}: unknown conformance feature {', '.join(map(repr, unknown))} in its "
+                           f"'conformance features:' line (known: {', '.join(KNOWN_FEATURES)})")
+    return frozenset(names)

@@ -6,12 +6,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from runtime_scaffold.conformance.handler import with_handler_packaged
-from runtime_scaffold.emulator import Invocation, InvocationResult, LocalLambda, Reply, RuntimeCall, RuntimeHooks
+from runtime_scaffold.emulator import (
+    Invocation,
+    InvocationResult,
+    LocalLambda,
+    Reply,
+    RuntimeCall,
+    RuntimeHooks,
+    Shutdown,
+)
+from runtime_scaffold.emulator.lifecycle import ExtensionObserver
 from runtime_scaffold.emulator.logs import LogSink
+from runtime_scaffold.emulator.response_stream import invoke_streaming
 from runtime_scaffold.project import Function, Project
 
 ELLIPSIS = "..."
@@ -50,14 +62,17 @@ def injected_500(what: str) -> Reply:
 
 
 class Recorder(RuntimeHooks):
-    """Every call a bootstrap makes, the deadline each event was handed out with, how each bootstrap ended;
-    and the faults a scenario asks for (``on_next``, ``on_post``)."""
+    """Every call a bootstrap makes, the deadline each event was handed out with, how each bootstrap ended
+    (and was shut down); and the faults a scenario asks for (``on_next``, ``on_post``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls: list[RuntimeCall] = []
         self.exits: list[int] = []
+        self.shutdowns: list[Shutdown] = []
         self.deadlines: dict[str, int] = {}  # request id -> the Lambda-Runtime-Deadline-Ms it was given
+        # request id -> the invocation handed out (its invocation_id is the attempt's Lambda-Runtime-Invocation-Id)
+        self.invocations: dict[str, Invocation] = {}
         self.on_next: Callable[[Invocation], Reply | None] | None = None
         self.on_post: Callable[[str, str | None], Reply | None] | None = None
 
@@ -66,6 +81,7 @@ class Recorder(RuntimeHooks):
         if reply is None:
             with self._lock:
                 self.deadlines[invocation.request_id] = invocation.deadline_ms
+                self.invocations[invocation.request_id] = invocation
         return reply
 
     def post_reply(self, sandbox_id: str, kind: str, request_id: str | None, request: Any) -> Reply | None:
@@ -78,6 +94,10 @@ class Recorder(RuntimeHooks):
     def exited(self, sandbox_id: str, returncode: int) -> None:
         with self._lock:
             self.exits.append(returncode)
+
+    def shut_down(self, sandbox_id: str, shutdown: Shutdown) -> None:
+        with self._lock:
+            self.shutdowns.append(shutdown)
 
     def posts(self, kind: str, request_id: str | None = None) -> list[RuntimeCall]:
         with self._lock:
@@ -106,15 +126,37 @@ class LogTail:
         if self._sink is not None:
             self._sink(data)
 
-    def last_line(self) -> str:
-        """The bootstrap's last line of its own (not Lambda's START/END/REPORT), for a reason."""
+    def runtime_lines(self) -> list[str]:
+        """The bootstrap's own lines kept so far (not Lambda's START/END/REPORT or JSON platform records)."""
         with self._lock:
             lines = self._data.decode("utf-8", "replace").splitlines()
-        for line in reversed(lines):
-            text = line.strip()
-            if text and not text.startswith(self._LAMBDA_LINES) and "Task timed out after" not in text:
-                return clip(text, 200, keep_end=True)
-        return ""
+        return [text for text in (line.strip() for line in lines)
+                if text and not text.startswith(self._LAMBDA_LINES) and "Task timed out after" not in text
+                and not (text.startswith('{"time":') and '"type":"platform.' in text)]
+
+    def last_line(self) -> str:
+        """The bootstrap's last line of its own (not Lambda's START/END/REPORT), for a reason."""
+        lines = self.runtime_lines()
+        if not lines:
+            return ""
+        return clip(lines[-1], 200, keep_end=True)  # an error's point is at its end
+
+
+@dataclass(frozen=True)
+class StreamedAnswer:
+    """What a streaming caller got: the pieces (as the Runtime API received them), the invocation's end, whether
+    the bootstrap streamed at all, and when (time.monotonic()) the event was handed over and the first byte came."""
+
+    pieces: list[bytes]
+    result: InvocationResult
+    streamed: bool
+    content_type: str | None
+    delivered_at: float
+    first_byte_at: float | None
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.pieces)
 
 
 class Session:
@@ -125,10 +167,36 @@ class Session:
         self.local, self.function, self.recorder, self.logs = local, function, recorder, logs
         self._aborted = aborted
 
-    def invoke(self, payload: bytes, *, trace_id: str | None = None) -> InvocationResult:
+    def invoke(self, payload: bytes, *, trace_id: str | None = None,
+               tenant_id: str | None = None) -> InvocationResult:
         if self._aborted.is_set():
             raise Aborted
-        return self.local.invoke(self.function.key, payload, trace_id=trace_id)
+        return self.local.invoke(self.function.key, payload, trace_id=trace_id, tenant_id=tenant_id)
+
+    def wait_idle(self, *, timeout_s: float) -> bool:
+        """Whether every bootstrap is back at a waiting /next within ``timeout_s`` (Lambda ends idle ones)."""
+        sandboxes = self.local.pool(self.function).sandboxes
+
+        def idle() -> bool:
+            return all(sandbox.waiting_for_next for sandbox in sandboxes)
+
+        deadline = time.monotonic() + timeout_s
+        while not self.local.loop.call(idle):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def invoke_streaming(self, payload: bytes) -> StreamedAnswer:
+        """Invoke as InvokeWithResponseStream does: the pieces of a streamed response as they came, and when."""
+        if self._aborted.is_set():
+            raise Aborted
+        streamed = invoke_streaming(self.local, self.function.key, payload)
+        pieces = list(streamed)
+        result = streamed.result()
+        stream = streamed.stream
+        return StreamedAnswer(pieces, result, stream.begun, stream.content_type, streamed.invocation.delivered,
+                              stream.first_byte_at)
 
     @property
     def pids(self) -> list[int]:
@@ -155,18 +223,20 @@ class Harness:
     """Opens sessions for one scenario, and closes them all, on time or when its deadline passes."""
 
     def __init__(self, project: Project, function: Function, handler: str, *, tmp_invocations: int,
-                 log_sink: LogSink | None = None) -> None:
+                 log_sink: LogSink | None = None, extension: str | None = None) -> None:
         self.project, self.function, self.handler = project, function, handler
+        self.extension = extension  # the extension under test (scaffold conform --extension)
         self.tmp_invocations = tmp_invocations
         self.log_sink = log_sink
         self._sessions: list[Session] = []
         self._lock = threading.Lock()
         self._aborted = threading.Event()
 
-    def open(self, *, timeout: int, handler: str | None = None,
-             environment: Mapping[str, str] | None = None) -> Session:
+    def open(self, *, timeout: int, handler: str | None = None, environment: Mapping[str, str] | None = None,
+             extension_observer: ExtensionObserver | None = None, max_concurrency: int | None = None) -> Session:
         """A local Lambda whose function runs ``handler`` (the conformance handler by default) with ``timeout``
-        seconds per invocation and extra environment variables."""
+        seconds per invocation and extra environment variables (in the Managed Instances mode with
+        ``max_concurrency``)."""
         if self._aborted.is_set():
             raise Aborted
         function = dataclasses.replace(
@@ -175,8 +245,9 @@ class Harness:
         project = dataclasses.replace(self.project, functions={**self.project.functions, function.key: function})
         project = with_handler_packaged(project, function, function.handler)
         recorder, logs = Recorder(), LogTail(self.log_sink)
-        session = Session(LocalLambda(project, hooks=recorder, log_sink=logs), function, recorder, logs,
-                          self._aborted)
+        local = LocalLambda(project, hooks=recorder, log_sink=logs, extension_observer=extension_observer,
+                            max_concurrency=max_concurrency)
+        session = Session(local, function, recorder, logs, self._aborted)
         with self._lock:
             self._sessions.append(session)
         return session

@@ -15,6 +15,7 @@ from runtime_scaffold.conformance.scenario import (
     context_of,
     describe_exit,
     expect_echo,
+    expect_same_process,
     header,
 )
 from runtime_scaffold.emulator.invocation import new_trace_id
@@ -65,9 +66,7 @@ def after_error(harness: Harness) -> str:
     pids = session.pids
     session.invoke(error_event(new_marker()))
     expect_echo(session, b'{"after":"the error"}', "the event after a handler error")
-    if session.pids != pids:
-        raise Failed(f"expected the process that reported the handler error to serve the next event; it was "
-                     f"replaced (pid {pids} -> {session.pids})")
+    expect_same_process(session, pids, after="after reporting the handler error")
     return "the same process served the event after a handler error"
 
 

@@ -9,15 +9,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime_scaffold.conformance import echo, faults, lifecycle
-from runtime_scaffold.conformance.handler import find_conformance_handler
+from runtime_scaffold.conformance import concurrency, echo, extensions, faults, lifecycle, streaming, tenancy
+from runtime_scaffold.conformance.handler import declared_features, find_conformance_handler
 from runtime_scaffold.conformance.harness import Aborted, Failed, Harness
 from runtime_scaffold.conformance.scenario import Scenario
 from runtime_scaffold.emulator.logs import LogSink
-from runtime_scaffold.errors import InvalidInput
+from runtime_scaffold.errors import InvalidInput, ProjectError
 from runtime_scaffold.project import Function, Project
 
-SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS)
+SCENARIOS: tuple[Scenario, ...] = (*echo.SCENARIOS, *lifecycle.SCENARIOS, *faults.SCENARIOS, *streaming.SCENARIOS,
+                                   *tenancy.SCENARIOS, *concurrency.SCENARIOS)
+EXTENSION_SCENARIOS: tuple[Scenario, ...] = extensions.SCENARIOS  # scaffold conform --extension NAME
 DEFAULT_TMP_INVOCATIONS = 1000
 # After its deadline, a scenario's bootstraps are killed; this long is left for its thread to notice.
 _ABORT_GRACE_S = 10.0
@@ -29,6 +31,11 @@ class ScenarioResult:
     passed: bool
     reason: str  # one line: what was expected and what was seen (or, on a pass, what was checked)
     duration_ms: float
+    skipped: bool = False  # the runtime does not declare the scenario's feature: neither passed nor failed
+
+    @property
+    def status(self) -> str:
+        return "SKIP" if self.skipped else "PASS" if self.passed else "FAIL"
 
 
 @dataclass
@@ -40,23 +47,52 @@ class ConformanceReport:
 
     @property
     def failed(self) -> list[ScenarioResult]:
-        return [result for result in self.results if not result.passed]
+        return [result for result in self.results if not result.passed and not result.skipped]
+
+    @property
+    def skipped(self) -> list[ScenarioResult]:
+        return [result for result in self.results if result.skipped]
 
     @property
     def passed(self) -> bool:
         return not self.failed
 
 
-def select_scenarios(patterns: Iterable[str] = ()) -> list[Scenario]:
-    """The scenarios whose names match any of the glob patterns (all of them without patterns)."""
+def select_scenarios(patterns: Iterable[str] = (), *, extension: bool = False) -> list[Scenario]:
+    """The scenarios whose names match any of the glob patterns (all of them without patterns): the runtime's,
+    or with ``extension`` an extension's."""
     patterns = list(patterns)
+    known = EXTENSION_SCENARIOS if extension else SCENARIOS
     if not patterns:
-        return list(SCENARIOS)
-    unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(s.name, p) for s in SCENARIOS)]
+        return list(known)
+    unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(s.name, p) for s in known)]
     if unknown:
         raise InvalidInput(f"no scenario named {', '.join(map(repr, unknown))}; "
-                           f"the scenarios are: {', '.join(s.name for s in SCENARIOS)}")
-    return [s for s in SCENARIOS if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)]
+                           f"the scenarios are: {', '.join(s.name for s in known)}")
+    return [s for s in known if any(fnmatch.fnmatchcase(s.name, p) for p in patterns)]
+
+
+def check_extension(project: Project, function: Function, name: str) -> None:
+    """Refuse, before anything starts, an extension the function's layers do not have."""
+    found = layer_extensions(project, function)
+    if name not in found:
+        raise ProjectError(f"function {function.key} has no extension {name!r} in its layers' extensions/ folders; "
+                           f"it has: {', '.join(found) or 'none'}")
+
+
+def layer_extensions(project: Project, function: Function) -> list[str]:
+    """The names of the external extensions the function's layers give it (the files of /opt/extensions)."""
+    names: set[str] = set()
+    for layer in project.function_layers(function):
+        folder = layer.path / "extensions"
+        if folder.is_dir():
+            names.update(entry.name for entry in folder.iterdir() if not entry.is_dir())
+    return sorted(names)
+
+
+def skipped(scenario: Scenario) -> ScenarioResult:
+    return ScenarioResult(scenario.name, False, f"the conformance handler does not declare {scenario.feature!r} "
+                          f"(a 'conformance features: {scenario.feature}' line)", 0.0, skipped=True)
 
 
 def run_scenario(scenario: Scenario, harness: Harness) -> ScenarioResult:
@@ -114,19 +150,29 @@ def run_conformance(
     tmp_invocations: int = DEFAULT_TMP_INVOCATIONS,
     progress: Callable[[ScenarioResult], None] | None = None,
     log_sink: LogSink | None = None,
+    extension: str | None = None,
 ) -> ConformanceReport:
     """Run the conformance scenarios against a function's real bootstrap, with the conformance handler as
-    _HANDLER (found in the project unless given). ``progress`` gets each result as soon as it is known;
-    ``log_sink`` gets the bootstraps' output (dropped by default)."""
+    _HANDLER (found in the project unless given). A scenario of a feature the handler's file does not declare
+    is skipped. ``progress`` gets each result as soon as it is known; ``log_sink`` gets the bootstraps' output
+    (dropped by default). With ``extension``, the extension scenarios check that external extension of the
+    function's layers instead of the runtime."""
     if tmp_invocations < 1:
         raise InvalidInput(f"the temp-file check needs at least 1 invocation, not {tmp_invocations}")
-    scenarios = select_scenarios(only)
+    scenarios = select_scenarios(only, extension=extension is not None)
     resolved = conformance_function(project, function)
+    if extension is not None:
+        check_extension(project, resolved, extension)
     handler = handler or find_conformance_handler(project, resolved)
     report = ConformanceReport(project.root, resolved.key, handler)
+    features = declared_features(project, handler)
     for scenario in scenarios:
-        harness = Harness(project, resolved, handler, tmp_invocations=tmp_invocations, log_sink=log_sink)
-        result = run_scenario(scenario, harness)
+        if scenario.feature is not None and scenario.feature not in features:
+            result = skipped(scenario)
+        else:
+            harness = Harness(project, resolved, handler, tmp_invocations=tmp_invocations, log_sink=log_sink,
+                              extension=extension)
+            result = run_scenario(scenario, harness)
         report.results.append(result)
         if progress is not None:
             progress(result)

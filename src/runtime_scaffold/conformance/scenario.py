@@ -24,6 +24,9 @@ class Scenario:
     summary: str
     run: Callable[[Harness], str]
     budget_s: Callable[[Harness], float]
+    # The feature a runtime must declare (a "conformance features:" line in its handler file) for this scenario
+    # to run; without the declaration the scenario is reported as skipped, not passed.
+    feature: str | None = None
 
 
 def header(call: RuntimeCall, name: str) -> str | None:
@@ -41,6 +44,13 @@ def expect_echo(session: Session, payload: bytes, what: str) -> InvocationResult
         raise Failed(f"expected {what} ({len(payload)} bytes) back byte for byte, got {len(result.payload)} bytes; "
                      f"{first_difference(payload, result.payload)}")
     return result
+
+
+def expect_same_process(session: Session, pids: list[int], *, after: str) -> None:
+    """Fail unless the bootstraps are still ``pids``: the runtime went on ``after`` something, not replaced."""
+    if session.pids != pids:
+        raise Failed(f"expected the same process to go on {after}; the runtime was replaced (pid {pids} -> "
+                     f"{session.pids})")
 
 
 def context_of(session: Session, result: InvocationResult) -> Mapping[str, Any]:
@@ -62,26 +72,31 @@ def check_error_post(call: RuntimeCall, *, where: str, marker: str | None = None
     if not error_type:
         raise Failed(f"expected a {ERROR_TYPE_HEADER} header on the POST to {where}; there was none "
                      "(callers such as Step Functions may then take the error for a success)")
+    check_error_document(call.body, where=f"the POST to {where}", marker=marker)
+    if call.status != 202:
+        raise Failed(f"the POST to {where} was answered {call.status}, not 202")
+
+
+def check_error_document(body: bytes, *, where: str, marker: str | None = None) -> None:
+    """An ErrorRequest ``{errorMessage, errorType, stackTrace}``, holding ``marker`` in its message if given."""
     try:
-        document = json.loads(call.body)
+        document = json.loads(body)
     except ValueError:
-        raise Failed(f"expected a JSON body {{errorMessage, errorType, stackTrace}} on the POST to {where}, "
-                     f"got {describe(call.body)}") from None
+        raise Failed(f"expected a JSON body {{errorMessage, errorType, stackTrace}} in {where}, "
+                     f"got {describe(body)}") from None
     if not isinstance(document, dict):
-        raise Failed(f"expected a JSON object on the POST to {where}, got {describe(call.body)}")
+        raise Failed(f"expected a JSON object in {where}, got {describe(body)}")
     problems = [f"{key} is not a string" for key in ("errorMessage", "errorType")
                 if not isinstance(document.get(key), str)]
     trace = document.get("stackTrace")
     if not isinstance(trace, list) or not all(isinstance(line, str) for line in trace):
         problems.append("stackTrace is not a list of strings")
     if problems:
-        raise Failed(f"the body posted to {where} is not an ErrorRequest: {'; '.join(problems)} "
-                     f"(body {describe(call.body, 80)})")
+        raise Failed(f"the body in {where} is not an ErrorRequest: {'; '.join(problems)} "
+                     f"(body {describe(body, 80)})")
     if marker is not None and marker not in document["errorMessage"]:
         raise Failed(f"expected the handler's message {marker!r} in errorMessage, got "
                      f"{describe(document['errorMessage'].encode(), 80)}")
-    if call.status != 202:
-        raise Failed(f"the POST to {where} was answered {call.status}, not 202")
 
 
 def describe_exit(returncode: int | None) -> str:

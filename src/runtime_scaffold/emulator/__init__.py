@@ -26,6 +26,7 @@ _HOMES = {
     "RuntimeCall": "runtime_api",
     "RuntimeHooks": "runtime_api",
     "Sandbox": "sandbox",
+    "Shutdown": "runtime_api",
     "Listener": "server",
 }
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from runtime_scaffold.emulator.messages import Reply, Request, StreamReply
     from runtime_scaffold.emulator.pool import FunctionPool
     from runtime_scaffold.emulator.routes import Routes
-    from runtime_scaffold.emulator.runtime_api import RuntimeApi, RuntimeCall, RuntimeHooks
+    from runtime_scaffold.emulator.runtime_api import RuntimeApi, RuntimeCall, RuntimeHooks, Shutdown
     from runtime_scaffold.emulator.sandbox import Sandbox
     from runtime_scaffold.emulator.server import Listener
 
@@ -65,6 +66,7 @@ __all__ = [
     "RuntimeCall",
     "RuntimeHooks",
     "Sandbox",
+    "Shutdown",
     "StreamReply",
     "start_invoke_server",
 ]

@@ -20,6 +20,7 @@ from runtime_scaffold.emulator.messages import (
     Request,
     StreamReply,
     UnsafeHeader,
+    content_type_line,
     header_lines,
     reply_head,
     status_line,
@@ -41,6 +42,9 @@ _METHODS = {b"GET": "GET", b"POST": "POST", b"PUT": "PUT", b"DELETE": "DELETE", 
 
 def error_reply(status: int, error_type: str, message: str) -> Reply:
     return Reply(status, json.dumps({"errorType": error_type, "errorMessage": message}).encode())
+
+
+_UNCHECKED = error_reply(500, "Emulator.InternalError", "this connection could not be checked")
 
 
 class _HeadTooLarge(Exception):
@@ -66,6 +70,7 @@ class _Message:
     complete = False
     keep_alive = True
     stream: BodyStream | None = None
+    pairs: list[tuple[bytes, bytes]] = []  # noqa: RUF012  # replaced per message when kept, never mutated
     in_body = False  # the head is complete: more headers are trailers
 
     def __init__(self) -> None:
@@ -89,9 +94,14 @@ class Connection(asyncio.Protocol):
         self._request: Request | None = None  # the current message's request, while its handler runs
         self._task: asyncio.Future[Any] | None = None
         self._refusal: Reply | None = None
+        self._verdict: asyncio.Future[Reply | None] | None = None  # the accept hook's, when it takes a while
+        self._held: list[bytes] | None = None  # bytes received before that verdict, unparsed
+        self._held_eof = False
         self._closing = False
         self._paused = False
         self._can_write: asyncio.Future[None] | None = None
+        self._keep_pairs = listener.routes.keep_header_pairs
+        self._client = ""
 
     # -- transport events ----------------------------------------------------------------------------
 
@@ -102,11 +112,46 @@ class Connection(asyncio.Protocol):
         if sock is not None:  # Nagle plus delayed ACKs would add 40 ms to keep-alive round trips
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._keep_pairs:
+            peer = transport.get_extra_info("peername")
+            self._client = str(peer[0]) if peer else ""
         if self._listener.accept is not None:
-            self._refusal = self._listener.accept(transport)
+            try:
+                verdict = self._listener.accept(transport)
+            except Exception:  # a bug in the hook must neither let the connection in nor leave it hanging
+                verdict = _UNCHECKED
+            if isinstance(verdict, asyncio.Future):
+                # Judged off the loop: nothing is parsed until then, so that every request meets the verdict.
+                # (Held rather than unread: uvloop starts reading after connection_made whatever it asked.)
+                self._held, self._verdict = [], verdict
+                verdict.add_done_callback(self._judged)
+            else:
+                self._refusal = verdict
+
+    def _judged(self, verdict: asyncio.Future[Reply | None]) -> None:
+        if verdict.cancelled() or verdict.exception() is not None:
+            self._refusal = _UNCHECKED
+        else:
+            self._refusal = verdict.result()
+        held, self._held = self._held or [], None
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        for data in held:
+            self.data_received(data)
+        if self._held_eof:
+            if not self.eof_received():
+                transport.close()
+        elif not self._paused and not self._closing:
+            transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
+            return
+        if self._held is not None:
+            self._held.append(data)
+            if self._transport is not None:
+                self._transport.pause_reading()
             return
         try:
             self._parser.feed_data(data)
@@ -121,6 +166,9 @@ class Connection(asyncio.Protocol):
             self._fail(400, "BadRequest", f"malformed HTTP request: {error}")
 
     def eof_received(self) -> bool:
+        if self._held is not None:  # taken up once the verdict is known: the requests before it get answers
+            self._held_eof = True
+            return True
         message = self._message
         truncated = message is not None and (message in self._queue or message is self._current)
         self._gone()
@@ -148,6 +196,8 @@ class Connection(asyncio.Protocol):
         """The client will read no more replies: cancel what waits for one, so a queued invocation or a waiting
         /next gives up its place."""
         self._closing = True
+        if self._verdict is not None and not self._verdict.done():
+            self._verdict.cancel()
         if self._task is not None and not self._task.done():
             request = self._request
             if request is not None and request.on_gone:
@@ -164,6 +214,8 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._message = _Message()
+        if self._keep_pairs:
+            self._message.pairs = []
         self._url = b""
         self._head_bytes = 0
 
@@ -184,6 +236,8 @@ class Connection(asyncio.Protocol):
                 message.stream.trailers[name.decode("latin-1")] = value.decode("latin-1")
             return
         message.headers[name.lower()] = value
+        if self._keep_pairs:
+            message.pairs.append((name, value))
 
     def on_headers_complete(self) -> None:
         message = self._message
@@ -199,12 +253,17 @@ class Connection(asyncio.Protocol):
             path_bytes = url
         message.path = path = path_bytes.decode("latin-1")
         resolved = self._routes.resolve(message.method, path)
-        if resolved.__class__ is tuple:
+        if self._refusal is not None:
+            # Read and dropped, never streamed: the refusal goes out after the whole body, so the client is not
+            # reset while it still writes, and nothing of it is kept.
+            message.body_limit = 0
+        elif resolved.__class__ is tuple:
             route, message.params = resolved
             message.route = route
             message.body_limit = route.max_body_bytes if route.max_body_bytes is not None else \
                 self._routes.max_body_bytes
-            if route.streaming:
+            streaming = route.streaming
+            if streaming is True or (streaming is not False and streaming(message.headers)):
                 message.stream = BodyStream()
                 message.stream.on_drained.append(self._resume)
         else:
@@ -276,11 +335,14 @@ class Connection(asyncio.Protocol):
         body = parts[0] if len(parts) == 1 else b"".join(parts)
         request = Request(message.method, message.path, message.query, Headers(message.headers), body,
                           message.too_large, message.stream, message.params)
+        if self._keep_pairs:
+            request.header_pairs, request.client = message.pairs, self._client
         if self._refusal is not None:
             self._write(self._refusal, close=True)
             return
         screen = self._listener.screen
-        refused = screen(request) if screen is not None else None
+        route = message.route
+        refused = screen(request) if screen is not None and (route is None or route.screened) else None
         if refused is not None:
             self._write(refused, close=not message.keep_alive)
             return
@@ -350,8 +412,8 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         try:
-            head = b"".join((status_line(reply.status), b"Content-Type: ", reply.content_type.encode("latin-1"),
-                             b"\r\nTransfer-Encoding: chunked\r\n", header_lines(reply.headers),
+            head = b"".join((status_line(reply.status), content_type_line(reply.content_type),
+                             b"Transfer-Encoding: chunked\r\n", header_lines(reply.headers),
                              b"Connection: close\r\n\r\n" if close else b"\r\n"))
         except UnsafeHeader as error:
             head, whole = self._unsafe(error, close)

@@ -32,6 +32,7 @@ class Entrypoint:
     bootstrap: Path
     argv: list[str]
     note: str | None = None  # what runs in place of the /opt program the bootstrap starts, for the log
+    exec_fails: bool = False  # its #! interpreter is nowhere: the kernel's exec fails (argv only says so)
 
 
 def _is_executable_file(path: Path) -> bool:
@@ -178,29 +179,40 @@ def find_entrypoint(task_root: Path, opt: Path, *, host_path: str,
         opt_text = looked_at(opt_bootstrap) if looked_at else _opt_bootstrap(opt)
         raise InvalidEntrypoint(f"Couldn't find valid bootstrap(s): [{task_bootstrap} {opt_bootstrap}]; here "
                                 f"{task_bootstrap} {task_text} and {opt_bootstrap} {opt_text}")
-    program = opt_program(bootstrap)
+    return command_for(bootstrap, task_root=task_root, opt=opt, host_path=host_path, build_scripts=build_scripts,
+                       source=source)
+
+
+def command_for(executable: Path, *, task_root: Path, opt: Path, host_path: str,
+                build_scripts: Callable[[], list[str]] | None = None,
+                source: Callable[[Path], Path] | None = None) -> Entrypoint:
+    """How to run an executable of the sandbox (the bootstrap, an external extension) as Lambda would: ``#!/bin/sh``
+    as Amazon Linux's bash, the /opt program it starts resolved to one that runs here (``build_scripts`` and
+    ``source`` as for :func:`find_entrypoint`)."""
+    program = opt_program(executable)
     if program is None:
-        with open(bootstrap, "rb") as file:
+        with open(executable, "rb") as file:
             first_line = file.readline(512)
         shell = None
         if first_line.split(maxsplit=1)[:1] == [b"#!/bin/sh"]:
             shell = _posix_shell(first_line[len(b"#!/bin/sh"):].decode(errors="replace").split())
-        return Entrypoint(bootstrap, [*(shell or []), str(bootstrap)])
+        return Entrypoint(executable, [*(shell or []), str(executable)])
     stand_in = local_program(program.path, task_root=task_root, opt=opt, host_path=host_path,
                              build_scripts=build_scripts, source=source)
     if program.shell is not None:
         # The same shell runs the same script (bash --posix for /bin/sh, as above), with the layer's folder where
         # Lambda has /opt; with no stand-in its exec fails as it would on Lambda (not found, exit status 127).
-        script = _localised(bootstrap.read_text(errors="replace"), program.path,
+        script = _localised(executable.read_text(errors="replace"), program.path,
                             stand_in.path or f"{opt}/{program.path[len(LAMBDA_OPT) + 1:]}", opt)
         shell = _shell(program.shell, program.argument)
-        return Entrypoint(bootstrap, [*shell, "-c", script, str(bootstrap)], stand_in.note)
+        return Entrypoint(executable, [*shell, "-c", script, str(executable)], stand_in.note)
     arguments = [program.argument] if program.argument else []
     if stand_in.path is None:
         # The kernel's exec fails for the missing interpreter, as on Lambda; the note says how to get one (once:
         # in the log, not in the error Lambda reports).
-        return Entrypoint(bootstrap, ["/bin/sh", "-c", 'exec "$0"', str(bootstrap)], stand_in.note)
-    return Entrypoint(bootstrap, [stand_in.path, *arguments, str(bootstrap)], stand_in.note)
+        return Entrypoint(executable, ["/bin/sh", "-c", 'exec "$0"', str(executable)], stand_in.note,
+                          exec_fails=True)
+    return Entrypoint(executable, [stand_in.path, *arguments, str(executable)], stand_in.note)
 
 
 def lambda_environment(

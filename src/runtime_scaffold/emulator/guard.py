@@ -10,6 +10,9 @@ from (``Origin``) and which name they meant (``Host``), so:
 - a request whose ``Host`` names neither a loopback address (127.0.0.0/8, ::1, ``localhost``) nor the address
   the listener is bound to is refused with 421 Misdirected Request; on a wildcard address (0.0.0.0, ::), any IP
   literal is accepted, names other than ``localhost`` are not. A request without ``Host`` (HTTP/1.0 tools) passes.
+
+Routes meant for browsers (the front door's web pages) take web pages' requests, so their screen checks the
+``Host`` alone (``check_origin=False``): a page reached by DNS rebinding still cannot read their answers.
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ def _host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def request_screen(*, listen_host: str, allowed_origins: Iterable[str] = (), refuse: Refuse) -> Callable[
-        [Request], Reply | None]:
+def request_screen(*, listen_host: str, allowed_origins: Iterable[str] = (), refuse: Refuse,
+                   check_origin: bool = True) -> Callable[[Request], Reply | None]:
     """The check each request of a listener on ``listen_host`` passes before it is routed."""
     origins = {origin.rstrip("/").lower() for origin in allowed_origins}
     bound = listen_host.strip("[]").lower()
@@ -70,9 +73,9 @@ def request_screen(*, listen_host: str, allowed_origins: Iterable[str] = (), ref
         if isinstance(headers, Headers):  # the server's own: look at the raw bytes, no decoding on the way
             raw = headers.raw
             host_bytes = raw.get(b"host")
-            if b"origin" not in raw and (host_bytes is None or host_bytes in passed):
+            if (b"origin" not in raw or not check_origin) and (host_bytes is None or host_bytes in passed):
                 return None
-        origin = headers.get("Origin")
+        origin = headers.get("Origin") if check_origin else None
         if origin is not None and origin.rstrip("/").lower() not in origins:
             return refuse(403, "AccessDeniedException",
                           f"requests from web pages are refused (Origin: {origin[:200]}); "

@@ -79,7 +79,7 @@ async def wait_for_init(api: RuntimeApi, process: BootstrapProcess, *, spawned_a
     api.on_init_done, api.on_init_error = on_ready, on_error
     if api.first_next_at is not None:  # asked before anyone waited
         on_ready()
-    if api.init_error is not None:
+    if api.init_error is not None or api.ended is not None:
         on_error()
     waited: list[asyncio.Future[Any]] = [ready, errored, process.exited]
     await asyncio.wait(waited, timeout=max(limit_s, 0.0), return_when=asyncio.FIRST_COMPLETED)
@@ -90,6 +90,9 @@ async def wait_for_init(api: RuntimeApi, process: BootstrapProcess, *, spawned_a
     if errored.done() and api.init_error is not None:
         body, error_type = api.init_error
         return InitOutcome(ERROR, duration_ms, error_type, body=body)
+    if errored.done() and api.ended is not None and api.ended[0] != "Runtime.ExitError":  # an extension failed
+        error_type, message = api.ended
+        return InitOutcome(ERROR, duration_ms, error_type, message=message)
     if process.exited.done():
         return InitOutcome(ERROR, duration_ms, "Runtime.ExitError", message=describe_exit(process.exited.result()))
     for future in (ready, errored):
@@ -121,7 +124,7 @@ def failure_lines(invocation: Invocation, init: InitOutcome, result: InvocationR
         lines += [f"RequestId: {invocation.request_id} Error: {init.message}", str(result.error_type)]
     status = "timeout" if init.status == TIMEOUT else f"error\tError Type: {result.error_type}"
     lines += [logs.end_line(invocation.request_id),
-              logs.report_line(result, memory_size_mb=memory_size_mb, status=status)]
+              logs.report_line(result, memory_size_mb=memory_size_mb, status=status, tenant_id=invocation.tenant_id)]
     if init.status == TIMEOUT:
         lines.append(logs.timed_out_line(invocation.request_id, invocation.timeout_s))
     return lines

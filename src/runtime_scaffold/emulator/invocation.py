@@ -7,6 +7,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime_scaffold.emulator.response_stream import ResponseStream
 
 # Lambda's synchronous payload limit for the caller's request (the Invoke API refuses more with 413).
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
@@ -69,12 +73,26 @@ class Invocation:
     trace_id: str = field(default_factory=new_trace_id)
     client_context: str | None = None  # decoded JSON, passed to the bootstrap as is
     cognito_identity: str | None = None
+    tenant_id: str | None = None  # X-Amz-Tenant-Id, checked (tenancy.check_tenant_id) before it gets here
+    invocation_id: str = ""  # this attempt's Lambda-Runtime-Invocation-Id: fresh at every /next that takes it
+    attempt: int = 1  # 2 and 3 are the retries of an Event invocation that failed
     deadline_ms: int = 0  # epoch milliseconds; fixed when a sandbox takes the invocation
     started: float = 0.0  # time.monotonic() when its deadline started (0: not yet)
     delivered: float = 0.0  # time.monotonic() when the bootstrap received it from /next
     offered: bool = False  # a /next took it (even if a hook then answered instead): it belongs to that bootstrap
+    # Set by a caller that reads the response as a stream (InvokeWithResponseStream): a streamed /response is
+    # forwarded to it piece by piece; without one, a streamed /response is collected, as a buffered one is.
+    response_stream: ResponseStream | None = None
     _result: InvocationResult | None = field(default=None, repr=False)
     _callbacks: list[Callable[[InvocationResult], None]] = field(default_factory=list, repr=False)
+
+    def retry(self) -> Invocation:
+        """The next attempt of this invocation: the same request, a fresh outcome and deadline (Lambda retries a
+        failed Event invocation under its request id)."""
+        return Invocation(payload=self.payload, function_arn=self.function_arn, timeout_s=self.timeout_s,
+                          request_id=self.request_id, trace_id=self.trace_id, client_context=self.client_context,
+                          cognito_identity=self.cognito_identity, tenant_id=self.tenant_id,
+                          attempt=self.attempt + 1)
 
     def start_clock(self) -> None:
         """Start the timeout: as the event is handed to a ready runtime, or before an Init that runs within the

@@ -3,8 +3,9 @@
 Answers as AWS does (docs/runtime-api.md §5): a function error is still 200 with ``X-Amz-Function-Error``;
 service errors carry ``x-amzn-ErrorType`` and a ``{"Type", "Message"}`` body, which is what botocore reads.
 What a caller sends is checked before it goes anywhere: the payload must be JSON (any depth, any number
-length), ``X-Amz-Client-Context`` base64 of a JSON object of at most 3,583 bytes encoded, and a trace id
-header-safe; ``Event`` invocations are refused with 429 when their function's queue is full.
+length), ``X-Amz-Client-Context`` base64 of a JSON object of at most 3,583 bytes encoded, a trace id
+header-safe, ``X-Amz-Tenant-Id`` as Lambda's TenantId rule allows (:mod:`tenancy`: each tenant's invocations run
+in environments of their own); ``Event`` invocations are refused with 429 when their function's queue is full.
 
 :meth:`InvokeApi.routes` is the listener's table, with the read-only function calls (:mod:`function_api`);
 response streaming (``/2021-11-15/functions/{name}/response-streaming-invocations``) and plain-HTTP routes for
@@ -26,8 +27,10 @@ from runtime_scaffold.emulator.local_lambda import LocalLambda
 from runtime_scaffold.emulator.messages import Reply, Request, UnsafeHeader, check_header_value
 from runtime_scaffold.emulator.pool import FunctionPool
 from runtime_scaffold.emulator.routes import Routes
+from runtime_scaffold.emulator.sandbox import Sandbox
 from runtime_scaffold.emulator.server import Listener
 from runtime_scaffold.emulator.service_errors import service_error
+from runtime_scaffold.emulator.tenancy import InvalidTenantId, check_tenant_id
 from runtime_scaffold.errors import EmulatorError
 from runtime_scaffold.project import Function
 
@@ -66,12 +69,20 @@ class InvokeApi:
     def __init__(self, local: LocalLambda) -> None:
         self.local = local
         self._functions: dict[tuple[str, str, bool], tuple[Function, FunctionPool]] = {}
+        self._project = local.project  # the one _functions was filled from (live reload swaps it)
 
     def routes(self) -> Routes:
         routes = Routes(max_body_bytes=MAX_REQUEST_BYTES, not_found=self._unknown, method_not_allowed=self._unknown)
         routes.add("POST", INVOKE_PATH, self.invoke)
         FunctionApi(self.local).add_routes(routes)  # GetFunction, GetFunctionConfiguration, ListFunctions
         return routes
+
+    def invocation(self, function: Function, request: Request, *, invocation_type: str) -> Invocation | Reply:
+        """An invocation from a caller's request, checked as this API checks it, or the 400 to answer."""
+        try:
+            return self._invocation(function, request, invocation_type)
+        except _BadRequest as bad:
+            return bad.reply
 
     @staticmethod
     def _unknown(request: Request) -> Reply:
@@ -80,7 +91,11 @@ class InvokeApi:
     def resolve(self, request: Request, *, action: str = "lambda:InvokeFunction",
                 latest_when_unqualified: bool = True) -> tuple[Function, FunctionPool] | Reply:
         """The function (and its pool) that ``request.params["name"]`` and its ``Qualifier`` name, or the error
-        reply Lambda would send (:mod:`function_names`); shared by every route that names a function."""
+        reply Lambda would send (:mod:`function_names`); shared by every route that names a function (Invoke,
+        response streaming)."""
+        if self._project is not self.local.project:
+            self._functions.clear()
+            self._project = self.local.project
         key = (request.params["name"], request.query, latest_when_unqualified)
         known = self._functions.get(key)
         if known is not None:
@@ -116,15 +131,18 @@ class InvokeApi:
         headers = {"x-amzn-RequestId": invocation.request_id, "X-Amz-Executed-Version": FUNCTION_VERSION}
         if invocation_type == "DryRun":
             return Reply(204, b"", headers)
+        chosen = self.pool_for(function, pool, invocation)
+        if isinstance(chosen, Reply):
+            return chosen
         if invocation_type == "Event":
             try:
-                queued = pool.submit_event(invocation)
+                queued = chosen.submit_event(invocation)
             except EmulatorError as error:
                 return service_error(503, "ServiceException", error.message)
             if not queued:
                 return service_error(429, "TooManyRequestsException", "Rate Exceeded.")
             return Reply(202, b"", headers)
-        return self._run(pool, invocation, request, headers)
+        return self._run(chosen, invocation, request, headers)
 
     def _invocation(self, function: Function, request: Request, invocation_type: str) -> Invocation:
         payload = request.body or b"{}"  # an invoke without a payload hands the function an empty object
@@ -136,6 +154,12 @@ class InvokeApi:
                                             f"Invalid invocation type: {invocation_type}"))
         context = request.headers.get("X-Amz-Client-Context")
         trace_id = request.headers.get("X-Amzn-Trace-Id")
+        tenant_id = request.headers.get("X-Amz-Tenant-Id")
+        if tenant_id is not None:
+            try:
+                check_tenant_id(tenant_id)
+            except InvalidTenantId as error:
+                raise _BadRequest(service_error(400, "InvalidParameterValueException", str(error))) from None
         if trace_id:
             try:
                 check_header_value(trace_id)
@@ -143,19 +167,37 @@ class InvokeApi:
                 raise _invalid_content("X-Amzn-Trace-Id holds a control character") from None
         invocation = Invocation(payload=payload, function_arn=self.local.function_arn(function),
                                 timeout_s=float(function.timeout),
-                                client_context=client_context(context) if context else None)
+                                client_context=client_context(context) if context else None, tenant_id=tenant_id)
         if trace_id:
             invocation.trace_id = trace_id
         return invocation
 
-    async def _run(self, pool: FunctionPool, invocation: Invocation, request: Request,
-                   headers: dict[str, str]) -> Reply:
-        waiting = pool.acquire()
-        request.on_gone.append(waiting.cancel)  # a caller gone before its turn gives up its place
+    def pool_for(self, function: Function, pool: FunctionPool, invocation: Invocation) -> FunctionPool | Reply:
+        """The pool ``invocation`` runs in: its tenant's (looked up where it is used: see tenancy.TenantPools),
+        or the function's own."""
+        if invocation.tenant_id is None:
+            return pool
         try:
-            sandbox = await waiting
+            return self.local.pool(function, invocation.tenant_id)
         except EmulatorError as error:
             return service_error(503, "ServiceException", error.message)
+
+    @staticmethod
+    async def sandbox_for(pool: FunctionPool, request: Request) -> Sandbox | Reply:
+        """A sandbox of ``pool`` for this caller's invocation, in arrival order, or the 503 of a pool shutting
+        down; a caller gone before its turn gives up its place."""
+        waiting = pool.acquire()
+        request.on_gone.append(waiting.cancel)
+        try:
+            return await waiting
+        except EmulatorError as error:
+            return service_error(503, "ServiceException", error.message)
+
+    async def _run(self, pool: FunctionPool, invocation: Invocation, request: Request,
+                   headers: dict[str, str]) -> Reply:
+        sandbox = await self.sandbox_for(pool, request)
+        if isinstance(sandbox, Reply):
+            return sandbox
         try:
             result = await sandbox.invoke_async(invocation)
         finally:

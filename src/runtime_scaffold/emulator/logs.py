@@ -47,8 +47,10 @@ def timed_out_line(request_id: str, timeout_s: float) -> str:
     return f"{stamp}Z {request_id} Task timed out after {timeout_s:.2f} seconds"
 
 
-def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | None = None) -> str:
-    """Lambda's REPORT line: Init Duration only after a cold start, Status only when it failed hard."""
+def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | None = None,
+                tenant_id: str | None = None) -> str:
+    """Lambda's REPORT line: Init Duration only after a cold start, Status only when it failed hard, Tenant Id
+    when the invocation had one (Lambda writes it only in its JSON records; here the text line says it too)."""
     init = result.init_duration_ms
     line = (f"REPORT RequestId: {result.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
             # custom runtimes (provided.*) are billed for their init too
@@ -58,6 +60,8 @@ def report_line(result: InvocationResult, *, memory_size_mb: int, status: str | 
         line += f"\tInit Duration: {init:.2f} ms"
     if status:
         line += f"\tStatus: {status}"
+    if tenant_id is not None:
+        line += f"\tTenant Id: {tenant_id}"
     return line
 
 
@@ -82,11 +86,17 @@ class LogStream:
     """
 
     def __init__(self, fd: int, sink: LogSink, *, add_reader: Callable[..., object],
-                 remove_reader: Callable[[int], object], rewrite: Callable[[bytes], bytes] | None = None) -> None:
+                 remove_reader: Callable[[int], object], tap: LogSink | None = None,
+                 output_filter: Callable[[bytes], bytes] | None = None,
+                 rewrite: Callable[[bytes], bytes] | None = None) -> None:
         self._fd = fd
+        # Whole lines of the bootstrap's own pass through it (the JSON log check of Managed Instances); the
+        # platform's lines do not.
+        self._filter = output_filter
         self._rewrite = rewrite  # e.g. the sandbox's folders back to Lambda's paths, in every line
         os.set_blocking(fd, False)
         self._sink = sink
+        self.tap = tap  # sees the process's own lines only, not the platform's (the Telemetry API's function records)
         self._remove_reader = remove_reader
         self._partial = b""
         self._tail = bytearray()
@@ -123,16 +133,24 @@ class LogStream:
             cut = len(data)
         self._partial = data[cut:]
         if cut:
-            self._write(data[:cut] if cut < len(data) else data)
+            self._output(data[:cut] if cut < len(data) else data)
 
     def _flush_partial(self) -> None:
         if self._partial:
             partial, self._partial = self._partial, b""
-            self._write(partial + b"\n")
+            self._output(partial + b"\n")
+
+    def _output(self, data: bytes) -> None:
+        if self._rewrite is not None:  # before the tap too: the Telemetry API's records show Lambda's paths
+            data = self._rewrite(data)
+        self._store(data if self._filter is None else self._filter(data))
+        if self.tap is not None:
+            self.tap(data)
 
     def _write(self, data: bytes) -> None:
-        if self._rewrite is not None:
-            data = self._rewrite(data)
+        self._store(data if self._rewrite is None else self._rewrite(data))
+
+    def _store(self, data: bytes) -> None:
         tail = self._tail
         tail += data
         if len(tail) > 2 * LOG_TAIL_BYTES:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -156,6 +156,10 @@ class Request:
     # Called if the client goes away before its reply: a handler that registers here is not cancelled then
     # (it has work that must finish, such as an invocation already running); one that does not is cancelled.
     on_gone: list[Callable[[], object]] = field(default_factory=list)
+    # Only on a table with keep_header_pairs: every header as sent (original case, repeats, in order), and the
+    # client's address.
+    header_pairs: Sequence[tuple[bytes, bytes]] = ()
+    client: str = ""
 
 
 @dataclass
@@ -163,7 +167,9 @@ class Reply:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json"
+    content_type: str | None = "application/json"  # None: no Content-Type header
+    # Written after ``headers``, in order, a name possibly repeated (Set-Cookie): what a proxied answer carries.
+    more_headers: Sequence[tuple[str, str]] = ()
 
 
 @dataclass
@@ -173,7 +179,7 @@ class StreamReply:
     status: int
     body: AsyncIterator[bytes]
     headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/octet-stream"
+    content_type: str | None = "application/octet-stream"  # None: no Content-Type header
     trailers: object = None  # a callable returning a mapping, called once the body has ended
 
 
@@ -211,13 +217,26 @@ def header_lines(headers: Mapping[str, str]) -> bytes:
     return text.encode("utf-8")
 
 
+def pair_lines(pairs: Sequence[tuple[str, str]]) -> bytes:
+    """:func:`header_lines` for (name, value) pairs, where a name may repeat."""
+    for name, value in pairs:
+        if _UNSAFE.search(name) or _UNSAFE.search(value):
+            raise UnsafeHeader(f"header {name!r} holds CR, LF or NUL: refused")
+    return "".join([f"{name}: {value}\r\n" for name, value in pairs]).encode("utf-8")
+
+
+def content_type_line(content_type: str | None) -> bytes:
+    return b"" if content_type is None else b"Content-Type: " + content_type.encode("latin-1") + b"\r\n"
+
+
 def reply_head(reply: Reply, *, close: bool) -> bytes:
     """Status line and headers of a whole reply, ending with the blank line."""
     return b"".join((
         status_line(reply.status),
-        b"Content-Type: ", reply.content_type.encode("latin-1"), b"\r\nContent-Length: ",
+        content_type_line(reply.content_type), b"Content-Length: ",
         str(len(reply.body)).encode(), b"\r\n",
         header_lines(reply.headers),
+        pair_lines(reply.more_headers) if reply.more_headers else b"",
         b"Connection: close\r\n\r\n" if close else b"\r\n",
     ))
 

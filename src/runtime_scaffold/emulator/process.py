@@ -51,6 +51,26 @@ def describe_exit(returncode: int) -> str:
     return f"Runtime exited with error: exit status {returncode}"
 
 
+def group_members(group: int, *, besides: int) -> tuple[int, ...] | None:
+    """The live processes (not zombies) of process group ``group`` other than ``besides``; None without /proc."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return None
+    members = []
+    for name in names:
+        if not name.isdigit() or int(name) == besides:
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as file:
+                fields = file.read().rsplit(b")", 1)[1].split()  # after the command name, which may hold spaces
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == group:
+            members.append(int(name))
+    return tuple(members)
+
+
 def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], output_fd: int) -> subprocess.Popen[bytes]:
     """Start a bootstrap in a session (and process group) of its own, stdout and stderr on ``output_fd``.
 
@@ -71,6 +91,9 @@ class BootstrapProcess:
         self._loop = loop
         self.exited: asyncio.Future[int] = loop.create_future()
         self.peak_mb = 0
+        # After terminate(): what was left of its group when it exited, read before the group is killed.
+        self.leftovers: tuple[int, ...] | None = None
+        self._terminated = False
         try:
             self._pidfd: int | None = os.pidfd_open(self.pid)
         except (AttributeError, OSError):  # not Linux >= 5.3
@@ -98,6 +121,8 @@ class BootstrapProcess:
         self._loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         self._pidfd = None
+        if self._terminated:
+            self.leftovers = group_members(self.pid, besides=self.pid)
         # While the leader is a zombie its group id cannot be reused: end the helpers it left, then reap it.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
@@ -112,6 +137,8 @@ class BootstrapProcess:
 
     def _wait_in_thread(self) -> None:
         returncode = self.popen.wait()
+        if self._terminated:  # reaped already: the group's id lives on while any member does
+            self.leftovers = group_members(self.pid, besides=self.pid)
         with contextlib.suppress(RuntimeError):  # the loop is already closed
             self._loop.call_soon_threadsafe(self._exit, returncode)
 
@@ -119,6 +146,13 @@ class BootstrapProcess:
         _LIVE_GROUPS.discard(self.pid)  # its number may be reused from now on
         if not self.exited.done():
             self.exited.set_result(returncode)
+
+    def terminate(self) -> None:
+        """SIGTERM to the bootstrap alone, as Lambda's shutdown sends it; ending its children is its own job."""
+        if not self.exited.done():
+            self._terminated = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signal.SIGTERM)
 
     def kill_group(self) -> None:
         """SIGKILL the bootstrap and every process left in its group (Lambda resets the whole environment)."""

@@ -12,18 +12,25 @@ awaitable of one when it has to wait (a long poll, an invocation). A route decla
 as soon as the head has arrived, with ``request.stream`` delivering the body as it comes; every other route gets
 the whole body in ``request.body``, and at most ``max_body_bytes`` of it is kept (more sets
 ``request.too_large``, and the rest is read and dropped).
+
+A table may also have a fallback (:meth:`Routes.fallback`): the route of every path no other route matches, such
+as the browser front door behind the Invoke API's paths. A route declared ``screened=False`` skips the
+listener's request screen (the Invoke API's Origin and Host checks), for routes meant for browsers; such a route
+applies its own checks.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from runtime_scaffold.emulator.messages import Reply, Request, StreamReply
 
 Response = Reply | StreamReply
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
+# Whether a request's body is streamed, from its head's headers (lower-case names, as the parser gives them).
+StreamTest = Callable[[Mapping[bytes, bytes]], bool]
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
@@ -32,8 +39,9 @@ class Route:
     method: str
     template: str
     handler: Handler
-    streaming: bool = False
+    streaming: bool | StreamTest = False
     max_body_bytes: int | None = None  # None: the table's default
+    screened: bool = True  # False: the listener's request screen is not applied
 
 
 class Routes:
@@ -48,10 +56,14 @@ class Routes:
         self._templates: list[tuple[re.Pattern[str], dict[str, Route]]] = []
         # Paths seen that matched a template (the Invoke API's one path per function, mostly), bounded.
         self._seen: dict[str, tuple[dict[str, Route], dict[str, str]]] = {}
+        self._fallback: Route | None = None
+        # Set by a feature that reads each request's headers as sent (order, case, repeats: request.header_pairs)
+        # and the client's address (request.client), such as the browser front door; others pay nothing for it.
+        self.keep_header_pairs = False
 
-    def add(self, method: str, template: str, handler: Handler, *, streaming: bool = False,
-            max_body_bytes: int | None = None) -> None:
-        route = Route(method, template, handler, streaming, max_body_bytes)
+    def add(self, method: str, template: str, handler: Handler, *, streaming: bool | StreamTest = False,
+            max_body_bytes: int | None = None, screened: bool = True) -> None:
+        route = Route(method, template, handler, streaming, max_body_bytes, screened)
         if "{" not in template:
             self._exact.setdefault(template, {})[method] = route
             return
@@ -62,6 +74,11 @@ class Routes:
                 methods[method] = route
                 return
         self._templates.append((pattern, {method: route}))
+
+    def fallback(self, handler: Handler, *, streaming: bool = False, max_body_bytes: int | None = None,
+                 screened: bool = True) -> None:
+        """Answer every method on every path no route matches with ``handler`` (instead of the 404)."""
+        self._fallback = Route("*", "*", handler, streaming, max_body_bytes, screened)
 
     def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]] | Callable[[Request], Reply]:
         """The route and its parameters, or the handler of the 404 or 405 to answer instead."""
@@ -80,6 +97,8 @@ class Routes:
                             self._seen[path] = (methods, dict(params))
                         break
                 else:
+                    if self._fallback is not None:
+                        return self._fallback, {}
                     return self.not_found
         route = methods.get(method)
         if route is None:

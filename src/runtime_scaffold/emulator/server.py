@@ -19,9 +19,10 @@ What the server guarantees, whatever the client sends:
 - a client that goes away (end of stream or reset) has its pending handler cancelled, or its ``request.on_gone``
   callbacks called if it registered some: a queued invocation or a waiting ``/next`` then gives up its place.
 
-Seams: ``accept`` is called once per connection and may return a reply to refuse it with (the containment work
-answers 403 to processes outside a sandbox); ``screen`` sees each request before routing (the Host and Origin
-checks of :mod:`guard`). One connection's parsing and answering is :mod:`connection`.
+Seams: ``accept`` is called once per connection and may return a reply to refuse it with (containment answers
+403 to processes outside a sandbox), or a future of that reply or None when the verdict takes work better done
+off the loop: the connection is not read until it is known; ``screen`` sees each request before routing (the
+Host and Origin checks of :mod:`guard`). One connection's parsing and answering is :mod:`connection`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from runtime_scaffold.errors import EmulatorError
 # Sized for a thousand simultaneous connections (issue 15): the kernel caps it at net.core.somaxconn.
 BACKLOG = 4096
 
-Accept = Callable[[asyncio.BaseTransport], "Reply | None"]
+Accept = Callable[[asyncio.BaseTransport], "Reply | asyncio.Future[Reply | None] | None"]
 Screen = Callable[[Request], "Reply | None"]
 
 __all__ = ["BACKLOG", "MAX_DRAIN_BYTES", "MAX_HEAD_BYTES", "Accept", "Listener", "Screen", "error_reply"]

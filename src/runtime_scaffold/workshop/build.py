@@ -19,12 +19,12 @@ import jinja2
 from runtime_scaffold import templates
 from runtime_scaffold.errors import InvalidInput, TemplateError
 from runtime_scaffold.workshop.changes import describe_changes
-from runtime_scaffold.workshop.steps import STEPS, WALKTHROUGH_BUGS, Step
+from runtime_scaffold.workshop.steps import DEFAULT_LANGUAGES, STEPS, WALKTHROUGH_BUGS, Step
 
 WORKSHOP_DIR = templates.TEMPLATES_DIR / "_workshop"
 # The templates' web page (function `web`; its serverless.yml block is emptied by the step templates): the
-# workshop's steps are about the runtime, so they leave it out.
-WEB_FILES = ("web", "web.sh", "src/web.php")
+# workshop's steps are about the runtime, so they leave it out, except the one about serving it (Step.web).
+WEB_FILES = ("web", "web.sh", "src/web.php", "src/web.mjs", "src/web.ts")
 STEP_TEMPLATE = "serverless.step.yml"  # a step without its own serverless.yml.j2 extends its language's
 ROOT_FILES = {"README.md": "README.md.j2", "FACILITATOR.md": "FACILITATOR.md.j2", "CHECK.sh": "CHECK.sh.j2",
               "TIME.sh": "TIME.sh.j2"}
@@ -92,7 +92,7 @@ def _apply_overlay(step: Step, project: Path, variables: Mapping[str, Any]) -> N
     for name in step.remove:
         path = project / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
-    for name in WEB_FILES:
+    for name in () if step.web else WEB_FILES:
         path = project / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -150,7 +150,7 @@ def _write_root(folder: Path, variables: Mapping[str, Any]) -> None:
             path.chmod(0o755)
 
 
-def build_workshop(target: Path, *, languages: Sequence[str] = ("bash", "php"), steps: Sequence[int] | None = None,
+def build_workshop(target: Path, *, languages: Sequence[str] = DEFAULT_LANGUAGES, steps: Sequence[int] | None = None,
                    architecture: str = "x86_64", region: str = "us-east-1", force: bool = False,
                    progress: Callable[[Step], None] | None = None) -> Workshop:
     """Write the workshop into ``target`` and return what was written."""

@@ -62,6 +62,17 @@ WALKTHROUGH_BUGS: tuple[Bug, ...] = (
     Bug("context", "bootstrap",
         "REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$HEADERS\" | tr -d '[:space:]' | cut -d: -f2)",
         "nor do the deadline and the function's ARN reach the handler: it cannot tell how much time it has left"),
+    Bug("invocation-id-echo", "bootstrap",
+        'curl "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response"  -d "$RESPONSE"',
+        "the response goes back without the `Lambda-Runtime-Invocation-Id` header `/next` gave: Lambda cannot tell "
+        "it from the late answer of an attempt that timed out and was retried"),
+    Bug("tenant-id", "bootstrap",
+        "REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id \"$HEADERS\" | tr -d '[:space:]' | cut -d: -f2)",
+        "nor does `Lambda-Runtime-Aws-Tenant-Id`: a handler of a tenant-isolated function cannot tell its tenant"),
+    Bug("sigterm-on-shutdown", "bootstrap",
+        'EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")',
+        "there is no `trap` for SIGTERM: when the environment ends, bash dies of it at once and leaves this curl, "
+        "still waiting for the next event, running until Lambda kills what is left"),
     Bug("response-413", "function.sh", "echo $RESPONSE",
         "the 7 MB answer is collapsed by `echo` to a few bytes, so the runtime never meets Lambda's 6 MB limit it "
         "should handle (and `curl` without `-f` would ignore the 413 anyway)"),
@@ -81,6 +92,8 @@ class Step:
     needs: tuple[str, ...] = field(default=())  # programs a participant's machine needs for this step
     # The language's own README stays, as RUNTIME.md, where the step's project is the language's project as is.
     keep_runtime_readme: bool = False
+    web: bool = False  # the template's `web` function and page stay (the other steps are about the runtime alone)
+    solution: bool = False  # the overlay has a solution/ folder for the exercise (kept out of the package)
 
     @property
     def name(self) -> str:
@@ -98,7 +111,18 @@ STEPS: tuple[Step, ...] = (
          keep_runtime_readme=True),
     Step(4, "php", "A second language in the same layer pattern: PHP", "php", 20, conform_passes=True,
          description="Workshop step 4: a PHP runtime in a Lambda layer", needs=("php",), keep_runtime_readme=True),
+    Step(5, "web", "A local web server: the PHP function answering a browser", "php", 20, conform_passes=True,
+         description="Workshop step 5: a PHP function behind an HTTP API, served locally to a browser",
+         needs=("php", "a web browser"), keep_runtime_readme=True, web=True),
+    Step(6, "going-further", "Going further: a third language (Node.js) and response streaming", "node", 25,
+         conform_passes=True,
+         description="Workshop step 6: a Node.js runtime in a layer built from the npm registry, streaming",
+         needs=("node (18 or newer)",), keep_runtime_readme=True, solution=True),
 )
+
+
+# Every language the steps use, in the order they come: the default of `scaffold workshop --lang`.
+DEFAULT_LANGUAGES: tuple[str, ...] = tuple(dict.fromkeys(step.language for step in STEPS))
 
 
 def parse_steps(text: str) -> list[int]:

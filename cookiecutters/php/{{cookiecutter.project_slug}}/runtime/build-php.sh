@@ -12,9 +12,10 @@
 #   BUILD_IMAGE   the Amazon Linux 2023 image to build in (default public.ecr.aws/amazonlinux/amazonlinux:2023)
 #
 # The build runs inside Amazon Linux 2023, the same OS as provided.al2023, so the binary and the copied libraries
-# match what Lambda runs. PHP is configured with --disable-all plus the CLI and the curl extension (what the
-# bootstrap needs); PHP's core (json, pcre, reflection, spl, date, hash, random) is always built in. Add
-# ./configure flags with PHP_CONFIGURE_FLAGS, e.g. PHP_CONFIGURE_FLAGS="--enable-mbstring --with-openssl".
+# match what Lambda runs. PHP is configured with --disable-all plus the CLI and what the bootstrap needs: the curl
+# extension, and pcntl and posix (worker processes under Managed Instances, SIGTERM); PHP's core (json, pcre,
+# reflection, spl, date, hash, random) is always built in. Add ./configure flags with PHP_CONFIGURE_FLAGS, e.g.
+# PHP_CONFIGURE_FLAGS="--enable-mbstring --with-openssl".
 set -euo pipefail
 
 arch=${1:-x86_64}
@@ -59,7 +60,7 @@ tar -xJf php.tar.xz
 cd "php-${PHP_VERSION}"
 # shellcheck disable=SC2086  # PHP_CONFIGURE_FLAGS is a list of flags
 ./configure --prefix=/opt --disable-all --enable-cli --disable-cgi --disable-phpdbg --without-pear \
-    --with-curl $PHP_CONFIGURE_FLAGS >/dev/null
+    --with-curl --enable-pcntl --enable-posix $PHP_CONFIGURE_FLAGS >/dev/null
 make -j"$(nproc)" >/dev/null
 install -m 0755 sapi/cli/php /layer/bin/php
 strip /layer/bin/php
@@ -69,7 +70,9 @@ ldd /layer/bin/php | awk '$2 == "=>" && $3 ~ /^\// {print $3}' \
     | xargs -r -I{} cp -L {} /layer/lib/
 chown -R "$OWNER" /layer/bin /layer/lib
 /layer/bin/php -v
-/layer/bin/php -m | grep -qx curl
+for extension in curl pcntl posix; do
+    /layer/bin/php -m | grep -qx "$extension"
+done
 BUILD
 
 echo "done: $layer/bin/php (+ $(find "$layer/lib" -name '*.so*' | wc -l) libraries in $layer/lib)" >&2
