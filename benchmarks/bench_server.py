@@ -12,6 +12,19 @@ import queue
 import socket
 import threading
 import time
+from typing import BinaryIO
+
+
+def read_request(conn: socket.socket, rfile: BinaryIO, line: bytes) -> tuple[bytes, bytes, bytes]:
+    """Method, target and body of the request whose request line is ``line``; answers 100-continue."""
+    method, target = line.split(b" ")[:2]
+    headers: dict[bytes, bytes] = {}
+    while (header := rfile.readline()) not in (b"\r\n", b"\n", b""):
+        name, _, value = header.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get(b"expect", b"").lower() == b"100-continue":
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+    return method, target, rfile.read(int(headers.get(b"content-length", b"0")))
 
 
 class BenchServer:
@@ -71,18 +84,11 @@ class BenchServer:
                     continue
                 if not line:
                     return
-                method, target = line.split(b" ")[:2]
-                headers: dict[bytes, bytes] = {}
-                while (header := rfile.readline()) not in (b"\r\n", b"\n", b""):
-                    name, _, value = header.partition(b":")
-                    headers[name.strip().lower()] = value.strip()
+                method, target, body = read_request(conn, rfile, line)
                 if method == b"GET":
                     if not self._next(conn, target):
                         return
                     continue
-                if headers.get(b"expect", b"").lower() == b"100-continue":
-                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                body = rfile.read(int(headers.get(b"content-length", b"0")))
                 done = time.perf_counter_ns()
                 if target.endswith(b"/response"):
                     self.responses.put((self._sent_ns, done, body))
