@@ -133,9 +133,10 @@ def wrk_run(src: Path, project: Path, *, function: str, concurrency: int, connec
         serve.close()
 
 
-def checkout_main_src(repo: Path, into: Path) -> Path | None:
-    """main's src (and a link to the templates it lists at start-up) in ``into``; None without a main branch."""
-    archive = subprocess.run(["git", "-C", str(repo), "archive", "main", "src"], capture_output=True)
+def checkout_main_src(repo: Path, into: Path, *, revision: str = "main") -> Path | None:
+    """The src of ``revision`` (and a link to the templates it lists at start-up) in ``into``; None when the
+    revision does not exist."""
+    archive = subprocess.run(["git", "-C", str(repo), "archive", revision, "src"], capture_output=True)
     if archive.returncode != 0:
         return None
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
