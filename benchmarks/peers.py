@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import http.client
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -188,7 +189,8 @@ def run_cargo_lambda(binary: str, connections: int, seconds: float) -> Run:
 
 class BareLambda:
     """An Invoke API in front of BenchServer: each request's body becomes the next event, the bootstrap's
-    /response body the reply. One bootstrap, so a lock keeps one invocation in flight."""
+    /response body the reply. One bootstrap, so a lock keeps one invocation in flight. A failed invocation (the
+    bootstrap posts /error, which BenchServer does not hand on) closes the connection after DEADLINE."""
 
     def __init__(self) -> None:
         self.runtime = BenchServer()
@@ -208,12 +210,12 @@ class BareLambda:
     def _serve(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         rfile = conn.makefile("rb")
-        with contextlib.suppress(OSError, ValueError), conn, rfile:
+        with contextlib.suppress(OSError, ValueError, queue.Empty), conn, rfile:
             while line := rfile.readline():
                 _, _, event = read_request(conn, rfile, line)
                 with self._lock:
                     self.runtime.put(event)
-                    _, _, answer = self.runtime.responses.get()
+                    _, _, answer = self.runtime.responses.get(timeout=DEADLINE)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%b"
                              % (len(answer), answer))
 
