@@ -12,10 +12,10 @@ import queue
 import socket
 import threading
 import time
-from typing import Any
+from typing import BinaryIO
 
 
-def _read_chunked(rfile: Any) -> bytes:
+def _read_chunked(rfile: BinaryIO) -> bytes:
     """A chunked request body (trailers skipped)."""
     parts = []
     while size := int(rfile.readline().split(b";")[0], 16):
@@ -24,6 +24,21 @@ def _read_chunked(rfile: Any) -> bytes:
     while rfile.readline() not in (b"\r\n", b"\n", b""):
         pass
     return b"".join(parts)
+
+
+def read_request(conn: socket.socket, rfile: BinaryIO, line: bytes) -> tuple[bytes, bytes, bytes]:
+    """Method, target and body (plain or chunked) of the request whose request line is ``line``; answers
+    100-continue."""
+    method, target = line.split(b" ")[:2]
+    headers: dict[bytes, bytes] = {}
+    while (header := rfile.readline()) not in (b"\r\n", b"\n", b""):
+        name, _, value = header.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get(b"expect", b"").lower() == b"100-continue":
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        return method, target, _read_chunked(rfile)
+    return method, target, rfile.read(int(headers.get(b"content-length", b"0")))
 
 
 class BenchServer:
@@ -86,21 +101,12 @@ class BenchServer:
                 line = rfile.readline()
                 if not line:
                     return
-                method, target = line.split(b" ")[:2]
-                headers: dict[bytes, bytes] = {}
-                while (header := rfile.readline()) not in (b"\r\n", b"\n", b""):
-                    name, _, value = header.partition(b":")
-                    headers[name.strip().lower()] = value.strip()
+                method, target, body = read_request(conn, rfile, line)
                 if method == b"GET":
                     if not self._next(conn, target):
                         return
                     continue
-                if headers.get(b"expect", b"").lower() == b"100-continue":
-                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-                    body = _read_chunked(rfile)
-                else:
-                    body = rfile.read(int(headers.get(b"content-length", b"0")))
+
                 done = time.perf_counter_ns()
                 if target.endswith(b"/response"):
                     self.responses.put((self._sent_ns, done, body))

@@ -3,7 +3,8 @@ today's main; and a minimal Python bootstrap against the floor a bare Runtime AP
 
 PHP (needs wrk and php; skipped with a message without them): examples/php behind `scaffold serve` at
 --concurrency 1 and 4, driven by wrk (C) with 1 and 8 connections, this checkout's src and main's (git archive
-main src) taking turns, --php-rounds times; medians. Per invocation it prints the serve process's CPU (all its
+main src; --baseline REV takes another revision, e.g. the main issue 12 measured) taking turns, --php-rounds
+times; medians. Per invocation it prints the serve process's CPU (all its
 threads, from /proc) and the PHP bootstrap's own CPU per event, and their ratio.
 
 The same minimal keep-alive Python bootstrap is driven four ways in one run:
@@ -21,7 +22,7 @@ which has the core without containment.
 
 Usage:  python benchmarks/serve_throughput.py [--invocations 2000] [--seconds 20] [--rounds 3]
                                             [--php-seconds 5] [--php-rounds 3] [--only php|python]
-                                            [--peer-check on|both] [--reconnect]
+                                            [--peer-check on|both] [--reconnect] [--baseline REV]
 Each mode stops after --invocations or --seconds, whichever comes first; the best of --rounds is shown.
 Timings are wall clock on this machine; compare the ratios, not the absolute numbers.
 """
@@ -226,7 +227,7 @@ def _median_run(runs: list[Run]) -> Run:
                sum(r.errors for r in runs))
 
 
-def php(seconds: float, rounds: int) -> None:
+def php(seconds: float, rounds: int, baseline: str) -> None:
     missing = [tool for tool, found in (("wrk", wrk_path()), ("php", shutil.which("php"))) if not found]
     if missing:
         print(f"PHP behind scaffold serve: skipped, {' and '.join(missing)} not installed (apt-get install "
@@ -234,7 +235,7 @@ def php(seconds: float, rounds: int) -> None:
         return
     project = REPO / "examples" / "php"
     with tempfile.TemporaryDirectory() as folder:
-        main_src = checkout_main_src(REPO, Path(folder))
+        main_src = checkout_main_src(REPO, Path(folder), revision=baseline)
         sources = {"this": REPO / "src", **({"main": main_src} if main_src is not None else {})}
         runs: dict[tuple[str, int, int], list[Run]] = {}
         for _ in range(rounds):  # interleaved: load on the machine falls on both servers alike
@@ -245,7 +246,7 @@ def php(seconds: float, rounds: int) -> None:
                     runs.setdefault((name, concurrency, connections), []).append(run)
     table = {key: _median_run(value) for key, value in runs.items()}
     print(f"PHP (examples/php) behind scaffold serve, wrk, medians of {rounds} interleaved runs of {seconds:.0f} s; "
-          f"this checkout's loop: {loop_kind()}")
+          f"this checkout's loop: {loop_kind()}; 'main' is {baseline}")
     print(f"{'conc':>4} {'conns':>5} {'inv/s':>8} {'p50 ms':>7} {'main inv/s':>10} {'x main':>7} "
           f"{'server CPU/inv':>14} {'main CPU/inv':>12} {'PHP CPU/event':>13} {'server/PHP':>10}")
     for concurrency, connections in PHP_CONFIGS:
@@ -272,9 +273,10 @@ def main() -> None:
     parser.add_argument("--only", choices=("php", "python"))
     parser.add_argument("--peer-check", choices=("on", "both"), default="on")
     parser.add_argument("--reconnect", action="store_true")
+    parser.add_argument("--baseline", default="main", metavar="REV", help="the revision the PHP rows compare with")
     options = parser.parse_args()
     if options.only != "python":
-        php(options.php_seconds, options.php_rounds)
+        php(options.php_seconds, options.php_rounds, options.baseline)
     if options.only == "php":
         return
     with tempfile.TemporaryDirectory() as folder:

@@ -14,11 +14,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
-LUA = 'wrk.method = "POST"\nwrk.body = \'{"name": "World"}\'\nwrk.headers["Content-Type"] = "application/json"\n'
+LUA_BODY = '{"name": "World"}'
+LUA = f'wrk.method = "POST"\nwrk.body = \'{LUA_BODY}\'\nwrk.headers["Content-Type"] = "application/json"\n'
 
 
 def wrk_path() -> str | None:
@@ -92,34 +94,49 @@ def _latency_ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def wrk_run(src: Path, project: Path, *, function: str, concurrency: int, connections: int,
-            seconds: float) -> Run:
-    """One run: start serve, warm every environment up, then wrk for ``seconds`` while CPU is accounted."""
+def wrk_load(url: str, *, server_pid: int, bootstraps: Callable[[], list[int]], connections: int,
+             warm_connections: int, seconds: float) -> Run:
+    """Warm the server up with wrk for a second (``warm_connections`` 0: the caller did), then load it for
+    ``seconds`` while the CPU of the server process and of ``bootstraps()`` (asked after the warm-up: an emulator
+    starts its bootstraps on demand) is accounted."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(LUA)
     script = Path(lua.name)
-    serve = Serve(src, project, concurrency=concurrency)
     try:
-        url = f"{serve.base}/2015-03-31/functions/{function}/invocations"
-        _wrk(url, connections=max(connections, concurrency), seconds=1, script=script)  # cold starts, caches
-        bootstraps = children(serve.process.pid)
-        server_before = cpu_seconds(serve.process.pid)
-        bootstrap_before = sum(cpu_seconds(pid) for pid in bootstraps)
+        if warm_connections:
+            _wrk(url, connections=warm_connections, seconds=1, script=script)  # cold starts, caches
+        pids = bootstraps()
+        server_before = cpu_seconds(server_pid)
+        bootstrap_before = sum(cpu_seconds(pid) for pid in pids)
         text = _wrk(url, connections=connections, seconds=seconds, script=script)
-        server_cpu = cpu_seconds(serve.process.pid) - server_before
-        bootstrap_cpu = sum(cpu_seconds(pid) for pid in bootstraps) - bootstrap_before
+        server_cpu = cpu_seconds(server_pid) - server_before
+        bootstrap_cpu = sum(cpu_seconds(pid) for pid in pids) - bootstrap_before
     finally:
-        serve.close()
         script.unlink()
     requests = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    if requests == 0:
+        raise RuntimeError(f"no request to {url} was answered in {seconds:g} s")
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", text))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     return Run(rate, _latency_ms(text), server_cpu / requests * 1000, bootstrap_cpu / requests * 1000, errors)
 
 
-def checkout_main_src(repo: Path, into: Path) -> Path | None:
-    """main's src (and a link to the templates it lists at start-up) in ``into``; None without a main branch."""
-    archive = subprocess.run(["git", "-C", str(repo), "archive", "main", "src"], capture_output=True)
+def wrk_run(src: Path, project: Path, *, function: str, concurrency: int, connections: int,
+            seconds: float) -> Run:
+    """One run of `scaffold serve` from ``src``: every environment warmed up, then wrk for ``seconds``."""
+    serve = Serve(src, project, concurrency=concurrency)
+    try:
+        return wrk_load(f"{serve.base}/2015-03-31/functions/{function}/invocations", server_pid=serve.process.pid,
+                        bootstraps=lambda: children(serve.process.pid), connections=connections,
+                        warm_connections=max(connections, concurrency), seconds=seconds)
+    finally:
+        serve.close()
+
+
+def checkout_main_src(repo: Path, into: Path, *, revision: str = "main") -> Path | None:
+    """The src of ``revision`` (and a link to the templates it lists at start-up) in ``into``; None when the
+    revision does not exist."""
+    archive = subprocess.run(["git", "-C", str(repo), "archive", revision, "src"], capture_output=True)
     if archive.returncode != 0:
         return None
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)

@@ -124,11 +124,16 @@ def test_the_caller_is_answered_before_the_extensions_finish_and_the_report_wait
     assert report < start, "the next event waits until the extensions are done with the previous one"
 
 
-def test_without_extensions_the_runtime_is_killed_without_sigterm(tmp_path: Path, state: Path) -> None:
-    root = project_with(tmp_path, state)
+def test_without_extensions_the_runtime_gets_sigterm_only_when_the_environment_closes(tmp_path: Path,
+                                                                                       state: Path) -> None:
+    """No extension: a reset after a failure kills at once (Lambda's 0 ms phase), but closing the environment
+    gives the runtime SIGTERM and 500 ms, so that `sigterm-on-shutdown` can check a runtime on its own."""
+    root = project_with(tmp_path, state, timeout=1)
     with local_for(root, Log()) as local:
+        assert local.invoke("hello", b'{"sleep": 3}').error_type == "Sandbox.Timedout"
+        assert not (state / "runtime.sigterm").exists(), "a reset after a timeout is a kill, with no extension"
         assert local.invoke("hello", b"{}").error_type is None
-    assert not (state / "runtime.sigterm").exists(), "Lambda's Shutdown phase is 0 ms without extensions"
+    assert (state / "runtime.sigterm").exists(), "closing the environment sends SIGTERM first"
 
 
 def test_a_timeout_resets_with_sigterm_and_shutdown_reason_timeout(tmp_path: Path, state: Path) -> None:

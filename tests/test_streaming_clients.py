@@ -172,3 +172,46 @@ def test_awslambdaric_answers_buffered_and_boto3_gets_it_as_one_chunk(served_pyt
     events = list(answer["EventStream"])
     assert [list(event) for event in events] == [["PayloadChunk"], ["InvokeComplete"]]
     assert json.loads(payloads(events)[0])["buffered"] == {"n": 1}
+
+
+# -- the templates' own runtimes, streaming through scaffold serve to boto3 ----------------------------------
+
+TEMPLATE_CONFORMANCE_HANDLERS = {"bash": "conformance.handler", "php": "src/conformance.conformance"}
+
+
+@pytest.mark.parametrize("language", sorted(TEMPLATE_CONFORMANCE_HANDLERS))
+def test_boto3_streams_from_the_templates_bootstraps(language: str, tmp_path: Path) -> None:
+    """The bash and PHP bootstraps of `scaffold new` stream a handler's chunks through `scaffold serve` to boto3's
+    invoke_with_response_stream in order, and a failure after the first chunk reaches it as InvokeComplete's
+    error, the chunks before it intact (the templates' conformance handlers, with their streaming commands)."""
+    import shutil
+
+    from .conftest import edit_config, require_tool
+
+    if language == "php":
+        require_tool("php")
+    project = Path(shutil.copytree(REPO_ROOT / "examples" / language, tmp_path / language, symlinks=True))
+
+    def streaming_hello(config: dict[str, Any]) -> None:
+        hello = config["functions"]["hello"]
+        hello["handler"] = TEMPLATE_CONFORMANCE_HANDLERS[language]
+        hello["environment"] = {"SCAFFOLD_RESPONSE_STREAMING": "1"}  # the bash runtime streams when told to
+
+    edit_config(project, streaming_hello)
+    with ServeProcess(project, log=tmp_path / "serve.log") as server:
+        client = boto3_client(server.base)
+
+        def command(**fields: Any) -> bytes:  # the handler's commands start exactly with {"conform":"
+            return json.dumps(fields, separators=(",", ":")).encode()
+
+        event = command(conform="stream", chunks=["one ", "two ", "three"], delayMs=200)
+        answer = client.invoke_with_response_stream(FunctionName="hello", Payload=event)
+        events = list(answer["EventStream"])
+        assert b"".join(payloads(events)) == b"one two three", events
+        assert events[-1]["InvokeComplete"].get("ErrorCode") in (None, ""), events[-1]
+        failing = command(conform="stream-error", chunks=["kept "], message="boom mid-stream")
+        answer = client.invoke_with_response_stream(FunctionName="hello", Payload=failing)
+        events = list(answer["EventStream"])
+        assert b"".join(payloads(events)) == b"kept ", events
+        complete = events[-1]["InvokeComplete"]
+        assert complete.get("ErrorCode") and "boom mid-stream" in complete.get("ErrorDetails", ""), complete

@@ -65,10 +65,10 @@ def test_post_greets_the_name_escaped(language: str, example: Callable[[str], Pa
 
 
 @pytest.mark.parametrize("language", ["bash", "php"])
-def test_the_form_works_behind_a_function_url_too(language: str, tmp_path: Path) -> None:
+def test_the_form_works_behind_a_function_url_too(language: str, example: Callable[[str], Path]) -> None:
     """Behind a URL (or a $default route) the route key is `$default` for every method: the handler must tell a
     post by requestContext.http.method."""
-    project = example(language, tmp_path)
+    project = example(language)
     config = project / "serverless.yml"
     config.write_text(config.read_text().replace("\n  web:\n", "\n  web:\n    url: true\n"))
     result = CliRunner().invoke(cli, ["invoke", "web", "--event-type", "url", "--body", "name=Ada",

@@ -4,8 +4,9 @@
 //   serverless invoke local -f hello [--data JSON | --path FILE] [--env KEY=VALUE]
 //       runs the function's real bootstrap through `scaffold invoke`: no Docker. Other runtimes are left to
 //       the Framework as usual; --docker still asks for Docker.
-//   serverless scaffold serve [--port 9000] [--host 127.0.0.1]
-//       a local Lambda endpoint for every function (`scaffold serve`).
+//   serverless scaffold serve [--port 9000] [--host 127.0.0.1] [--watch]
+//       a local Lambda endpoint for every function, and its httpApi/http/url routes for browsers
+//       (`scaffold serve`); --watch reloads on every edit (serverless.yml is then re-read by scaffold itself).
 //   serverless package / deploy / deploy function
 //       run `scaffold check --before package|deploy` first and stop on its errors (missing or non-executable
 //       bootstrap, wrong layer Ref...). A file a layer is still to be built with (#!/opt/bin/php before
@@ -96,6 +97,7 @@ class RuntimeScaffoldPlugin {
             options: {
               port: { usage: 'Port to listen on (default 9000)', type: 'string' },
               host: { usage: 'Address to bind (default 127.0.0.1)', type: 'string' },
+              watch: { usage: 'Reload on every change to the functions, layers or serverless.yml', type: 'boolean' },
             },
           },
         },
@@ -147,6 +149,9 @@ class RuntimeScaffoldPlugin {
         timeout: provider.timeout,
         environment: provider.environment,
         layers: provider.layers,
+        // The front door's routes: the payload version of httpApi events, a REST API's binary media types.
+        httpApi: provider.httpApi,
+        apiGateway: provider.apiGateway,
       },
       layers: service.layers || {},
       functions,
@@ -256,6 +261,7 @@ class RuntimeScaffoldPlugin {
     const args = ['serve'];
     if (this.options.port) args.push('--port', String(this.options.port));
     if (this.options.host) args.push('--host', String(this.options.host));
+    if (this.options.watch) args.push('--watch');
     await this.runScaffold(args, undefined, { passThrough: true });
   }
 }
