@@ -14,7 +14,7 @@ from runtime_scaffold.emulator import LocalLambda
 from runtime_scaffold.project import load_project
 
 from .emulator_fixtures import write_project
-from .extension_fixtures import RECORDING_BOOTSTRAP, Log, add_extension, invoke_together
+from .extension_fixtures import BASH_EXTENSION, RECORDING_BOOTSTRAP, Log, add_extension, invoke_together
 
 
 @pytest.fixture
@@ -245,6 +245,26 @@ def test_an_extension_that_never_registers_times_the_invocation_out_and_is_named
     assert result.error_type == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in json.loads(result.payload)["errorMessage"]
     assert "extension mute did not register (POST /2020-01-01/extension/register) before the deadline" in log.text
+
+
+def test_an_extension_failing_while_the_runtime_initialises_ends_the_init_with_its_error(tmp_path: Path,
+                                                                                          state: Path) -> None:
+    """The runtime's Init is waited for as a phase of its own: an extension's init error posted while the runtime
+    is still initialising ends it at once with that error (not with the Init's timeout), in both Inits."""
+    slow_runtime = RECORDING_BOOTSTRAP.replace(
+        'api="http', 'touch "$state/runtime.started"; sleep 60 & wait $!\napi="http')
+    extension = BASH_EXTENSION.replace('if [[ -n ${EXT_INIT_ERROR:-} ]]; then',
+                                       'if [[ -n ${EXT_INIT_ERROR:-} ]]; then wait_for "$state/runtime.started"')
+    root = project_with(tmp_path, state, bootstrap=slow_runtime)
+    add_extension(root, "late-error", extension, state=state, settings={"EXT_INIT_ERROR": "Extension.ConfigInvalid"})
+    log = Log()
+    with local_for(root, log) as local:
+        result = local.invoke("hello", b"{}")
+    assert result.error_type == "Extension.ConfigInvalid", result.payload
+    lines = log.lines()
+    assert any(line.startswith("INIT_REPORT") and "Phase: init" in line and "Extension.ConfigInvalid" in line
+               for line in lines), log.text
+    assert any(line.startswith("INIT_REPORT") and "Phase: invoke" in line for line in lines), log.text
 
 
 def test_an_extension_crashing_during_an_invocation_fails_it_and_resets(tmp_path: Path, state: Path) -> None:

@@ -289,7 +289,7 @@ class Sandbox:
         except asyncio.TimeoutError:
             pending = ", ".join(e.name for e in lifecycle.api.externals if not e.identifier)
             lifecycle.note(f"extension{'s' if ',' in pending else ''} {pending} did not register "
-                           "(POST /2020-01-01/extension/register) before the end of the Init's time")
+                           "(POST /2020-01-01/extension/register) before the deadline")
             raise _InitTimedOut() from None
         failure = lifecycle.api.failure
         if failure is not None:
