@@ -115,8 +115,12 @@ def test_as_a_real_non_root_user() -> None:
         bin_dir, log = stand_ins(scratch, uid=0, installed=False, sudo=False)
         (bin_dir / "id").unlink()
         (bin_dir / "id").symlink_to(shutil.which("id") or "/usr/bin/id")
+        # A copy of the script: the checkout itself may sit below a folder nobody cannot enter (mktemp -d).
+        script = scratch / "checkout" / ".ci" / "run"
+        script.parent.mkdir(parents=True)
+        shutil.copy2(CI_RUN, script)
         result = subprocess.run([shutil.which("setpriv") or "setpriv", "--reuid=65534", "--regid=65534",
-                                 "--clear-groups", str(bin_dir / "bash"), str(CI_RUN)],
+                                 "--clear-groups", str(bin_dir / "bash"), str(script)],
                                 env={"PATH": str(bin_dir), "HOME": str(scratch)}, capture_output=True, text=True,
                                 timeout=60)
         assert result.returncode == 1, result.stderr
